@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: run test test-fast bench report dry-run setup data slurm clean-results
+
+run: setup data  ## set up, then run the default experiment (Fashion-MNIST)
+	$(BIN)/snakemake --cores all
+
+test: setup data slurm  ## set up, then run every test
+	$(BIN)/pytest -q
+
+test-fast: setup  ## unit tests only (no Snakemake DAG, no Slurm)
+	$(BIN)/pytest -q -m "not slow and not slurm"
+
+bench: setup data  ## training-speed benchmark (prints and writes benchmarks/speed.*)
+	$(BIN)/python benchmarks/speed.py
+
+report: setup  ## the Snakemake report of a finished run
+	$(BIN)/snakemake --report report.html
+
+dry-run: setup
+	$(BIN)/snakemake -n
+
+setup: $(STAMP)
+
+$(STAMP): envs/requirements.txt pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r envs/requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+data: $(FMNIST)
+
+# Debian's package of Fashion-MNIST; elsewhere, the error message of the run says where to put the files.
+$(FMNIST):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; }; \
+	else echo "note: cannot apt-get install dataset-fashion-mnist here; see README (Data sets)"; fi
+
+slurm:  ## the local single-node Slurm the Slurm tests use (idempotent)
+	@if [ "$$(id -u)" = 0 ]; then bash tests/slurm/cluster.sh start; \
+	else echo "note: not root, the Slurm tests will be skipped"; fi
+
+clean-results:
+	rm -rf results logs benchmarks/train_net benchmarks/cache_dataset.tsv .snakemake/incomplete

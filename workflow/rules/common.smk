@@ -1,0 +1,116 @@
+# Config checking, wildcard constraints and the small input functions the rules share.
+import json
+import os
+import sys
+
+from snakemake.utils import validate
+
+PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
+sys.path.insert(0, PACKAGE_ROOT)
+# Jobs find the package too, even where it was not pip-installed (e.g. a conda env).
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
+PYTHON = sys.executable  # the interpreter running Snakemake, which has torch
+
+from transferability.config import check_config, load_schema
+from transferability.model import architecture
+from transferability.nets import NET_PATTERN, parse_net, transfer_grid
+
+SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+check_config(config, load_schema(SCHEMA))  # one clear line naming the key, before any job starts
+validate(config, SCHEMA)  # fills in the defaults
+
+
+wildcard_constraints:
+    split=r"[A-Za-z][A-Za-z0-9_-]*",
+    seed=r"\d+",
+    net=NET_PATTERN,
+    figure=r"figure2_top|figure2_bottom|figure3|reduced_data",
+
+
+DATA = multiext("results/data/", "train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy")
+
+
+def split_definitions():
+    """Every split's definition by name: random<seed> from a seed, or explicit class lists."""
+    splits = {f"random{s}": {"random_seed": s} for s in config["splits"]["random"]}
+    for name, halves in config["splits"]["explicit"].items():
+        splits[name] = {half: package_file(value) for half, value in halves.items()}
+    return splits
+
+
+def package_file(value):
+    """Class-list paths starting with 'paper/' name the lists shipped with the package."""
+    if isinstance(value, str) and value.startswith("paper/"):
+        return os.path.join(PACKAGE_ROOT, "transferability", value)
+    return value
+
+
+def split_kind(split):
+    return "random" if split in {f"random{s}" for s in config["splits"]["random"]} else "explicit"
+
+
+def nets_of_split():
+    """Names of every net one split trains, base nets included."""
+    names = set()
+    for direction in config["directions"]:
+        names |= {"baseA", "baseB"}
+        names |= set(transfer_grid(direction, config["layers"], config["treatments"]))
+    half = config["reduced_data"]["half"]
+    names |= {f"base{half}_k{k}" for k in config["reduced_data"]["images_per_class"]}
+    return sorted(names)
+
+
+def net_dir(split, seed, net):
+    return f"results/nets/{split}/seed{seed}/{net}"
+
+
+def all_metrics():
+    return [f"{net_dir(split, seed, net)}/metrics.json"
+            for split in split_definitions() for seed in config["seeds"] for net in nets_of_split()]
+
+
+def source_weights(wildcards):
+    """The base net whose first n layers this net copies (none for base and random-frozen nets)."""
+    source = parse_net(wildcards.net).source_net
+    return [f"{net_dir(wildcards.split, wildcards.seed, source)}/weights.safetensors"] if source else []
+
+
+def train_settings(wildcards):
+    """Everything that decides a net's result, and nothing else: a change here reruns exactly the nets
+    it affects. Threads, device and checkpointing are left out on purpose."""
+    return {"dataset": config["dataset"]["kind"], "split": wildcards.split, "seed": int(wildcards.seed),
+            "net": wildcards.net, "model": architecture(config["model"]),
+            "train": {k: v for k, v in config["train"].items() if k not in ("threads", "device")},
+            "augment": config["augment"]}
+
+
+def train_runtime_minutes(wildcards, input, attempt):
+    """A time limit from the config: epochs x (images / a conservative speed), counting the whole data
+    set where a net sees about half, growing with each retry so a job killed for time gets more."""
+    with open(input.meta) as f:
+        meta = json.load(f)
+    images = meta["n_train"] + meta["n_val"]
+    seconds = config["train"]["epochs"] * images / config["resources"]["images_per_second"]
+    return int(10 + 2 * attempt * seconds / 60)
+
+
+def figure_names():
+    """Figure 2 always; Figure 3 when a dissimilar split or random-frozen nets are run; the
+    reduced-data curve when reduced-data nets are."""
+    names = ["figure2_top", "figure2_bottom"]
+    if config["splits"]["explicit"] or "random_frozen" in config["treatments"]:
+        names.append("figure3")
+    if config["reduced_data"]["images_per_class"]:
+        names.append("reduced_data")
+    return names
+
+
+def paper_overlay():
+    """The paper's ImageNet values belong beside ImageNet-sized runs only, unless asked for."""
+    choice = config["plots"]["paper"]
+    return config["model"]["preset"] == "caffenet" if choice == "auto" else choice
+
+
+def final_outputs():
+    tables = [f"results/tables/{name}.csv" for name in ("nets", "per_layer", "effects", "findings")]
+    return tables + [f"results/figures/{name}.{ext}" for name in figure_names() for ext in ("png", "pdf")]

@@ -1,0 +1,16 @@
+# Decode the data set once into uint8 arrays that every training job memory-maps.
+
+
+rule cache_dataset:
+    output:
+        DATA,
+        meta="results/data/meta.json",
+    params:
+        dataset=json.dumps(config["dataset"]),
+    log:
+        "logs/cache_dataset.log",
+    benchmark:
+        "benchmarks/cache_dataset.tsv"
+    threads: workflow.cores
+    shell:
+        "{PYTHON} -m transferability cache-data --dataset {params.dataset:q} --out results/data > {log} 2>&1"

@@ -1,0 +1,28 @@
+# The tidy table of every trained net, and what the paper reads off it.
+
+
+rule collect_results:
+    input:
+        all_metrics(),
+    output:
+        report("results/tables/nets.csv", category="Tables", caption="../report/nets.rst"),
+    params:
+        split_kinds=json.dumps({split: split_kind(split) for split in split_definitions()}),
+    log:
+        "logs/collect_results.log",
+    shell:
+        "{PYTHON} -m transferability collect --split-kinds {params.split_kinds:q} --out {output} {input} > {log} 2>&1"
+
+
+rule summarize_layers:
+    input:
+        "results/tables/nets.csv",
+    output:
+        per_layer=report("results/tables/per_layer.csv", category="Tables", caption="../report/per_layer.rst"),
+        effects=report("results/tables/effects.csv", category="Tables", caption="../report/effects.rst"),
+        findings=report("results/tables/findings.csv", category="Tables", caption="../report/findings.rst"),
+    log:
+        "logs/summarize_layers.log",
+    shell:
+        "{PYTHON} -m transferability summarize --nets {input} --per-layer {output.per_layer} "
+        "--effects {output.effects} --findings {output.findings} > {log} 2>&1"

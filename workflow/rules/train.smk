@@ -1,0 +1,37 @@
+# One rule trains every net of the experiment; each net is its own cached, restartable target.
+
+
+rule train_net:
+    input:
+        DATA,
+        meta="results/data/meta.json",
+        split="results/splits/{split}.tsv",
+        source=source_weights,
+    output:
+        weights="results/nets/{split}/seed{seed}/{net}/weights.safetensors",
+        epochs="results/nets/{split}/seed{seed}/{net}/epochs.csv",
+        metrics="results/nets/{split}/seed{seed}/{net}/metrics.json",
+    params:
+        settings=lambda wildcards: json.dumps(train_settings(wildcards), sort_keys=True),
+        # Outside the declared outputs: Snakemake deletes those before it reruns a job.
+        checkpoints="results/checkpoints/{split}/seed{seed}/{net}",
+        options=" ".join(
+            [
+                f"--device {config['train']['device']}",
+                f"--checkpoint-minutes {config['checkpoints']['every_minutes']}",
+                "--keep-checkpoints" if config["checkpoints"]["keep"] else "",
+            ]
+        ),
+    log:
+        "logs/train_net/{split}/seed{seed}/{net}.log",
+    benchmark:
+        "benchmarks/train_net/{split}/seed{seed}/{net}.tsv"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=config["resources"]["gpus"],
+        runtime=train_runtime_minutes,
+        mem_mb=lambda wildcards, attempt: config["resources"]["mem_mb"] * attempt,
+    shell:
+        "{PYTHON} -m transferability train --settings {params.settings:q} --data results/data "
+        "--split {input.split} --source '{input.source}' --out-dir $(dirname {output.metrics}) "
+        "--checkpoint-dir {params.checkpoints} --threads {threads} {params.options} > {log} 2>&1"

@@ -1,0 +1,73 @@
+"""In-job checkpoints: everything needed to continue a run bit-identically, kept where Snakemake does
+not delete them (Snakemake removes a job's declared outputs before rerunning it).
+
+The last two checkpoints are kept, so a truncated newest one falls back to the one before.
+Checkpoints are read with `torch.load(weights_only=True)`: a file that would need unpickling of
+arbitrary objects is refused, never executed.
+"""
+
+import os
+import random
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+LAST, PREVIOUS = "last.pt", "previous.pt"
+
+
+def rng_states(generator: torch.Generator) -> dict:
+    np_state = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "data": generator.get_state(),
+            "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]],
+            "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def restore_rng_states(states: dict, generator: torch.Generator) -> None:
+    torch.set_rng_state(states["torch"])
+    generator.set_state(states["data"])
+    kind, keys, *rest = states["numpy"]
+    np.random.set_state((kind, keys.numpy(), *rest))
+    random.setstate(states["python"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save(directory, state: dict) -> None:
+    """Write atomically as last.pt, keeping the former last.pt as previous.pt."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    incoming = directory / ".incoming.pt"
+    with open(incoming, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    if (directory / LAST).exists():
+        (directory / LAST).replace(directory / PREVIOUS)
+    incoming.replace(directory / LAST)
+
+
+def load(directory, settings_hash: str) -> dict | None:
+    """The newest readable checkpoint made with these settings, or None (with a warning why)."""
+    for name in (LAST, PREVIOUS):
+        path = Path(directory) / name
+        if not path.exists():
+            continue
+        try:
+            state = torch.load(path, weights_only=True, map_location="cpu")
+        except Exception as error:  # truncated, corrupt or not a plain-tensor file
+            warnings.warn(f"ignoring unreadable checkpoint {path}: {type(error).__name__}: {str(error)[:200]}")
+            continue
+        if state.get("settings_hash") != settings_hash:
+            warnings.warn(f"ignoring checkpoint {path}: it was made with other settings "
+                          f"({state.get('settings_hash')} != {settings_hash})")
+            continue
+        return state
+    return None
+
+
+def remove(directory) -> None:
+    shutil.rmtree(directory, ignore_errors=True)

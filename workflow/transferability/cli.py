@@ -1,0 +1,132 @@
+"""`python -m transferability <command>`: the single line each Snakemake rule runs.
+
+Every error a user can cause ends as one line `error: ...` on stderr and a non-zero exit.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import splits
+from .data import DataError, build_cache
+from .io import read_json
+
+FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")
+# Training jobs import only what they use: pandas, matplotlib and torch load lazily per command.
+
+
+def cache_data(args) -> None:
+    meta = build_cache(json.loads(args.dataset), args.out)
+    print(f"cached {meta['n_train']} training and {meta['n_val']} validation images of "
+          f"{len(meta['classes'])} classes in {args.out}")
+
+
+def split_classes(args) -> None:
+    classes = read_json(args.meta)["classes"]
+    definition = json.loads(args.definition)
+    if "random_seed" in definition:
+        half_a, half_b = splits.random_halves(len(classes), definition["random_seed"])
+    else:
+        half_a, half_b = splits.explicit_halves(classes, *(_class_list(definition[h]) for h in "AB"))
+    splits.write_split(args.out, classes, half_a, half_b)
+    print(f"{args.out}: {len(half_a)} classes in A, {len(half_b)} in B")
+
+
+def _class_list(entry):
+    """A list of classes, or the path of a file listing them (one a line)."""
+    return splits.read_class_list(entry) if isinstance(entry, str) else entry
+
+
+def train_net(args) -> None:
+    from .train import Job, train
+
+    job = Job(settings=json.loads(args.settings), data_dir=Path(args.data), split_file=Path(args.split),
+              out_dir=Path(args.out_dir), checkpoint_dir=Path(args.checkpoint_dir),
+              source_weights=Path(args.source) if args.source else None, threads=args.threads,
+              device=args.device, checkpoint_minutes=args.checkpoint_minutes,
+              keep_checkpoints=args.keep_checkpoints)
+    metrics = train(job, log=lambda line: print(line, flush=True))
+    print(f"done: top-1 {metrics['top1']:.4f}, top-5 {metrics['top5']:.4f}, {metrics['wall_s']:.1f} s")
+
+
+def collect(args) -> None:
+    from . import tables
+
+    table = tables.collect_metrics(args.metrics, json.loads(args.split_kinds))
+    tables.write_csv(table, args.out)
+
+
+def summarize(args) -> None:
+    from . import analysis, tables
+
+    nets = tables.read_nets(args.nets)
+    per_layer = analysis.per_layer_table(nets)
+    effects = analysis.effects_table(per_layer)
+    tables.write_csv(per_layer, args.per_layer)
+    tables.write_csv(effects, args.effects)
+    tables.write_csv(analysis.findings(per_layer, effects), args.findings)
+
+
+def figure(args) -> None:
+    from . import analysis, plots, tables
+
+    nets = tables.read_nets(args.nets)
+    fig = plots.draw(args.name, nets, paper=args.paper)
+    for path in args.out:
+        plots.save(fig, path, dpi=args.dpi)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="transferability", description=__doc__)
+    sub = p.add_subparsers(required=True)
+    c = sub.add_parser("cache-data", help="decode a data set once into uint8 arrays")
+    c.add_argument("--dataset", required=True, help="the config's dataset section, as JSON")
+    c.add_argument("--out", required=True)
+    c.set_defaults(run=cache_data)
+    s = sub.add_parser("split", help="write the class halves A and B of one split")
+    s.add_argument("--meta", required=True)
+    s.add_argument("--definition", required=True, help='JSON: {"random_seed": s} or {"A": [...], "B": [...]}')
+    s.add_argument("--out", required=True)
+    s.set_defaults(run=split_classes)
+    t = sub.add_parser("train", help="train one net")
+    t.add_argument("--settings", required=True, help="JSON of everything that decides the result")
+    t.add_argument("--data", required=True)
+    t.add_argument("--split", required=True)
+    t.add_argument("--source", default="", help="the base net whose first n layers are copied")
+    t.add_argument("--out-dir", required=True)
+    t.add_argument("--checkpoint-dir", required=True)
+    t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--checkpoint-minutes", type=float, default=0.0)
+    t.add_argument("--keep-checkpoints", action="store_true")
+    t.set_defaults(run=train_net)
+    a = sub.add_parser("collect", help="one tidy table of all trained nets")
+    a.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
+    a.add_argument("--out", required=True)
+    a.add_argument("metrics", nargs="+")
+    a.set_defaults(run=collect)
+    m = sub.add_parser("summarize", help="per-layer means, effects and the paper's findings")
+    m.add_argument("--nets", required=True)
+    m.add_argument("--per-layer", required=True)
+    m.add_argument("--effects", required=True)
+    m.add_argument("--findings", required=True)
+    m.set_defaults(run=summarize)
+    f = sub.add_parser("figure", help="draw one figure")
+    f.add_argument("name", choices=FIGURES)
+    f.add_argument("--nets", required=True)
+    f.add_argument("--paper", action="store_true", help="draw the paper's values faintly beside ours")
+    f.add_argument("--dpi", type=int, default=200)
+    f.add_argument("--out", nargs="+", required=True)
+    f.set_defaults(run=figure)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (DataError, splits.SplitError, ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,190 @@
+"""The uint8 image cache: decode a data set once, then memory-map it for every training job.
+
+Layout of a cache folder (see datasets.py for the readers):
+    {train,val}_images.npy  uint8 (N, C, H, W)
+    {train,val}_labels.npy  int64 (N,), values index meta["classes"]
+    meta.json               dataset, classes, channels, image_size, mean, std, n_train, n_val, source
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DataError, read_dataset
+
+__all__ = ["DataError", "Cache", "build_cache", "load_cache"]
+
+STATS_CHUNK = 4096  # images per step when computing mean/std, so a memmap is never read whole
+
+
+def build_cache(dataset_cfg: dict, out_dir: str | Path, workers: int | None = None) -> dict:
+    """Decode the configured data set once into out_dir and return its meta.
+
+    Every file is written to a temporary name, fsynced and renamed; meta.json comes last, so
+    its presence means the cache is complete.  On error the temporary files are removed and a
+    DataError is raised.  `workers` is the number of image-decoding threads (imagefolder).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # A stale meta.json must not vouch for arrays we are about to replace.
+    (out / "meta.json").unlink(missing_ok=True)
+    with _AtomicFiles(out) as files:
+        dataset = read_dataset(dataset_cfg, workers)
+        for name, split in (("train", dataset.train), ("val", dataset.val)):
+            _write_images(files.new(f"{name}_images.npy"), split)
+            _write_labels(files.new(f"{name}_labels.npy"), split.labels)
+        train_images = np.load(files.temp_of("train_images.npy"), mmap_mode="r")
+        mean, std = channel_mean_std(train_images)
+        channels, image_size = dataset.train.image_shape[:2]
+        meta = {"dataset": dataset_cfg.get("kind"), "classes": dataset.classes, "channels": channels,
+                "image_size": image_size, "mean": mean, "std": std, "n_train": len(dataset.train.labels),
+                "n_val": len(dataset.val.labels), "source": dataset.source}
+        del train_images  # release the mapping before the file is renamed
+        _write_bytes(files.new("meta.json"), json.dumps(meta, indent=1).encode())
+    return meta
+
+
+@dataclass
+class Cache:
+    train_images: np.ndarray  # read-only memmaps
+    train_labels: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    meta: dict
+
+
+def load_cache(out_dir: str | Path) -> Cache:
+    """Memory-map a cache written by build_cache, checking it is complete and consistent."""
+    out = Path(out_dir)
+    meta = _read_meta(out / "meta.json")
+    arrays = {}
+    for split in ("train", "val"):
+        n = meta[f"n_{split}"]
+        arrays[f"{split}_images"] = _open_array(
+            out / f"{split}_images.npy", np.uint8, (n, meta["channels"], meta["image_size"], meta["image_size"]))
+        arrays[f"{split}_labels"] = labels = _open_array(out / f"{split}_labels.npy", np.int64, (n,))
+        if n and not 0 <= labels.min() <= labels.max() < len(meta["classes"]):
+            raise DataError(f"{out / f'{split}_labels.npy'} has labels outside meta.json's classes; "
+                            "delete the cache folder and rerun")
+    return Cache(**arrays, meta=meta)
+
+
+def channel_mean_std(images: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and (population) std of uint8 (N, C, H, W) images, on the 0..255 scale."""
+    channels = images.shape[1]
+    total, squares, count = np.zeros(channels), np.zeros(channels), 0
+    for start in range(0, len(images), STATS_CHUNK):
+        chunk = np.asarray(images[start:start + STATS_CHUNK], np.float64)
+        total += chunk.sum(axis=(0, 2, 3))
+        squares += np.square(chunk).sum(axis=(0, 2, 3))
+        count += chunk.shape[0] * chunk.shape[2] * chunk.shape[3]
+    mean = total / max(count, 1)
+    std = np.sqrt(np.maximum(squares / max(count, 1) - mean ** 2, 0))
+    return mean.tolist(), std.tolist()
+
+
+# ---------------------------------------------------------------- writing
+
+class _AtomicFiles:
+    """Temporary files in one folder that are renamed into place only if the block succeeds."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.temps: dict[str, Path] = {}  # final name -> temporary path, in commit order
+
+    def new(self, final_name: str) -> Path:
+        # Not mkstemp: its mode 0600 would make the cache unreadable to the group; touch obeys the umask.
+        temp = self.folder / f".{final_name}.{secrets.token_hex(6)}.tmp"
+        temp.touch(exist_ok=False)
+        self.temps[final_name] = temp
+        return temp
+
+    def temp_of(self, final_name: str) -> Path:
+        return self.temps[final_name]
+
+    def __enter__(self) -> _AtomicFiles:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            for final_name, temp in self.temps.items():
+                os.replace(temp, self.folder / final_name)
+            _fsync_folder(self.folder)
+            return
+        for temp in self.temps.values():
+            temp.unlink(missing_ok=True)
+        if issubclass(exc_type, Exception) and not issubclass(exc_type, DataError):
+            raise DataError(f"could not write the data cache in {self.folder}: {exc}") from exc
+
+
+def _write_images(path: Path, split) -> None:
+    images = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8,
+                                       shape=(len(split.labels), *split.image_shape))
+    split.write_images(images)
+    images.flush()
+    del images  # unmap before fsync so every page is in the file
+    _fsync_file(path)
+
+
+def _write_labels(path: Path, labels: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, np.asarray(labels, np.int64))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)  # makes the renames themselves durable
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- reading
+
+META_KEYS = {"dataset", "classes", "channels", "image_size", "mean", "std", "n_train", "n_val"}
+
+
+def _read_meta(path: Path) -> dict:
+    if not path.is_file():
+        raise DataError(f"{path} is missing, so the data cache is incomplete; delete {path.parent} and rerun")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path} is unreadable or corrupt ({e}); delete it and rerun") from e
+    missing = META_KEYS - set(meta) if isinstance(meta, dict) else META_KEYS
+    if missing:
+        raise DataError(f"{path} lacks {', '.join(sorted(missing))}; delete it and rerun")
+    return meta
+
+
+def _open_array(path: Path, dtype, shape: tuple) -> np.ndarray:
+    try:
+        array = np.load(path, mmap_mode="r")
+    except FileNotFoundError:
+        raise DataError(f"{path} is missing; delete {path.parent / 'meta.json'} and rerun") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"{path} is truncated or corrupt ({e}); delete it and rerun") from e
+    if array.dtype != dtype or array.shape != tuple(shape):
+        raise DataError(f"{path} holds {array.dtype} {array.shape} but meta.json says {np.dtype(dtype)} "
+                        f"{tuple(shape)}; delete it and rerun")
+    return array

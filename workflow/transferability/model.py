@@ -1,0 +1,89 @@
+"""An AlexNet-like net with exactly 8 weight layers, conv1-conv5 and fc6-fc8.
+
+The net is an nn.Sequential of 8 named blocks; block i is weight layer i together with the
+ReLU / pooling / normalisation / dropout that follow it, so "the first n layers" is `net[:n]`.
+"""
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from .nets import N_LAYERS
+
+# Every architecture key, per preset. A config's `model` section picks a preset and may override keys.
+PRESETS = {
+    # Small enough to train the whole 7x4 grid on 2 CPU cores in minutes (28 px Fashion-MNIST).
+    "small": dict(input_size=28, conv_channels=[16, 32, 48, 48, 32], conv_kernels=[3, 3, 3, 3, 3],
+                  conv_strides=[1, 1, 1, 1, 1], conv_padding=[1, 1, 1, 1, 1], conv_groups=[1, 1, 1, 1, 1],
+                  pool_after=[1, 2, 5], pool_kernel=2, pool_stride=2, lrn=False,
+                  fc_widths=[128, 128], dropout=0.0),
+    # The Caffe reference net of the paper: 227 px crops, LRN after the first two pools, grouped convs.
+    "caffenet": dict(input_size=227, conv_channels=[96, 256, 384, 384, 256], conv_kernels=[11, 5, 3, 3, 3],
+                     conv_strides=[4, 1, 1, 1, 1], conv_padding=[0, 2, 1, 1, 1], conv_groups=[1, 2, 1, 2, 2],
+                     pool_after=[1, 2, 5], pool_kernel=3, pool_stride=2, lrn=True,
+                     fc_widths=[4096, 4096], dropout=0.5),
+}
+LAYER_NAMES = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
+
+
+def architecture(model_cfg: dict) -> dict:
+    """The preset's settings with the config's explicit keys laid over them."""
+    arch = dict(PRESETS[model_cfg.get("preset", "small")])
+    arch.update({k: v for k, v in model_cfg.items() if k != "preset"})
+    return arch
+
+
+def build_model(arch: dict, in_channels: int, n_classes: int) -> nn.Sequential:
+    blocks = OrderedDict()
+    channels = in_channels
+    for i in range(5):
+        out = arch["conv_channels"][i]
+        layers = [nn.Conv2d(channels, out, arch["conv_kernels"][i], arch["conv_strides"][i],
+                            arch["conv_padding"][i], groups=arch["conv_groups"][i]), nn.ReLU(inplace=True)]
+        if i + 1 in arch["pool_after"]:
+            layers.append(nn.MaxPool2d(arch["pool_kernel"], arch["pool_stride"]))
+            if arch["lrn"] and i < 2:  # CaffeNet normalises after pool1 and pool2
+                layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
+        blocks[LAYER_NAMES[i]] = nn.Sequential(*layers)
+        channels = out
+    features = _flat_size(arch, channels)
+    widths = [features, *arch["fc_widths"]]
+    for i in range(2):
+        layers = [nn.Linear(widths[i], widths[i + 1]), nn.ReLU(inplace=True)]
+        if arch["dropout"] > 0:
+            layers.append(nn.Dropout(arch["dropout"]))
+        blocks[LAYER_NAMES[5 + i]] = nn.Sequential(*([nn.Flatten()] if i == 0 else []), *layers)
+    blocks["fc8"] = nn.Sequential(nn.Linear(widths[2], n_classes))
+    assert len(blocks) == N_LAYERS
+    model = nn.Sequential(blocks)
+    initialise(model)
+    return model
+
+
+def initialise(model: nn.Sequential) -> None:
+    """He-normal weights for the ReLU layers: without normalisation layers, PyTorch's default init
+    lets the signal fade over seven ReLU layers and small nets barely start learning."""
+    layers = weight_layers(model)
+    for layer in layers[:-1]:
+        nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+        nn.init.zeros_(layer.bias)
+    nn.init.normal_(layers[-1].weight, std=0.01)
+    nn.init.zeros_(layers[-1].bias)
+
+
+def _flat_size(arch: dict, channels_out: int) -> int:
+    """Features after the conv stack, from the usual output-size arithmetic."""
+    size = arch["input_size"]
+    for i in range(5):
+        size = (size + 2 * arch["conv_padding"][i] - arch["conv_kernels"][i]) // arch["conv_strides"][i] + 1
+        if i + 1 in arch["pool_after"]:
+            size = (size - arch["pool_kernel"]) // arch["pool_stride"] + 1
+        if size < 1:
+            raise ValueError(f"input_size {arch['input_size']} is too small for this architecture (conv{i + 1})")
+    return channels_out * size * size
+
+
+def weight_layers(model: nn.Sequential) -> list[nn.Module]:
+    """The 8 conv/linear modules, in order."""
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

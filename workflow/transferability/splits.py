@@ -1,0 +1,76 @@
+"""Class halves A and B: random ones by the authors' recipe, or explicit class lists."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from .io import atomic_path
+
+
+class SplitError(ValueError):
+    """A split that cannot be made from the given classes; the message names the problem."""
+
+
+def random_halves(n_classes: int, seed: int) -> tuple[list[int], list[int]]:
+    """The authors' recipe: legacy numpy seeded with the one-element list [seed] (not the integer:
+    the stream differs); A = sorted first half of a random choice, B = the rest."""
+    rng = np.random.RandomState([seed])
+    a = sorted(int(i) for i in rng.choice(np.arange(n_classes), n_classes // 2, replace=False))
+    chosen = set(a)
+    return a, [i for i in range(n_classes) if i not in chosen]
+
+
+def explicit_halves(classes: list[str], half_a: list, half_b: list) -> tuple[list[int], list[int]]:
+    """Resolve two class lists (names or 0-based indices) into sorted index lists, checked."""
+    a, b = (sorted(_resolve(classes, half, name)) for half, name in ((half_a, "A"), (half_b, "B")))
+    overlap = set(a) & set(b)
+    if overlap:
+        raise SplitError(f"halves A and B overlap in {len(overlap)} classes, e.g. {classes[min(overlap)]!r}")
+    return a, b
+
+
+def _resolve(classes: list[str], half: list, name: str) -> list[int]:
+    if not half:
+        raise SplitError(f"half {name} is empty")
+    by_name = {c: i for i, c in enumerate(classes)}
+    indices = []
+    for item in half:
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not 0 <= item < len(classes):
+                raise SplitError(f"half {name}: class index {item} is outside 0..{len(classes) - 1}")
+            indices.append(item)
+        elif item in by_name:
+            indices.append(by_name[item])
+        else:
+            raise SplitError(f"half {name}: unknown class {item!r}; known: {', '.join(classes[:12])}"
+                             + (" ..." if len(classes) > 12 else ""))
+    if len(set(indices)) != len(indices):
+        raise SplitError(f"half {name} lists a class twice")
+    return indices
+
+
+def write_split(path, classes: list[str], half_a: list[int], half_b: list[int]) -> None:
+    """One row per class: its half, its label within the half (ascending original order), its
+    original index and name. Readable by people and by read_split."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        out = csv.writer(f, delimiter="\t", lineterminator="\n")
+        out.writerow(["half", "label", "class_index", "class_name"])
+        for half, indices in (("A", half_a), ("B", half_b)):
+            for label, index in enumerate(sorted(indices)):
+                out.writerow([half, label, index, classes[index]])
+
+
+def read_split(path) -> dict[str, list[int]]:
+    """{'A': original class indices in label order, 'B': ...}."""
+    halves = {"A": [], "B": []}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            halves[row["half"]].append(int(row["class_index"]))
+    return halves
+
+
+def read_class_list(path: str | Path) -> list:
+    """A class list file: one class per line, an integer index or a name."""
+    items = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    return [int(i) if i.isdigit() else i for i in items]

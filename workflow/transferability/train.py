@@ -1,0 +1,254 @@
+"""Train one net of the experiment: build it, copy (and maybe freeze) its first n layers, train on its half.
+
+A job is restartable: it checkpoints every epoch (and every few minutes if asked) and, when started
+again with the same settings, continues exactly where it stopped. Its final files are written last
+and atomically.
+"""
+
+import csv
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from . import checkpoint
+from .batches import centre_crop, crop_and_mirror, normalise, select_half
+from .data import load_cache
+from .devices import pick_device
+from .io import atomic_path, write_json
+from .model import LAYER_NAMES, build_model
+from .nets import parse_net
+from .splits import read_split
+
+EPOCH_COLUMNS = ["epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5",
+                 "train_s", "eval_s", "images_per_s"]
+
+
+@dataclass
+class Job:
+    settings: dict  # everything that decides the result; hashed (see settings_hash)
+    data_dir: Path
+    split_file: Path
+    out_dir: Path  # receives weights.safetensors, epochs.csv, metrics.json (last)
+    checkpoint_dir: Path
+    source_weights: Path | None = None
+    threads: int = 1
+    device: str = "auto"
+    checkpoint_minutes: float = 0.0  # 0: checkpoint at the end of each epoch only
+    keep_checkpoints: bool = False
+
+
+def settings_hash(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def derived_seed(seed: int, net: str) -> int:
+    """Each net gets its own random stream, so a selffer's new upper layers do not start from
+    its base net's initial weights."""
+    return int.from_bytes(hashlib.sha256(f"{seed}/{net}".encode()).digest()[:7], "big")
+
+
+def build_net(settings: dict, in_channels: int, n_classes: int, source_weights=None):
+    """The net of `settings['net']`, initialised from its seed, with the source's first n layers copied.
+    Returns (frozen prefix, trainable rest); the frozen prefix has requires_grad off."""
+    spec = parse_net(settings["net"])
+    torch.manual_seed(derived_seed(settings["seed"], spec.name))
+    model = build_model(settings["model"], in_channels, n_classes)
+    if spec.source_net:
+        copy_layers(model, load_file(str(source_weights)), spec.n)
+    frozen, trainable = model[:spec.frozen_layers], model[spec.frozen_layers:]
+    frozen.requires_grad_(False)
+    return frozen, trainable
+
+
+def copy_layers(model: torch.nn.Sequential, source: dict, n: int) -> None:
+    prefixes = tuple(f"{name}." for name in LAYER_NAMES[:n])
+    own = model.state_dict()
+    copied = {k: v for k, v in source.items() if k.startswith(prefixes)}
+    for key, value in copied.items():
+        if key not in own or own[key].shape != value.shape:
+            raise ValueError(f"source weights do not fit this net at {key}: was the base net trained with "
+                             "another model config?")
+    model.load_state_dict(copied, strict=False)
+
+
+def train(job: Job, log=print) -> dict:
+    torch.set_num_threads(job.threads)
+    spec = parse_net(job.settings["net"])
+    device, _gpu_lock = pick_device(job.device, log=log)  # the lock is held until this job exits
+    cache = load_cache(job.data_dir)
+    classes = read_split(job.split_file)[spec.target]
+    max_bytes = 8e9 if device.type == "cpu" else 0.5 * torch.cuda.get_device_properties(device).total_memory
+    train_data = select_half(cache.train_images, cache.train_labels, classes, spec.images_per_class, device, max_bytes)
+    val_data = select_half(cache.val_images, cache.val_labels, classes, None, device, max_bytes)
+    frozen, trainable = build_net(job.settings, cache.meta["channels"], len(classes), job.source_weights)
+    run = _Run(job, frozen.to(device, memory_format=torch.channels_last),
+               trainable.to(device, memory_format=torch.channels_last), train_data, val_data, cache.meta, device, log)
+    return run.fit()
+
+
+class _Run:
+    """The state of one training run, its loop, checkpoints and final files."""
+
+    def __init__(self, job, frozen, trainable, train_data, val_data, meta, device, log):
+        self.job, self.frozen, self.trainable, self.log = job, frozen, trainable, log
+        self.train_data, self.val_data, self.device = train_data, val_data, device
+        self.cfg, self.augment = job.settings["train"], job.settings["augment"]
+        self.size = job.settings["model"]["input_size"]
+        self.mean = torch.tensor(meta["mean"], device=device).view(1, -1, 1, 1)
+        self.inv_std = 1 / torch.tensor(meta["std"], device=device).view(1, -1, 1, 1)
+        self.hash = settings_hash(job.settings)
+        self.optimizer = torch.optim.SGD(trainable.parameters(), lr=self.cfg["lr"], momentum=self.cfg["momentum"],
+                                         weight_decay=self.cfg["weight_decay"])
+        self.generator = torch.Generator(device).manual_seed(derived_seed(job.settings["seed"], "data"))
+        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+        self.epoch, self.step, self.perm, self.rows = 0, 0, None, []
+        self.sums = {"loss": 0.0, "correct": 0.0, "seen": 0, "seconds": 0.0}  # of the epoch so far
+
+    # ---- the loop -------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        self._resume()
+        batch = min(self.cfg["batch_size"], len(self.train_data))
+        steps = len(self.train_data) // batch
+        self.log(f"{self.job.settings['net']}: {len(self.train_data)} training / {len(self.val_data)} validation "
+                 f"images, {self.train_data.n_classes} classes, {self.job.settings['model']['input_size']} px, "
+                 f"device {self.device}, {self.job.threads} thread(s), settings {self.hash}")
+        self._log_header()
+        every = 60 * self.job.checkpoint_minutes
+        while self.epoch < self.cfg["epochs"]:
+            self._set_lr()
+            if self.perm is None:
+                self.perm = torch.randperm(len(self.train_data), generator=self.generator, device=self.device)
+            start = last_save = time.perf_counter()
+            while self.step < steps:
+                self._train_step(self.perm[self.step * batch:(self.step + 1) * batch])
+                self.step += 1
+                if every and time.perf_counter() - last_save > every and self.step < steps:
+                    self.sums["seconds"] += time.perf_counter() - start
+                    self._save_checkpoint()
+                    start = last_save = time.perf_counter()
+            self.sums["seconds"] += time.perf_counter() - start
+            self._end_epoch(steps * batch)
+            self._save_checkpoint()
+        return self._write_outputs()
+
+    def _train_step(self, index: torch.Tensor) -> None:
+        images = crop_and_mirror(self.train_data.take(index, self.device), self.size,
+                                 self.augment["crop_padding"], self.augment["mirror"], self.generator)
+        labels = self.train_data.labels[index]
+        with torch.autocast(**self.autocast):
+            with torch.no_grad():  # no graph, no backward pass through the frozen prefix
+                features = self.frozen(normalise(images, self.mean, self.inv_std))
+            logits = self.trainable(features)
+            loss = F.cross_entropy(logits, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.sums["loss"] += loss.item() * len(index)
+        self.sums["correct"] += (logits.argmax(1) == labels).sum().item()
+        self.sums["seen"] += len(index)
+
+    def _set_lr(self) -> None:
+        every = self.cfg["lr_step_epochs"]
+        lr = self.cfg["lr"] * self.cfg["lr_decay"] ** (self.epoch // every if every else 0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Loss, top-1 and top-5 on the validation images (centre crop, dropout off)."""
+        self.frozen.eval(), self.trainable.eval()
+        loss, top1, top5 = 0.0, 0, 0
+        k = min(5, self.val_data.n_classes)
+        for index in torch.arange(len(self.val_data), device=self.device).split(self.cfg["eval_batch_size"]):
+            images = centre_crop(self.val_data.take(index, self.device), self.size)
+            labels = self.val_data.labels[index]
+            with torch.autocast(**self.autocast):
+                logits = self.trainable(self.frozen(normalise(images, self.mean, self.inv_std))).float()
+            loss += F.cross_entropy(logits, labels, reduction="sum").item()
+            best = logits.topk(k, dim=1).indices
+            top1 += (best[:, 0] == labels).sum().item()
+            top5 += (best == labels[:, None]).any(1).sum().item()
+        self.frozen.train(), self.trainable.train()
+        n = len(self.val_data)
+        return {"val_loss": loss / n, "val_top1": top1 / n, "val_top5": top5 / n}
+
+    def _end_epoch(self, images: int) -> None:
+        seen, seconds = max(self.sums["seen"], 1), self.sums["seconds"]
+        start = time.perf_counter()
+        scores = self.evaluate()
+        row = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"],
+               "train_loss": self.sums["loss"] / seen, "train_top1": self.sums["correct"] / seen, **scores,
+               "train_s": seconds, "eval_s": time.perf_counter() - start, "images_per_s": images / max(seconds, 1e-9)}
+        self.rows.append(row)
+        self.epoch, self.step, self.perm = self.epoch + 1, 0, None
+        self.sums = {"loss": 0.0, "correct": 0.0, "seen": 0, "seconds": 0.0}
+        self._log_row(row)
+
+    # ---- progress -------------------------------------------------------------------------------
+    def _log_header(self) -> None:
+        self.log(f"{'epoch':>7} {'lr':>8} {'loss':>7} {'train':>6} {'val':>6} {'top5':>6} {'img/s':>8} {'ETA':>8}")
+
+    def _log_row(self, row: dict) -> None:
+        per_epoch = sum(r["train_s"] + r["eval_s"] for r in self.rows) / len(self.rows)
+        eta = (self.cfg["epochs"] - row["epoch"]) * per_epoch
+        self.log(f"{row['epoch']:>3}/{self.cfg['epochs']:<3} {row['lr']:8.5f} {row['train_loss']:7.4f} "
+                 f"{row['train_top1']:6.3f} {row['val_top1']:6.3f} {row['val_top5']:6.3f} "
+                 f"{row['images_per_s']:8.0f} {eta:7.0f}s")
+
+    # ---- checkpoints and outputs ----------------------------------------------------------------
+    def _save_checkpoint(self) -> None:
+        checkpoint.save(self.job.checkpoint_dir, {
+            "settings_hash": self.hash, "epoch": self.epoch, "step": self.step, "perm": self.perm,
+            "frozen": self.frozen.state_dict(), "trainable": self.trainable.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "rng": checkpoint.rng_states(self.generator),
+            "rows": self.rows, "sums": self.sums})
+
+    def _resume(self) -> None:
+        state = checkpoint.load(self.job.checkpoint_dir, self.hash)
+        if state is None:
+            return
+        self.frozen.load_state_dict(state["frozen"])
+        self.trainable.load_state_dict(state["trainable"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        checkpoint.restore_rng_states(state["rng"], self.generator)
+        self.epoch, self.step, self.rows, self.sums = state["epoch"], state["step"], state["rows"], state["sums"]
+        self.perm = None if state["perm"] is None else state["perm"].to(self.device)
+        self.log(f"resuming from checkpoint: epoch {self.epoch}, step {self.step}")
+
+    def _write_outputs(self) -> dict:
+        out = Path(self.job.out_dir)
+        # Slices of a named Sequential keep the full net's keys (conv1.0.weight, ...).
+        weights = {k: v.detach().contiguous().cpu()
+                   for part in (self.frozen, self.trainable) for k, v in part.state_dict().items()}
+        with atomic_path(out / "weights.safetensors") as tmp:
+            save_file(weights, str(tmp))
+        with atomic_path(out / "epochs.csv") as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, EPOCH_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(self.rows)
+        metrics = self._metrics()
+        write_json(out / "metrics.json", metrics)  # last: its presence means the net is finished
+        if not self.job.keep_checkpoints:
+            checkpoint.remove(self.job.checkpoint_dir)
+        return metrics
+
+    def _metrics(self) -> dict:
+        spec, last = parse_net(self.job.settings["net"]), self.rows[-1]
+        train_s = sum(r["train_s"] for r in self.rows)
+        images = sum(r["train_s"] * r["images_per_s"] for r in self.rows)
+        return {"net": spec.name, "split": self.job.settings["split"], "seed": self.job.settings["seed"],
+                "dataset": self.job.settings["dataset"], "treatment": spec.treatment, "source": spec.source,
+                "target": spec.target, "n": spec.n, "fine_tuned": spec.fine_tuned,
+                "images_per_class": spec.images_per_class, "top1": last["val_top1"], "top5": last["val_top5"],
+                "loss": last["val_loss"], "top1_best": max(r["val_top1"] for r in self.rows),
+                "epochs": len(self.rows), "wall_s": train_s + sum(r["eval_s"] for r in self.rows),
+                "images_per_s": images / train_s,
+                "n_train": len(self.train_data), "n_val": len(self.val_data), "n_classes": self.train_data.n_classes,
+                "settings_hash": self.hash, "device": str(self.device), "threads": self.job.threads}
+
