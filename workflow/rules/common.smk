@@ -11,12 +11,16 @@ sys.path.insert(0, PACKAGE_ROOT)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
 PYTHON = sys.executable  # the interpreter running Snakemake, which has torch
 
-from transferability.config import check_config, load_schema
+from transferability.config import ConfigError, check_config, coerce_config, load_schema
 from transferability.model import architecture
 from transferability.nets import NET_PATTERN, parse_net, transfer_grid
 
 SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
-check_config(config, load_schema(SCHEMA))  # one clear line naming the key, before any job starts
+coerce_config(config, load_schema(SCHEMA))  # --config gives nested numbers as strings
+try:
+    check_config(config, load_schema(SCHEMA))  # one clear line naming the key, before any job starts
+except ConfigError as error:
+    sys.exit(f"error: {error}")  # that line alone: a traceback into this file would only distract
 validate(config, SCHEMA)  # fills in the defaults
 
 
@@ -30,9 +34,15 @@ wildcard_constraints:
 DATA = multiext("results/data/", "train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy")
 
 
+class Splits(dict):
+    def __missing__(self, split):
+        raise ValueError(f"split {split!r} is not in the config; configured splits: {', '.join(self) or 'none'} "
+                         "(see splits.random and splits.explicit)")
+
+
 def split_definitions():
     """Every split's definition by name: random<seed> from a seed, or explicit class lists."""
-    splits = {f"random{s}": {"random_seed": s} for s in config["splits"]["random"]}
+    splits = Splits({f"random{s}": {"random_seed": s} for s in config["splits"]["random"]})
     for name, halves in config["splits"]["explicit"].items():
         splits[name] = {half: package_file(value) for half, value in halves.items()}
     return splits
@@ -64,9 +74,27 @@ def net_dir(split, seed, net):
     return f"results/nets/{split}/seed{seed}/{net}"
 
 
+def all_nets():
+    """(split, seed, net) of every net the config asks for."""
+    return [(split, seed, net) for split in split_definitions() for seed in config["seeds"] for net in nets_of_split()]
+
+
 def all_metrics():
-    return [f"{net_dir(split, seed, net)}/metrics.json"
-            for split in split_definitions() for seed in config["seeds"] for net in nets_of_split()]
+    return [f"{net_dir(*key)}/metrics.json" for key in all_nets()]
+
+
+def checkpoint_dir(split, seed, net):
+    # Outside the declared outputs: Snakemake deletes those before it reruns a job.
+    return f"results/checkpoints/{split}/seed{seed}/{net}"
+
+
+def remove_finished_checkpoints():
+    """After a successful run, drop the checkpoints of finished nets (unless checkpoints.keep)."""
+    if not config["checkpoints"]["keep"]:
+        from transferability.checkpoint import remove_finished
+
+        pairs = [(f"{net_dir(*key)}/metrics.json", checkpoint_dir(*key)) for key in all_nets()]
+        remove_finished(pairs, "results/checkpoints")
 
 
 def source_weights(wildcards):

@@ -5,7 +5,7 @@ rule draw_figure:
     input:
         "results/tables/nets.csv",
     output:
-        png=report("results/figures/{figure}.png", category="Figures", caption="../report/{figure}.rst"),
+        png=report("results/figures/{figure}.png", category="Figures", caption="../report/figure.rst"),
         pdf="results/figures/{figure}.pdf",
     params:
         paper="--paper" if paper_overlay() else "",

@@ -13,15 +13,9 @@ rule train_net:
         metrics="results/nets/{split}/seed{seed}/{net}/metrics.json",
     params:
         settings=lambda wildcards: json.dumps(train_settings(wildcards), sort_keys=True),
-        # Outside the declared outputs: Snakemake deletes those before it reruns a job.
-        checkpoints="results/checkpoints/{split}/seed{seed}/{net}",
-        options=" ".join(
-            [
-                f"--device {config['train']['device']}",
-                f"--checkpoint-minutes {config['checkpoints']['every_minutes']}",
-                "--keep-checkpoints" if config["checkpoints"]["keep"] else "",
-            ]
-        ),
+        checkpoints=lambda wildcards: checkpoint_dir(wildcards.split, wildcards.seed, wildcards.net),
+        options=f"--device {config['train']['device']} "
+        f"--checkpoint-minutes {config['checkpoints']['every_minutes']}",
     log:
         "logs/train_net/{split}/seed{seed}/{net}.log",
     benchmark:
@@ -35,3 +29,7 @@ rule train_net:
         "{PYTHON} -m transferability train --settings {params.settings:q} --data results/data "
         "--split {input.split} --source '{input.source}' --out-dir $(dirname {output.metrics}) "
         "--checkpoint-dir {params.checkpoints} --threads {threads} {params.options} > {log} 2>&1"
+
+
+onsuccess:
+    remove_finished_checkpoints()

@@ -8,6 +8,7 @@ arbitrary objects is refused, never executed.
 
 import os
 import random
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -59,7 +60,7 @@ def load(directory, settings_hash: str) -> dict | None:
         try:
             state = torch.load(path, weights_only=True, map_location="cpu")
         except Exception as error:  # truncated, corrupt or not a plain-tensor file
-            warnings.warn(f"ignoring unreadable checkpoint {path}: {type(error).__name__}: {str(error)[:200]}")
+            warnings.warn(f"ignoring unreadable checkpoint {path}: {_reason(error)}")
             continue
         if state.get("settings_hash") != settings_hash:
             warnings.warn(f"ignoring checkpoint {path}: it was made with other settings "
@@ -69,5 +70,24 @@ def load(directory, settings_hash: str) -> dict | None:
     return None
 
 
-def remove(directory) -> None:
-    shutil.rmtree(directory, ignore_errors=True)
+def _reason(error: Exception) -> str:
+    refused = re.search(r"unsupported GLOBAL (\S+)", str(error), re.IGNORECASE)
+    if refused:  # a pickle that wants to run code: refused by weights_only, never executed
+        return f"it asks to load {refused[1]}, which a checkpoint never needs (refused, not run)"
+    return f"{type(error).__name__}: {str(error)[:200]}"
+
+
+def remove_finished(pairs, root) -> int:
+    """Delete the checkpoints of nets whose final metrics exist; `pairs` are (metrics, checkpoint dir).
+    Empty folders left under `root` go too. Returns how many nets' checkpoints were removed."""
+    removed = 0
+    for metrics, directory in pairs:
+        if Path(metrics).exists() and Path(directory).exists():
+            shutil.rmtree(directory)
+            removed += 1
+    root = Path(root)
+    folders = [*root.rglob("*"), root] if root.exists() else []
+    for folder in sorted(folders, key=lambda p: -len(p.parts)):  # deepest first
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return removed

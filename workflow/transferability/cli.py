@@ -44,8 +44,7 @@ def train_net(args) -> None:
     job = Job(settings=json.loads(args.settings), data_dir=Path(args.data), split_file=Path(args.split),
               out_dir=Path(args.out_dir), checkpoint_dir=Path(args.checkpoint_dir),
               source_weights=Path(args.source) if args.source else None, threads=args.threads,
-              device=args.device, checkpoint_minutes=args.checkpoint_minutes,
-              keep_checkpoints=args.keep_checkpoints)
+              device=args.device, checkpoint_minutes=args.checkpoint_minutes)
     metrics = train(job, log=lambda line: print(line, flush=True))
     print(f"done: top-1 {metrics['top1']:.4f}, top-5 {metrics['top5']:.4f}, {metrics['wall_s']:.1f} s")
 
@@ -99,7 +98,6 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--checkpoint-minutes", type=float, default=0.0)
-    t.add_argument("--keep-checkpoints", action="store_true")
     t.set_defaults(run=train_net)
     a = sub.add_parser("collect", help="one tidy table of all trained nets")
     a.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')

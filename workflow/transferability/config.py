@@ -1,5 +1,6 @@
 """Config checking with messages a person can act on: the key, the value, what is allowed."""
 
+import re
 from pathlib import Path
 
 import jsonschema
@@ -14,6 +15,51 @@ def load_schema(path) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
 
+def coerce_config(config: dict, schema: dict) -> dict:
+    """Read strings as YAML where the schema wants a number or a boolean, in place.
+
+    Snakemake parses the nested values of --config with YAML's BaseLoader, so `--config layers=[1,2]`
+    arrives as ['1', '2'] and `--config "train={'epochs': 3}"` as {'epochs': '3'}. A string that does
+    not read as the wanted type is left alone, for check_config to report.
+    """
+    return _coerce(config, schema)
+
+
+def _coerce(value, schema: dict):
+    if isinstance(value, dict):
+        properties, patterns = schema.get("properties", {}), schema.get("patternProperties", {})
+        for key, item in value.items():
+            sub = properties.get(key) or next((s for p, s in patterns.items() if re.search(p, str(key))), None)
+            if isinstance(sub, dict):
+                value[key] = _coerce(item, sub)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        value[:] = [_coerce(item, schema["items"]) for item in value]
+    elif isinstance(value, str):
+        return _scalar(value, schema)
+    return value
+
+
+def _scalar(text: str, schema: dict):
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    enum = schema.get("enum")
+    if "string" in types or (enum is not None and text in enum):
+        return text
+    wanted = set(types) | {type(v).__name__ for v in enum or []}
+    if not wanted & {"integer", "number", "boolean", "int", "float", "bool"}:
+        return text
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(parsed, str):  # YAML 1.1 reads 1e-3 as a string
+        try:
+            parsed = float(text)
+        except ValueError:
+            return text
+    return parsed if isinstance(parsed, (bool, int, float)) else text
+
+
 def check_config(config: dict, schema: dict) -> None:
     """Raise ConfigError naming the first problem (by key path), before any job starts."""
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.path)))
@@ -22,7 +68,7 @@ def check_config(config: dict, schema: dict) -> None:
 
 
 def describe(error: jsonschema.ValidationError, schema: dict) -> str:
-    key = ".".join(str(p) for p in error.path) or "(top level)"
+    key = _key_path(error.path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
@@ -34,18 +80,31 @@ def describe(error: jsonschema.ValidationError, schema: dict) -> str:
         return (f"config key {key} = {error.instance!r} is not allowed; allowed values: "
                 + ", ".join(map(str, error.validator_value)))
     if error.validator == "type":
-        return f"config key {key} = {error.instance!r} has the wrong type; expected {error.validator_value}"
-    bounds = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<",
-              "minItems": "at least", "maxItems": "at most"}
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"config key {key} = {error.instance!r} has the wrong type; expected {expected}"
+    bounds = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
     if error.validator in bounds:
-        unit = " items" if "Items" in error.validator else ""
-        return f"config key {key} = {error.instance!r} is out of range; must be {bounds[error.validator]} {error.validator_value}{unit}"
+        return f"config key {key} = {error.instance!r} is out of range; must be {bounds[error.validator]} {error.validator_value}"
+    if error.validator in ("minItems", "maxItems"):
+        bound = "at least" if error.validator == "minItems" else "at most"
+        return (f"config key {key} = {error.instance!r} has {len(error.instance)} item(s); "
+                f"must have {bound} {error.validator_value}")
     if error.validator == "uniqueItems":
         return f"config key {key} = {error.instance!r} lists a value twice"
     if error.validator == "required":
-        return f"config key {key}: {error.message}"
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return f"config key {key} lacks required key(s) {', '.join(missing)}"
     return f"config key {key}: {error.message}"
 
 
 def _join(key: str, name: str) -> str:
     return name if key == "(top level)" else f"{key}.{name}"
+
+
+def _key_path(path) -> str:
+    """train.epochs, layers[0], splits.explicit.dissimilar.A[3]; '(top level)' for the config itself."""
+    key = ""
+    for part in path:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else str(part)
+    return key or "(top level)"

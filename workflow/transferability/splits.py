@@ -46,7 +46,8 @@ def _resolve(classes: list[str], half: list, name: str) -> list[int]:
             raise SplitError(f"half {name}: unknown class {item!r}; known: {', '.join(classes[:12])}"
                              + (" ..." if len(classes) > 12 else ""))
     if len(set(indices)) != len(indices):
-        raise SplitError(f"half {name} lists a class twice")
+        twice = next(i for i in indices if indices.count(i) > 1)
+        raise SplitError(f"half {name} lists class {classes[twice]!r} twice")
     return indices
 
 
@@ -72,5 +73,10 @@ def read_split(path) -> dict[str, list[int]]:
 
 def read_class_list(path: str | Path) -> list:
     """A class list file: one class per line, an integer index or a name."""
-    items = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SplitError(f"cannot read the class list file {path} ({getattr(e, 'strerror', None) or e}); "
+                         "give a list of classes, or a text file with one class name or index a line") from e
+    items = [line.strip() for line in text.splitlines() if line.strip()]
     return [int(i) if i.isdigit() else i for i in items]

@@ -2,7 +2,7 @@
 
 A job is restartable: it checkpoints every epoch (and every few minutes if asked) and, when started
 again with the same settings, continues exactly where it stopped. Its final files are written last
-and atomically.
+and atomically. The workflow removes the checkpoints of finished nets after a successful run.
 """
 
 import csv
@@ -40,7 +40,6 @@ class Job:
     threads: int = 1
     device: str = "auto"
     checkpoint_minutes: float = 0.0  # 0: checkpoint at the end of each epoch only
-    keep_checkpoints: bool = False
 
 
 def settings_hash(settings: dict) -> str:
@@ -78,9 +77,14 @@ def copy_layers(model: torch.nn.Sequential, source: dict, n: int) -> None:
 
 
 def train(job: Job, log=print) -> dict:
+    """Train the job's net (resuming from its checkpoint if any) and write its final files."""
+    return prepare(job, log).fit()
+
+
+def prepare(job: Job, log=print) -> "_Run":
     torch.set_num_threads(job.threads)
     spec = parse_net(job.settings["net"])
-    device, _gpu_lock = pick_device(job.device, log=log)  # the lock is held until this job exits
+    device, gpu_lock = pick_device(job.device, log=log)
     cache = load_cache(job.data_dir)
     classes = read_split(job.split_file)[spec.target]
     max_bytes = 8e9 if device.type == "cpu" else 0.5 * torch.cuda.get_device_properties(device).total_memory
@@ -89,7 +93,8 @@ def train(job: Job, log=print) -> dict:
     frozen, trainable = build_net(job.settings, cache.meta["channels"], len(classes), job.source_weights)
     run = _Run(job, frozen.to(device, memory_format=torch.channels_last),
                trainable.to(device, memory_format=torch.channels_last), train_data, val_data, cache.meta, device, log)
-    return run.fit()
+    run.gpu_lock = gpu_lock  # held (open) for as long as the run exists
+    return run
 
 
 class _Run:
@@ -233,9 +238,9 @@ class _Run:
             writer.writeheader()
             writer.writerows(self.rows)
         metrics = self._metrics()
-        write_json(out / "metrics.json", metrics)  # last: its presence means the net is finished
-        if not self.job.keep_checkpoints:
-            checkpoint.remove(self.job.checkpoint_dir)
+        # Last: its presence means the net is finished. The final checkpoint stays: if Snakemake dies
+        # before it records this job as done, the rerun rewrites these files from it, without training.
+        write_json(out / "metrics.json", metrics)
         return metrics
 
     def _metrics(self) -> dict:

@@ -1,0 +1,56 @@
+"""Shared fixtures: a small generated data set, cached and split as the workflow does it."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from transferability import splits
+from transferability.data import build_cache
+from transferability.io import read_json
+from transferability.model import architecture
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+SYNTHETIC = {"kind": "synthetic",
+             "synthetic": {"classes": 10, "train_per_class": 120, "val_per_class": 20, "image_size": 16,
+                           "channels": 1, "seed": 0}}
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory):
+    """results/data and results/splits/random0.tsv of a synthetic data set, built once."""
+    root = tmp_path_factory.mktemp("cache")
+    meta = build_cache(SYNTHETIC, root / "results/data")
+    half_a, half_b = splits.random_halves(len(meta["classes"]), 0)
+    splits.write_split(root / "results/splits/random0.tsv", meta["classes"], half_a, half_b)
+    return root
+
+
+def settings(net: str, epochs: int = 2, **train) -> dict:
+    """A training job's settings, shaped as the train_net rule builds them."""
+    return {"dataset": "synthetic", "split": "random0", "seed": 0, "net": net,
+            "model": architecture({"preset": "small", "input_size": 16}),
+            "train": {"epochs": epochs, "batch_size": 32, "lr": 0.02, "momentum": 0.9, "weight_decay": 5e-4,
+                      "lr_decay": 0.1, "lr_step_epochs": 0, "eval_batch_size": 256, **train},
+            "augment": {"crop_padding": 1, "mirror": True}}
+
+
+def run_snakemake(workdir: Path, *args, config=ROOT / "tests/smoke.yaml", check=True, **kwargs):
+    """The real Snakemake on this repository's Snakefile, in `workdir`."""
+    command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile", str(config), *args]
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+def copy_tree(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    return target
+
+
+def metrics_of(path) -> dict:
+    return read_json(path)

@@ -1,0 +1,63 @@
+"""The 8-weight-layer net and the names of the nets of the experiment."""
+
+import pytest
+import torch
+
+from transferability.model import LAYER_NAMES, architecture, build_model, weight_layers
+from transferability.nets import parse_net, transfer_grid
+
+
+def test_caffenet_preset_is_the_papers_net():
+    model = build_model(architecture({"preset": "caffenet"}), 3, 1000)
+    layers = weight_layers(model)
+    assert [n for n, _ in model.named_children()] == LAYER_NAMES
+    assert [l.out_channels for l in layers[:5]] == [96, 256, 384, 384, 256]
+    assert [l.out_features for l in layers[5:]] == [4096, 4096, 1000]
+    assert layers[0].kernel_size == (11, 11) and layers[0].stride == (4, 4)
+    assert [l.groups for l in layers[:5]] == [1, 2, 1, 2, 2]
+    assert layers[5].in_features == 256 * 6 * 6  # 227 px -> 55 -> 27 -> 13 -> 6
+    assert sum(p.numel() for p in model.parameters()) == 60_965_224  # the reference CaffeNet's count
+    assert any(isinstance(m, torch.nn.LocalResponseNorm) for m in model.conv1)
+    assert sum(isinstance(m, torch.nn.Dropout) for m in model.modules()) == 2
+    with torch.device("meta"):
+        out = build_model(architecture({"preset": "caffenet"}), 3, 500)(torch.empty(2, 3, 227, 227))
+    assert out.shape == (2, 500)
+
+
+def test_layer_n_is_the_first_n_blocks():
+    model = build_model(architecture({"preset": "small"}), 1, 5)
+    x = torch.randn(3, 1, 28, 28)
+    assert model(x).shape == (3, 5)
+    assert torch.equal(model[3:](model[:3](x)), model(x))
+    assert len(weight_layers(model[:3])) == 3
+
+
+def test_config_keys_override_the_preset():
+    arch = architecture({"preset": "small", "input_size": 16, "fc_widths": [64, 32]})
+    model = build_model(arch, 3, 7)
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 7)
+    assert weight_layers(model)[6].in_features == 64
+    with pytest.raises(ValueError, match="too small"):
+        build_model(architecture({"preset": "caffenet", "input_size": 32}), 3, 7)
+
+
+@pytest.mark.parametrize("name, treatment, source, n, frozen", [
+    ("baseB", "base", "", 0, 0), ("B3B", "selffer", "B", 3, 3), ("B3B+", "selffer_ft", "B", 3, 0),
+    ("A7B", "transfer", "A", 7, 7), ("A1B+", "transfer_ft", "A", 1, 0), ("R4A", "random_frozen", "R", 4, 4),
+])
+def test_net_names_in_the_papers_notation(name, treatment, source, n, frozen):
+    spec = parse_net(name)
+    assert (spec.treatment, spec.source, spec.n, spec.frozen_layers) == (treatment, source, n, frozen)
+
+
+@pytest.mark.parametrize("bad", ["A8B", "A0B", "C3B", "R3B+", "base", "baseC", "A3B++", "../A3B"])
+def test_bad_net_names_are_refused(bad):
+    with pytest.raises(ValueError, match="bad net name"):
+        parse_net(bad)
+
+
+def test_transfer_grid_is_seven_by_four():
+    grid = transfer_grid("AB", range(1, 8), ["selffer", "selffer_ft", "transfer", "transfer_ft"])
+    assert len(grid) == 28 == len(set(grid))
+    assert {"B1B", "B7B+", "A4B", "A4B+"} <= set(grid)
+    assert "A4A" in transfer_grid("BA", [4], ["selffer"])

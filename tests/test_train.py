@@ -1,0 +1,158 @@
+"""Training jobs: model surgery (copy, freeze, fine-tune), determinism, restartability."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import settings
+from transferability import checkpoint
+from transferability.io import read_json
+from transferability.train import Job, derived_seed, prepare, settings_hash, train
+
+
+def job_for(workdir, net, out, epochs=2, source=None, **train_settings):
+    return Job(settings=settings(net, epochs, **train_settings), data_dir=workdir / "results/data",
+               split_file=workdir / "results/splits/random0.tsv", out_dir=out, checkpoint_dir=out / "ckpt",
+               source_weights=source)
+
+
+@pytest.fixture(scope="module")
+def base_a(workdir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("baseA")
+    train(job_for(workdir, "baseA", out, epochs=1), log=lambda _: None)
+    return out / "weights.safetensors"
+
+
+def layer_keys(weights, names):
+    return [k for k in weights if k.split(".")[0] in names]
+
+
+def test_frozen_layers_stay_bit_equal_and_get_no_gradient(workdir, base_a, tmp_path):
+    run = prepare(job_for(workdir, "A3B", tmp_path, source=base_a), log=lambda _: None)
+    grad_enabled = []
+    run.frozen.register_forward_pre_hook(lambda *_: grad_enabled.append(torch.is_grad_enabled()))
+    for step in range(3):
+        run._train_step(torch.arange(step * 32, (step + 1) * 32))
+    assert grad_enabled == [False] * 3  # the frozen prefix runs without autograd: no backward through it
+    assert all(p.grad is None and not p.requires_grad for p in run.frozen.parameters())
+    assert {id(p) for g in run.optimizer.param_groups for p in g["params"]} == {id(p) for p in run.trainable.parameters()}
+    source, now = load_file(str(base_a)), {**run.frozen.state_dict(), **run.trainable.state_dict()}
+    for key in layer_keys(source, {"conv1", "conv2", "conv3"}):
+        assert torch.equal(now[key], source[key]), key
+    for key in layer_keys(source, {"conv4", "conv5", "fc6", "fc7"}):  # re-initialised, then trained
+        assert not torch.equal(now[key], source[key]), key
+
+
+def test_fine_tuned_net_starts_from_the_copy_and_changes_every_layer(workdir, base_a, tmp_path):
+    run = prepare(job_for(workdir, "A3B+", tmp_path, source=base_a), log=lambda _: None)
+    source = load_file(str(base_a))
+    start = run.trainable.state_dict()
+    for key in layer_keys(source, {"conv1", "conv2", "conv3"}):
+        assert torch.equal(start[key], source[key]), key
+    assert len(run.frozen) == 0
+    for step in range(3):
+        run._train_step(torch.arange(step * 32, (step + 1) * 32))
+    now = run.trainable.state_dict()
+    for key in layer_keys(source, {"conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"}):
+        assert not torch.equal(now[key], source[key]), key
+
+
+def test_random_frozen_layers_keep_their_initial_weights(workdir, tmp_path):
+    run = prepare(job_for(workdir, "R2B", tmp_path), log=lambda _: None)
+    before = {k: v.clone() for k, v in run.frozen.state_dict().items()}
+    run._train_step(torch.arange(32))
+    assert before and all(torch.equal(v, run.frozen.state_dict()[k]) for k, v in before.items())
+
+
+def test_same_settings_give_bit_identical_nets(workdir, tmp_path):
+    first = train(job_for(workdir, "baseB", tmp_path / "one", epochs=1), log=lambda _: None)
+    second = train(job_for(workdir, "baseB", tmp_path / "two", epochs=1), log=lambda _: None)
+    one, two = (load_file(str(tmp_path / d / "weights.safetensors")) for d in ("one", "two"))
+    assert all(torch.equal(one[k], two[k]) for k in one)
+    assert first["top1"] == second["top1"] and first["settings_hash"] == second["settings_hash"]
+
+
+def test_each_net_has_its_own_random_stream():
+    assert derived_seed(0, "baseB") != derived_seed(0, "B3B") != derived_seed(1, "B3B")
+
+
+def test_outputs_are_complete_and_a_rerun_does_not_train_again(workdir, tmp_path):
+    metrics = train(job_for(workdir, "baseB", tmp_path, epochs=2), log=lambda _: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt", "epochs.csv", "metrics.json", "weights.safetensors"]
+    assert read_json(tmp_path / "metrics.json") == metrics
+    assert metrics["epochs"] == 2 and 0 <= metrics["top1"] <= metrics["top5"] <= 1
+    assert len((tmp_path / "epochs.csv").read_text().splitlines()) == 3
+    # Snakemake may die before it records the job as done; the rerun then finds the final checkpoint.
+    (tmp_path / "metrics.json").unlink()
+    lines = []
+    assert train(job_for(workdir, "baseB", tmp_path, epochs=2), log=lines.append) == metrics
+    assert "resuming from checkpoint: epoch 2, step 0" in lines and not any("/2 " in line for line in lines)
+
+
+def test_checkpoints_of_finished_nets_are_removed(tmp_path):
+    for net in ("done", "running"):
+        checkpoint.save(tmp_path / "ckpt/split/seed0" / net, {"settings_hash": "h"})
+    (tmp_path / "metrics.json").write_text("{}")
+    pairs = [(tmp_path / "metrics.json", tmp_path / "ckpt/split/seed0/done"),
+             (tmp_path / "missing.json", tmp_path / "ckpt/split/seed0/running")]
+    assert checkpoint.remove_finished(pairs, tmp_path / "ckpt") == 1
+    assert [p.name for p in (tmp_path / "ckpt/split/seed0").iterdir()] == ["running"]
+    pairs[1][0].write_text("{}")
+    assert checkpoint.remove_finished(pairs, tmp_path / "ckpt") == 1
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_changed_settings_ignore_the_old_checkpoint(workdir, tmp_path):
+    job = job_for(workdir, "baseB", tmp_path, epochs=1)
+    checkpoint.save(job.checkpoint_dir, {"settings_hash": "someone-else", "epoch": 1})
+    with pytest.warns(UserWarning, match="other settings"):
+        assert checkpoint.load(job.checkpoint_dir, settings_hash(job.settings)) is None
+
+
+def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path):
+    checkpoint.save(tmp_path, {"settings_hash": "h", "epoch": 1})
+    checkpoint.save(tmp_path, {"settings_hash": "h", "epoch": 2})
+    last = tmp_path / checkpoint.LAST
+    last.write_bytes(last.read_bytes()[:40])
+    with pytest.warns(UserWarning, match="unreadable checkpoint"):
+        assert checkpoint.load(tmp_path, "h")["epoch"] == 1
+
+
+def _train_command(workdir, out, settings_json, minutes):
+    return [sys.executable, "-m", "transferability", "train", "--settings", settings_json,
+            "--data", str(workdir / "results/data"), "--split", str(workdir / "results/splits/random0.tsv"),
+            "--out-dir", str(out), "--checkpoint-dir", str(out / "ckpt"), "--checkpoint-minutes", str(minutes)]
+
+
+@pytest.mark.parametrize("minutes", [0, 0.0002], ids=["epoch-checkpoints", "mid-epoch-checkpoints"])
+def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes):
+    """SIGKILL a job once its first checkpoint exists, rerun it: same weights and scores as a run
+    that was never interrupted."""
+    import json
+    settings_json = json.dumps(settings("baseB", epochs=4))
+    subprocess.run(_train_command(workdir, tmp_path / "whole", settings_json, minutes), check=True,
+                   capture_output=True)
+    out = tmp_path / "killed"
+    job = subprocess.Popen(_train_command(workdir, out, settings_json, minutes), stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (out / "ckpt" / checkpoint.LAST).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(job.pid, signal.SIGKILL)
+    job.wait()
+    assert not (out / "metrics.json").exists(), "the job finished before it could be killed"
+    state = torch.load(out / "ckpt" / checkpoint.LAST, weights_only=True)
+    assert (state["step"] > 0) == bool(minutes), "the kill point is not the one this case is for"
+    resumed = subprocess.run(_train_command(workdir, out, settings_json, minutes), check=True,
+                             capture_output=True, text=True)
+    assert f"resuming from checkpoint: epoch {state['epoch']}, step {state['step']}" in resumed.stdout
+    whole, killed = (load_file(str(tmp_path / d / "weights.safetensors")) for d in ("whole", "killed"))
+    assert whole.keys() == killed.keys() and all(torch.equal(whole[k], killed[k]) for k in whole)
+    timing = {"wall_s", "images_per_s"}
+    a, b = read_json(tmp_path / "whole/metrics.json"), read_json(out / "metrics.json")
+    assert {k: v for k, v in a.items() if k not in timing} == {k: v for k, v in b.items() if k not in timing}

@@ -1,0 +1,106 @@
+"""The real Snakemake DAG on the smoke config: end to end, nothing left to do after, what reruns when,
+and SIGKILLs at random moments that cost nothing but time."""
+
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, SNAKEMAKE, copy_tree, run_snakemake
+
+pytestmark = pytest.mark.slow
+TIMING = ["wall_s", "images_per_s"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    started = time.monotonic()
+    run_snakemake(workdir, "--cores", "2")
+    print(f"smoke DAG: {time.monotonic() - started:.1f} s")
+    return workdir
+
+
+def planned_jobs(result) -> dict:
+    """{rule: count} from the job-stats table of a dry run."""
+    stats = re.search(r"Job stats:\n(.*?)\n\n", result.stdout + "\n\n", re.S)
+    if not stats:
+        return {}
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats[1], re.M) if m[1] != "total"}
+
+
+def test_smoke_dag_makes_every_net_table_and_figure(finished_run):
+    nets = pd.read_csv(finished_run / "results/tables/nets.csv")
+    assert len(nets) == 30 and nets["net"].is_unique
+    assert nets.groupby("treatment").size().to_dict() == {
+        "base": 2, "selffer": 7, "selffer_ft": 7, "transfer": 7, "transfer_ft": 7}
+    assert nets["top1"].between(0, 1).all()
+    base_b = nets.set_index("net").loc["baseB", "top1"]
+    assert base_b > 0.3, f"baseB at {base_b}: the smoke nets learn nothing (chance is 0.2)"
+    per_layer = pd.read_csv(finished_run / "results/tables/per_layer.csv")
+    assert set(per_layer["n"]) == set(range(8))
+    effects = pd.read_csv(finished_run / "results/tables/effects.csv")
+    assert {"co_adaptation", "specificity", "boost"} <= set(effects["effect"])
+    for name in ("figure2_top", "figure2_bottom"):
+        for ext in ("png", "pdf"):
+            assert (finished_run / f"results/figures/{name}.{ext}").stat().st_size > 10_000
+    assert (finished_run / "logs/train_net/random0/seed0/A4B+.log").read_text().count("/3 ") == 3
+    assert not (finished_run / "results/checkpoints").exists(), "checkpoints of finished nets are removed"
+
+
+def test_second_run_has_nothing_to_do(finished_run):
+    assert planned_jobs(run_snakemake(finished_run, "-n")) == {}
+
+
+def test_report_holds_figures_and_tables(finished_run):
+    run_snakemake(finished_run, "--report", "report.html")
+    html = (finished_run / "report.html").read_text(errors="replace")
+    assert "figure2_top.png" in html and "nets.csv" in html
+
+
+@pytest.mark.parametrize("change, expected", [
+    (["plots={'dpi': 100}"], {"draw_figure": 2, "all": 1}),
+    (["train={'epochs': 3, 'batch_size': 32, 'lr': 0.03, 'lr_step_epochs': 0}"],
+     {"train_net": 30, "collect_results": 1, "summarize_layers": 1, "draw_figure": 2, "all": 1}),
+    (["layers=[1, 2, 3]"], {"collect_results": 1, "summarize_layers": 1, "draw_figure": 2, "all": 1}),
+], ids=["plot-setting", "training-setting", "fewer-layers"])
+def test_a_change_reruns_exactly_what_it_affects(finished_run, change, expected):
+    assert planned_jobs(run_snakemake(finished_run, "-n", "--config", *change)) == expected
+
+
+def _start(workdir):
+    command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+               "--configfile", str(ROOT / "tests/smoke.yaml"), "--cores", "2"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def test_random_sigkills_cost_nothing_but_time(finished_run, tmp_path):
+    """Kill Snakemake and all its jobs at random moments, rerun as the README says (unlock, then the
+    same command): the final table equals the uninterrupted run's, and no finished net is retrained."""
+    workdir = tmp_path / "faulty"
+    workdir.mkdir()
+    rng = random.Random(2014)
+    finished = {}  # metrics.json -> its content when first seen finished
+    for kill_point in range(3):
+        process = _start(workdir)
+        time.sleep(rng.uniform(4, 14))
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        for path in (workdir / "results/nets").rglob("metrics.json"):
+            finished.setdefault(path, path.read_text())
+        run_snakemake(workdir, "--unlock")
+    run_snakemake(workdir, "--cores", "2")
+    assert finished, "no net had finished before the kills: kill later"
+    # Training times differ from run to run: equal content means the net was not trained again (it may
+    # be rewritten from its final checkpoint when Snakemake died before recording it as done).
+    retrained = [str(p) for p, content in finished.items() if p.read_text() != content]
+    assert not retrained, f"finished nets were trained again: {retrained}"
+    ours = pd.read_csv(workdir / "results/tables/nets.csv").drop(columns=TIMING)
+    reference = pd.read_csv(finished_run / "results/tables/nets.csv").drop(columns=TIMING)
+    pd.testing.assert_frame_equal(ours, reference)
+    assert not (workdir / "results/checkpoints").exists(), "checkpoints of finished nets are removed"
