@@ -156,3 +156,13 @@ def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes):
     timing = {"wall_s", "images_per_s"}
     a, b = read_json(tmp_path / "whole/metrics.json"), read_json(out / "metrics.json")
     assert {k: v for k, v in a.items() if k not in timing} == {k: v for k, v in b.items() if k not in timing}
+
+
+def test_iterations_and_lr_steps_count_sgd_steps(workdir, tmp_path):
+    """The paper's schedule is in iterations: 600 images / batch 32 = 18 steps an epoch, so 25 steps
+    are one full epoch and 7 steps of a second, with the rate divided by 10 every 10 steps."""
+    metrics = train(job_for(workdir, "baseB", tmp_path, iterations=25, lr_step_iterations=10), log=lambda _: None)
+    rows = (tmp_path / "epochs.csv").read_text().splitlines()[1:]
+    assert metrics["epochs"] == 2 and len(rows) == 2
+    assert [float(r.split(",")[1]) for r in rows] == pytest.approx([0.002, 0.0002])
+    assert metrics["images_per_s"] > 0

@@ -25,7 +25,7 @@ validate(config, SCHEMA)  # fills in the defaults
 
 
 wildcard_constraints:
-    split=r"[A-Za-z][A-Za-z0-9_-]*",
+    split=r"[A-Za-z][A-Za-z0-9_-]*",  # no dots or slashes: a wildcard never leaves its folder
     seed=r"\d+",
     net=NET_PATTERN,
     figure=r"figure2_top|figure2_bottom|figure3|reduced_data",
@@ -41,10 +41,13 @@ class Splits(dict):
 
 
 def split_definitions():
-    """Every split's definition by name: random<seed> from a seed, or explicit class lists."""
+    """Every split's definition by name: random<seed> from a seed, explicit class lists, and `whole`
+    (every class as one task) when the controls run there."""
     splits = Splits({f"random{s}": {"random_seed": s} for s in config["splits"]["random"]})
-    for name, halves in config["splits"]["explicit"].items():
-        splits[name] = {half: package_file(value) for half, value in halves.items()}
+    for name, spec in config["splits"]["explicit"].items():
+        splits[name] = {half: package_file(spec[half]) for half in "AB"}
+    if config["controls_on"] == "whole":
+        splits["whole"] = {"whole": True}
     return splits
 
 
@@ -56,17 +59,27 @@ def package_file(value):
 
 
 def split_kind(split):
+    if split == "whole":
+        return "unsplit"
     return "random" if split in {f"random{s}" for s in config["splits"]["random"]} else "explicit"
 
 
-def nets_of_split():
-    """Names of every net one split trains, base nets included."""
+def nets_of_split(split):
+    """Names of every net one split trains, base nets included. The controls (random-frozen layers,
+    reduced data) run on the target halves, or only on the whole task when controls_on is whole."""
+    if split == "whole":
+        frozen = transfer_grid("AA", config["layers"], ["random_frozen"]) if "random_frozen" in config["treatments"] else []
+        return ["baseA", *frozen, *(f"baseA_k{k}" for k in config["reduced_data"]["images_per_class"])]
+    spec = config["splits"]["explicit"].get(split, {})
+    treatments = spec.get("treatments", config["treatments"])
+    if config["controls_on"] == "whole":
+        treatments = [t for t in treatments if t != "random_frozen"]
     names = set()
-    for direction in config["directions"]:
-        names |= {"baseA", "baseB"}
-        names |= set(transfer_grid(direction, config["layers"], config["treatments"]))
-    half = config["reduced_data"]["half"]
-    names |= {f"base{half}_k{k}" for k in config["reduced_data"]["images_per_class"]}
+    for direction in spec.get("directions", config["directions"]):
+        names |= {"baseA", "baseB", *transfer_grid(direction, config["layers"], treatments)}
+    if config["controls_on"] == "halves":
+        half = config["reduced_data"]["half"]
+        names |= {f"base{half}_k{k}" for k in config["reduced_data"]["images_per_class"]}
     return sorted(names)
 
 
@@ -76,7 +89,7 @@ def net_dir(split, seed, net):
 
 def all_nets():
     """(split, seed, net) of every net the config asks for."""
-    return [(split, seed, net) for split in split_definitions() for seed in config["seeds"] for net in nets_of_split()]
+    return [(split, seed, net) for split in split_definitions() for seed in config["seeds"] for net in nets_of_split(split)]
 
 
 def all_metrics():
@@ -113,13 +126,15 @@ def train_settings(wildcards):
 
 
 def train_runtime_minutes(wildcards, input, attempt):
-    """A time limit from the config: epochs x (images / a conservative speed), counting the whole data
-    set where a net sees about half, growing with each retry so a job killed for time gets more."""
+    """A time limit from the config: images to train on / a conservative speed, with margin, growing
+    with each retry so a job killed for its time limit gets more the next time. Counts the whole data
+    set per epoch where a net sees about half, plus its validation images."""
     with open(input.meta) as f:
         meta = json.load(f)
-    images = meta["n_train"] + meta["n_val"]
-    seconds = config["train"]["epochs"] * images / config["resources"]["images_per_second"]
-    return int(10 + 2 * attempt * seconds / 60)
+    train = config["train"]
+    images = train["iterations"] * train["batch_size"] if train["iterations"] else train["epochs"] * meta["n_train"]
+    seconds = (images + train["epochs"] * meta["n_val"]) / config["resources"]["images_per_second"]
+    return int(10 + 1.5 * attempt * seconds / 60)
 
 
 def figure_names():

@@ -25,7 +25,9 @@ def cache_data(args) -> None:
 def split_classes(args) -> None:
     classes = read_json(args.meta)["classes"]
     definition = json.loads(args.definition)
-    if "random_seed" in definition:
+    if definition.get("whole"):
+        half_a, half_b = list(range(len(classes))), []
+    elif "random_seed" in definition:
         half_a, half_b = splits.random_halves(len(classes), definition["random_seed"])
     else:
         half_a, half_b = splits.explicit_halves(classes, *(_class_list(definition[h]) for h in "AB"))

@@ -120,25 +120,29 @@ class _Run:
         self._resume()
         batch = min(self.cfg["batch_size"], len(self.train_data))
         steps = len(self.train_data) // batch
+        total = self.cfg.get("iterations") or self.cfg["epochs"] * steps
+        self.n_epochs = -(-total // steps)
+        self.lr_every = self.cfg.get("lr_step_iterations") or self.cfg["lr_step_epochs"] * steps
         self.log(f"{self.job.settings['net']}: {len(self.train_data)} training / {len(self.val_data)} validation "
                  f"images, {self.train_data.n_classes} classes, {self.job.settings['model']['input_size']} px, "
                  f"device {self.device}, {self.job.threads} thread(s), settings {self.hash}")
         self._log_header()
         every = 60 * self.job.checkpoint_minutes
-        while self.epoch < self.cfg["epochs"]:
-            self._set_lr()
+        while self.epoch < self.n_epochs:
+            steps_now = min(steps, total - self.epoch * steps)  # the last epoch may stop early
             if self.perm is None:
                 self.perm = torch.randperm(len(self.train_data), generator=self.generator, device=self.device)
             start = last_save = time.perf_counter()
-            while self.step < steps:
+            while self.step < steps_now:
+                self._set_lr(self.epoch * steps + self.step)
                 self._train_step(self.perm[self.step * batch:(self.step + 1) * batch])
                 self.step += 1
-                if every and time.perf_counter() - last_save > every and self.step < steps:
+                if every and time.perf_counter() - last_save > every and self.step < steps_now:
                     self.sums["seconds"] += time.perf_counter() - start
                     self._save_checkpoint()
                     start = last_save = time.perf_counter()
             self.sums["seconds"] += time.perf_counter() - start
-            self._end_epoch(steps * batch)
+            self._end_epoch(steps_now * batch)
             self._save_checkpoint()
         return self._write_outputs()
 
@@ -158,9 +162,9 @@ class _Run:
         self.sums["correct"] += (logits.argmax(1) == labels).sum().item()
         self.sums["seen"] += len(index)
 
-    def _set_lr(self) -> None:
-        every = self.cfg["lr_step_epochs"]
-        lr = self.cfg["lr"] * self.cfg["lr_decay"] ** (self.epoch // every if every else 0)
+    def _set_lr(self, iteration: int) -> None:
+        """Step schedule: the base rate times lr_decay for every lr_every iterations done."""
+        lr = self.cfg["lr"] * self.cfg["lr_decay"] ** (iteration // self.lr_every if self.lr_every else 0)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
@@ -201,8 +205,8 @@ class _Run:
 
     def _log_row(self, row: dict) -> None:
         per_epoch = sum(r["train_s"] + r["eval_s"] for r in self.rows) / len(self.rows)
-        eta = (self.cfg["epochs"] - row["epoch"]) * per_epoch
-        self.log(f"{row['epoch']:>3}/{self.cfg['epochs']:<3} {row['lr']:8.5f} {row['train_loss']:7.4f} "
+        eta = (self.n_epochs - row["epoch"]) * per_epoch
+        self.log(f"{row['epoch']:>3}/{self.n_epochs:<3} {row['lr']:8.5f} {row['train_loss']:7.4f} "
                  f"{row['train_top1']:6.3f} {row['val_top1']:6.3f} {row['val_top5']:6.3f} "
                  f"{row['images_per_s']:8.0f} {eta:7.0f}s")
 

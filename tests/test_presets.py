@@ -1,0 +1,53 @@
+"""The preset configs: each is valid, and the imagenet one plans the paper's whole study."""
+
+import re
+from collections import Counter
+
+import pytest
+from PIL import Image
+
+from conftest import ROOT, run_snakemake
+from transferability.nets import parse_net
+
+
+def planned_nets(result) -> list[tuple[str, str]]:
+    """(split, net) of every train_net job a dry run lists."""
+    return re.findall(r"wildcards: split=([\w-]+), seed=\d+, net=([\w+]+)", result.stdout)
+
+
+@pytest.fixture(scope="module")
+def fake_imagenet(tmp_path_factory):
+    """An ImageNet-shaped folder: 1000 wnid class folders in train/ and val/, one tiny JPEG each."""
+    root = tmp_path_factory.mktemp("imagenet")
+    wnids = (ROOT / "workflow/transferability/paper/synsets.txt").read_text().split()
+    image = Image.new("RGB", (8, 8))
+    for part in ("train", "val"):
+        for wnid in wnids:
+            (root / part / wnid).mkdir(parents=True)
+            image.save(root / part / wnid / f"{wnid}_1.JPEG")
+    return root
+
+
+def test_imagenet_preset_plans_the_papers_study(fake_imagenet, tmp_path):
+    result = run_snakemake(tmp_path, "-n", "--config", f"dataset={{'root': '{fake_imagenet}'}}",
+                           config=ROOT / "config/imagenet.yaml")
+    nets = planned_nets(result)
+    kinds = Counter((split.rstrip("0123456789"), parse_net(net).treatment) for split, net in nets)
+    print(sorted(kinds.items()))
+    assert kinds == {
+        ("random", "base"): 8, ("random", "selffer"): 28, ("random", "selffer_ft"): 28,
+        ("random", "transfer"): 28, ("random", "transfer_ft"): 28,
+        ("natman", "base"): 2, ("natman", "transfer"): 14,  # Section 4.2, both directions
+        ("whole", "base"): 13, ("whole", "random_frozen"): 7,  # the 1000-class net, 12 reduced, Section 4.3
+    }
+    assert len(nets) == 156  # the paper trained 163 (their selffers ran only A->A, some twice)
+    assert "figure3" in result.stdout and "reduced_data" in result.stdout
+
+
+@pytest.mark.parametrize("preset, splits", [("cifar10", {"random0", "random1", "vehicles_animals"}),
+                                            ("cifar100", {"random0", "random1", "natman"})])
+def test_cifar_presets_are_valid_and_plan_both_directions(tmp_path, preset, splits):
+    nets = planned_nets(run_snakemake(tmp_path, "-n", config=ROOT / f"config/{preset}.yaml"))
+    assert {split for split, _ in nets} == splits
+    names = {net for _, net in nets}
+    assert {"A3B", "B3A", "A3B+", "B3A+", "R3B", "R3A"} <= names
