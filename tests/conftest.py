@@ -1,15 +1,14 @@
 """Shared fixtures: a small generated data set, cached and split as the workflow does it."""
 
-import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from transferability import splits
 from transferability.data import build_cache
-from transferability.io import read_json
 from transferability.model import architecture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,23 +33,27 @@ def settings(net: str, epochs: int = 2, **train) -> dict:
     return {"dataset": "synthetic", "split": "random0", "seed": 0, "net": net,
             "model": architecture({"preset": "small", "input_size": 16}),
             "train": {"epochs": epochs, "batch_size": 32, "lr": 0.02, "momentum": 0.9, "weight_decay": 5e-4,
-                      "lr_decay": 0.1, "lr_step_epochs": 0, "eval_batch_size": 256, **train},
+                      "lr_decay": 0.1, "lr_step_epochs": 0, "eval_batch_size": 256, "precision": "bf16", **train},
             "augment": {"crop_padding": 1, "mirror": True}}
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """The smoke DAG run to the end locally, once per test session."""
+    workdir = tmp_path_factory.mktemp("smoke")
+    started = time.monotonic()
+    run_snakemake(workdir, "--cores", "2")
+    print(f"smoke DAG: {time.monotonic() - started:.1f} s")
+    return workdir
 
 
 def run_snakemake(workdir: Path, *args, config=ROOT / "tests/smoke.yaml", check=True, **kwargs):
     """The real Snakemake on this repository's Snakefile, in `workdir`."""
-    command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile", str(config), *args]
+    configs = config if isinstance(config, (list, tuple)) else [config]
+    command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile", *map(str, configs), *args]
     result = subprocess.run(command, capture_output=True, text=True, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
     return result
 
 
-def copy_tree(source: Path, target: Path) -> Path:
-    shutil.copytree(source, target, dirs_exist_ok=True)
-    return target
-
-
-def metrics_of(path) -> dict:
-    return read_json(path)

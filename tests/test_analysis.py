@@ -66,6 +66,19 @@ def test_base_of_an_untargeted_half_is_no_reference():
     assert co["value"] == pytest.approx(0.5 - 0.6)
 
 
+def test_paired_effects_keep_the_level_of_each_half_out_of_the_spread():
+    def unit(target, level, seed=0):
+        return [dict(net(t, n, level + d, target=target), split="random0", seed=seed)
+                for t, n, d in (("base", 0, 0.0), ("selffer", 1, -0.01), ("transfer", 1, -0.03))]
+    nets = pd.DataFrame(unit("A", 0.9) + unit("B", 0.7))
+    paired = analysis.paired_effects(nets)
+    co = row(paired, effect="co_adaptation", n=1)
+    assert (co["value"], co["sem"], co["count_a"]) == (pytest.approx(-0.01), 0.0, 2)
+    assert row(paired, effect="specificity", n=1)["value"] == pytest.approx(-0.02)
+    unpaired = row(analysis.effects_table(analysis.per_layer_table(nets)), effect="co_adaptation", n=1)
+    assert unpaired["value"] == pytest.approx(-0.01) and unpaired["sem"] > 0.1
+
+
 def test_missing_treatments_do_not_crash():
     nets = pd.DataFrame([net("base", 0, 0.7), net("selffer", 3, 0.65)])
     per_layer = analysis.per_layer_table(nets)

@@ -61,3 +61,21 @@ def test_transfer_grid_is_seven_by_four():
     assert len(grid) == 28 == len(set(grid))
     assert {"B1B", "B7B+", "A4B", "A4B+"} <= set(grid)
     assert "A4A" in transfer_grid("BA", [4], ["selffer"])
+
+
+def test_momentum_sgd_matches_torch_sgd_bit_for_bit():
+    from transferability.optim import MomentumSGD
+
+    torch.manual_seed(0)
+    ours_net = build_model(architecture({"preset": "small", "input_size": 16}), 1, 5)
+    torch_net = build_model(architecture({"preset": "small", "input_size": 16}), 1, 5)
+    torch_net.load_state_dict(ours_net.state_dict())
+    ours = MomentumSGD(ours_net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    reference = torch.optim.SGD(torch_net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    for _ in range(4):
+        x, y = torch.randn(8, 1, 16, 16), torch.randint(0, 5, (8,))
+        for net, optimiser in ((ours_net, ours), (torch_net, reference)):
+            optimiser.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            optimiser.step()
+    assert all(torch.equal(a, b) for a, b in zip(ours_net.parameters(), torch_net.parameters()))

@@ -41,7 +41,7 @@ def test_frozen_layers_stay_bit_equal_and_get_no_gradient(workdir, base_a, tmp_p
         run._train_step(torch.arange(step * 32, (step + 1) * 32))
     assert grad_enabled == [False] * 3  # the frozen prefix runs without autograd: no backward through it
     assert all(p.grad is None and not p.requires_grad for p in run.frozen.parameters())
-    assert {id(p) for g in run.optimizer.param_groups for p in g["params"]} == {id(p) for p in run.trainable.parameters()}
+    assert {id(p) for p in run.optimizer.params} == {id(p) for p in run.trainable.parameters()}
     source, now = load_file(str(base_a)), {**run.frozen.state_dict(), **run.trainable.state_dict()}
     for key in layer_keys(source, {"conv1", "conv2", "conv3"}):
         assert torch.equal(now[key], source[key]), key

@@ -11,19 +11,10 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import ROOT, SNAKEMAKE, copy_tree, run_snakemake
+from conftest import ROOT, SNAKEMAKE, run_snakemake
 
 pytestmark = pytest.mark.slow
 TIMING = ["wall_s", "images_per_s"]
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("smoke")
-    started = time.monotonic()
-    run_snakemake(workdir, "--cores", "2")
-    print(f"smoke DAG: {time.monotonic() - started:.1f} s")
-    return workdir
 
 
 def planned_jobs(result) -> dict:
@@ -104,3 +95,20 @@ def test_random_sigkills_cost_nothing_but_time(finished_run, tmp_path):
     reference = pd.read_csv(finished_run / "results/tables/nets.csv").drop(columns=TIMING)
     pd.testing.assert_frame_equal(ours, reference)
     assert not (workdir / "results/checkpoints").exists(), "checkpoints of finished nets are removed"
+
+
+def test_rest_of_the_paper_dissimilar_split_random_frozen_reduced_data(tmp_path):
+    """tests/smoke_paper.yaml: a dissimilar split both ways, random-frozen layers and reduced data on the
+    whole task, two seeds: Figure 3, the reduced-data curve and the Section 4.2 / 4.3 findings."""
+    run_snakemake(tmp_path, "--cores", "2", config=[ROOT / "tests/smoke.yaml", ROOT / "tests/smoke_paper.yaml"])
+    nets = pd.read_csv(tmp_path / "results/tables/nets.csv")
+    by_kind = nets.groupby(["split_kind", "treatment"]).size().to_dict()
+    assert by_kind[("explicit", "transfer")] == 2 * 2 * 3  # seeds x directions x layers
+    assert by_kind[("unsplit", "random_frozen")] == 2 * 3 and by_kind[("unsplit", "base")] == 2 * 3
+    assert sorted(nets["images_per_class"].dropna().unique()) == [20, 100]
+    for name in ("figure3", "reduced_data"):
+        assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000
+    findings = pd.read_csv(tmp_path / "results/tables/findings.csv", dtype={"finding": str}).set_index("finding")
+    assert findings.loc[["4.2", "4.3"], "value"].notna().all(), "sections 4.2 and 4.3 were not measured"
+    per_layer = pd.read_csv(tmp_path / "results/tables/per_layer.csv")
+    assert (per_layer.loc[per_layer["treatment"] == "transfer", "count"] >= 2).all()  # spread over seeds

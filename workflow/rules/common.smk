@@ -156,4 +156,6 @@ def paper_overlay():
 
 def final_outputs():
     tables = [f"results/tables/{name}.csv" for name in ("nets", "per_layer", "effects", "findings")]
+    if paper_overlay():
+        tables.append("results/tables/paper_comparison.csv")
     return tables + [f"results/figures/{name}.{ext}" for name in figure_names() for ext in ("png", "pdf")]

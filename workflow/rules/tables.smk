@@ -26,3 +26,14 @@ rule summarize_layers:
     shell:
         "{PYTHON} -m transferability summarize --nets {input} --per-layer {output.per_layer} "
         "--effects {output.effects} --findings {output.findings} > {log} 2>&1"
+
+
+rule compare_with_paper:
+    input:
+        "results/tables/nets.csv",
+    output:
+        report("results/tables/paper_comparison.csv", category="Tables", caption="../report/paper_comparison.rst"),
+    log:
+        "logs/compare_with_paper.log",
+    shell:
+        "{PYTHON} -m transferability compare --nets {input} --out {output} > {log} 2>&1"

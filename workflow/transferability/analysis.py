@@ -97,6 +97,29 @@ def effects_table(per_layer: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([effects, _direction_means(directed)], ignore_index=True) if len(directed) else effects
 
 
+def paired_effects(nets: pd.DataFrame) -> pd.DataFrame:
+    """effects_table's effects, computed where they are paired: within one split, seed and target half
+    (a net minus the base net of its own half and seed), then averaged over those units. Halves differ
+    in difficulty; pairing keeps that difference out of the spread. Same columns as effects_table."""
+    full = _target_bases_only(nets[nets["images_per_class"].isna() & nets["top1"].notna()])
+    diffs = []
+    for _, unit in full.groupby(["split", "seed", "target"]):
+        cells = {(r.treatment, r.n): r.top1 for r in unit.itertuples()}
+        kind, target = unit["split_kind"].iloc[0], unit["target"].iloc[0] if unit["split_kind"].iloc[0] == "explicit" else ""
+        for effect, (a, b) in EFFECTS.items():
+            for (treatment, n), value in cells.items():
+                reference = cells.get((b, 0 if b == "base" else n))
+                if treatment == a and n >= 1 and reference is not None:
+                    diffs.append((kind, target, effect, n, value - reference))
+    diffs = pd.DataFrame(diffs, columns=["split_kind", "target", "effect", "n", "diff"])
+    effects = (diffs.groupby(["split_kind", "target", "effect", "n"], sort=False)["diff"]
+               .agg(value="mean", std="std", count_a="size").reset_index())
+    effects["sem"] = (effects["std"] / np.sqrt(effects["count_a"])).fillna(0.0)
+    effects = effects.assign(count_b=effects["count_a"])[EFFECT_COLUMNS]
+    directed = effects[effects["target"] != ""]
+    return pd.concat([effects, _direction_means(directed)], ignore_index=True) if len(directed) else effects
+
+
 def _direction_means(directed):
     """Mean of an effect over the directions of an explicit split (Figure 3 bottom), only at the n
     where every direction was run; sem of a mean of independent terms = sqrt(sum sem^2) / k."""

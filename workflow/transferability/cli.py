@@ -63,10 +63,17 @@ def summarize(args) -> None:
 
     nets = tables.read_nets(args.nets)
     per_layer = analysis.per_layer_table(nets)
-    effects = analysis.effects_table(per_layer)
+    effects = analysis.paired_effects(nets)
     tables.write_csv(per_layer, args.per_layer)
     tables.write_csv(effects, args.effects)
     tables.write_csv(analysis.findings(per_layer, effects), args.findings)
+
+
+def compare(args) -> None:
+    from . import analysis, tables
+
+    per_layer = analysis.per_layer_table(tables.read_nets(args.nets))
+    tables.write_csv(analysis.compare_with_paper(per_layer, analysis.paper_per_layer()), args.out)
 
 
 def figure(args) -> None:
@@ -112,6 +119,10 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--effects", required=True)
     m.add_argument("--findings", required=True)
     m.set_defaults(run=summarize)
+    c = sub.add_parser("compare", help="our per-layer means next to the paper's")
+    c.add_argument("--nets", required=True)
+    c.add_argument("--out", required=True)
+    c.set_defaults(run=compare)
     f = sub.add_parser("figure", help="draw one figure")
     f.add_argument("name", choices=FIGURES)
     f.add_argument("--nets", required=True)

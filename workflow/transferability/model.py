@@ -40,11 +40,14 @@ def build_model(arch: dict, in_channels: int, n_classes: int) -> nn.Sequential:
     for i in range(5):
         out = arch["conv_channels"][i]
         layers = [nn.Conv2d(channels, out, arch["conv_kernels"][i], arch["conv_strides"][i],
-                            arch["conv_padding"][i], groups=arch["conv_groups"][i]), nn.ReLU(inplace=True)]
+                            arch["conv_padding"][i], groups=arch["conv_groups"][i])]
         if i + 1 in arch["pool_after"]:
+            # Max-pooling and ReLU commute, so pooling first computes the same function as Caffe's
+            # conv-ReLU-pool while the ReLU (forward and backward) touches a quarter of the values.
             layers.append(nn.MaxPool2d(arch["pool_kernel"], arch["pool_stride"]))
-            if arch["lrn"] and i < 2:  # CaffeNet normalises after pool1 and pool2
-                layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
+        layers.append(nn.ReLU(inplace=True))
+        if arch["lrn"] and i < 2:  # CaffeNet normalises after pool1 and pool2
+            layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
         blocks[LAYER_NAMES[i]] = nn.Sequential(*layers)
         channels = out
     features = _flat_size(arch, channels)

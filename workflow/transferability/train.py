@@ -23,6 +23,7 @@ from .devices import pick_device
 from .io import atomic_path, write_json
 from .model import LAYER_NAMES, build_model
 from .nets import parse_net
+from .optim import MomentumSGD
 from .splits import read_split
 
 EPOCH_COLUMNS = ["epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5",
@@ -108,10 +109,13 @@ class _Run:
         self.mean = torch.tensor(meta["mean"], device=device).view(1, -1, 1, 1)
         self.inv_std = 1 / torch.tensor(meta["std"], device=device).view(1, -1, 1, 1)
         self.hash = settings_hash(job.settings)
-        self.optimizer = torch.optim.SGD(trainable.parameters(), lr=self.cfg["lr"], momentum=self.cfg["momentum"],
-                                         weight_decay=self.cfg["weight_decay"])
+        self.optimizer = MomentumSGD(trainable.parameters(), lr=self.cfg["lr"], momentum=self.cfg["momentum"],
+                                     weight_decay=self.cfg["weight_decay"])
         self.generator = torch.Generator(device).manual_seed(derived_seed(job.settings["seed"], "data"))
-        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+        # bf16 autocast: about twice the speed on GPUs and on CPUs with bf16 units (AMX, AVX-512 BF16);
+        # weights, optimiser state and the loss stay in fp32.
+        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16,
+                             enabled=self.cfg["precision"] == "bf16")
         self.epoch, self.step, self.perm, self.rows = 0, 0, None, []
         self.sums = {"loss": 0.0, "correct": 0.0, "seen": 0, "seconds": 0.0}  # of the epoch so far
 
@@ -155,7 +159,7 @@ class _Run:
                 features = self.frozen(normalise(images, self.mean, self.inv_std))
             logits = self.trainable(features)
             loss = F.cross_entropy(logits, labels)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
         self.sums["loss"] += loss.item() * len(index)
@@ -164,9 +168,7 @@ class _Run:
 
     def _set_lr(self, iteration: int) -> None:
         """Step schedule: the base rate times lr_decay for every lr_every iterations done."""
-        lr = self.cfg["lr"] * self.cfg["lr_decay"] ** (iteration // self.lr_every if self.lr_every else 0)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.lr = self.cfg["lr"] * self.cfg["lr_decay"] ** (iteration // self.lr_every if self.lr_every else 0)
 
     @torch.no_grad()
     def evaluate(self) -> dict:
@@ -191,7 +193,7 @@ class _Run:
         seen, seconds = max(self.sums["seen"], 1), self.sums["seconds"]
         start = time.perf_counter()
         scores = self.evaluate()
-        row = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"],
+        row = {"epoch": self.epoch + 1, "lr": self.optimizer.lr,
                "train_loss": self.sums["loss"] / seen, "train_top1": self.sums["correct"] / seen, **scores,
                "train_s": seconds, "eval_s": time.perf_counter() - start, "images_per_s": images / max(seconds, 1e-9)}
         self.rows.append(row)
