@@ -210,9 +210,8 @@ def plain_rate(setup: Setup, dataset, workers: int, seconds: float, warmup: int 
 
 def steady_rate(run, seconds: float, warmup: int = 5) -> float:
     """Images/s of fit()'s inner loop (`_Run._train_step` on slices of a random permutation), after warm-up."""
-    run._set_lr()
-    batch = min(run.cfg["batch_size"], len(run.train_data))
-    steps = len(run.train_data) // batch
+    run._set_lr(0)
+    batch, steps = run.batch, run.steps
     seen, step, start, done = 0, 0, None, 0
     perm = torch.randperm(len(run.train_data), generator=run.generator, device=run.device)
     while True:
@@ -252,6 +251,18 @@ def measure_ours(setup: Setup, net: str, seconds: float, source=None, item=None,
 def sum_train_s(job: T.Job) -> float:
     with open(job.out_dir / "epochs.csv") as f:
         return sum(float(r["train_s"]) for r in csv.DictReader(f))
+
+
+def checkpoint_overhead(run, steady_rate: float, repeats: int = 5) -> dict:
+    """Seconds to write one checkpoint (median), as a fraction of one epoch's training time."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run._save_checkpoint()
+        times.append(time.perf_counter() - start)
+    epoch_s = len(run.train_data) / steady_rate
+    return {"checkpoint_s": statistics.median(times), "epoch_s": epoch_s,
+            "fraction": statistics.median(times) / epoch_s}
 
 
 def eval_rate(run, seconds: float) -> float:
@@ -310,8 +321,6 @@ def startup(setup: Setup, repeats: int) -> dict:
     bare = timed([py, "-c", "pass"], env, setup.dir, repeats)
     torch_only = timed([py, "-c", "import torch"], env, setup.dir, repeats)
     imports = timed([py, "-c", "import transferability.train"], env, setup.dir, repeats)
-    # torch.optim's Optimizer methods import torch._dynamo on first use, so every training job pays for it
-    dynamo = timed([py, "-c", "import transferability.train, torch._dynamo"], env, setup.dir, repeats)
     k = max(1, math.ceil(setup.cfg["train"]["batch_size"] / len(read_split(setup.split_file)["B"])))
     net, walls, inside = f"baseB_k{k}", [], []
     for i in range(repeats):
@@ -324,7 +333,7 @@ def startup(setup: Setup, repeats: int) -> dict:
         inside.append(json.loads((out / "metrics.json").read_text())["wall_s"])
     med = statistics.median
     return {"python_s": med(bare), "torch_s": med(torch_only), "import_s": med(imports),
-            "dynamo_s": med(dynamo) - med(imports), "job_wall_s": med(walls), "job_train_eval_s": med(inside),
+            "job_wall_s": med(walls), "job_train_eval_s": med(inside),
             "job_startup_s": med([w - t for w, t in zip(walls, inside)]), "net": net}
 
 
@@ -426,6 +435,10 @@ def main(argv=None) -> None:
                 rate = eval_rate(run, max(seconds / 4, 1.0))
                 summary["eval_images_per_s"] = record("eval", "_Run.evaluate", setup.name, rate, "img/s",
                                                       f"{len(run.val_data)} val images, batch {setup.cfg['train']['eval_batch_size']}")
+                cost = checkpoint_overhead(run, ours[setup.name])
+                summary["checkpoint_fraction"] = record(
+                    "checkpoint", "checkpoint write / epoch", setup.name, cost["fraction"], "frac",
+                    f"{cost['checkpoint_s'] * 1000:.0f} ms per checkpoint, epoch {cost['epoch_s']:.1f} s")
                 del run
         summary["speedup_vs_plain"] = summary["speedup_vs_plain_default"]
 
@@ -452,8 +465,6 @@ def main(argv=None) -> None:
         record("startup", "python -c pass", "default", up["python_s"], "s", f"median of {repeats}")
         record("startup", "python -c 'import torch'", "default", up["torch_s"], "s", f"median of {repeats}")
         record("startup", "import transferability.train", "default", up["import_s"], "s", f"median of {repeats}")
-        record("startup", "+ import torch._dynamo (by torch.optim)", "default", up["dynamo_s"], "s",
-               "paid by every job when it builds its SGD optimizer")
         record("startup", f"train job ({up['net']}, 1 epoch): process wall", "default", up["job_wall_s"], "s")
         record("startup", "  of which training + evaluation (wall_s)", "default", up["job_train_eval_s"], "s")
         record("startup", "  job start-up (wall - wall_s)", "default", up["job_startup_s"], "s",

@@ -40,8 +40,10 @@ def slurm_snakemake(workdir, *args, **kwargs):
 
 def test_smoke_dag_through_slurm_gives_the_local_table(finished_run, tmp_path):
     started = time.monotonic()
-    # The 30 short training jobs share one Slurm submission: each submission costs seconds here.
-    slurm_snakemake(tmp_path, "--groups", "train_net=training", "--group-components", "training=30")
+    # The 30 short training jobs share one Slurm submission (each submission costs seconds here);
+    # --cores and --resources bound what the group job asks for: all of one node.
+    slurm_snakemake(tmp_path, "--groups", "train_net=training", "--group-components", "training=30",
+                    "--cores", "4", "--resources", "mem_mb=16000")
     print(f"smoke DAG through Slurm (training grouped): {time.monotonic() - started:.1f} s")
     assert list((tmp_path / ".snakemake/slurm_logs").rglob("*.log")), "no job went through Slurm"
     ours = pd.read_csv(tmp_path / "results/tables/nets.csv").drop(columns=TIMING)
@@ -56,7 +58,7 @@ def _interrupt_training(tmp_path, action: list[str]) -> str:
     Snakemake finish; returns the net's log."""
     target = "results/nets/random0/seed0/baseB/metrics.json"
     command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile",
-               str(ROOT / "tests/smoke.yaml"), "--workflow-profile", str(PROFILE), "--config", LONG_TRAIN, target]
+               str(ROOT / "tests/smoke.yaml"), "--workflow-profile", str(PROFILE), target, "--config", LONG_TRAIN]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     checkpoint = tmp_path / "results/checkpoints/random0/seed0/baseB/last.pt"
     deadline = time.monotonic() + 180

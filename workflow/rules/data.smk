@@ -11,6 +11,7 @@ rule cache_dataset:
         "logs/cache_dataset.log",
     benchmark:
         "benchmarks/cache_dataset.tsv"
-    threads: workflow.cores
+    threads: 4  # image-decoding threads; Snakemake lowers it to --cores, set-threads raises it
     shell:
-        "{PYTHON} -m transferability cache-data --dataset {params.dataset:q} --out results/data > {log} 2>&1"
+        "{PYTHON} -m transferability cache-data --dataset {params.dataset:q} --workers {threads} "
+        "--out results/data > {log} 2>&1"

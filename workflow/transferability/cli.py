@@ -17,7 +17,7 @@ FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")
 
 
 def cache_data(args) -> None:
-    meta = build_cache(json.loads(args.dataset), args.out)
+    meta = build_cache(json.loads(args.dataset), args.out, workers=args.workers)
     print(f"cached {meta['n_train']} training and {meta['n_val']} validation images of "
           f"{len(meta['classes'])} classes in {args.out}")
 
@@ -91,6 +91,7 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("cache-data", help="decode a data set once into uint8 arrays")
     c.add_argument("--dataset", required=True, help="the config's dataset section, as JSON")
     c.add_argument("--out", required=True)
+    c.add_argument("--workers", type=int, default=None, help="image-decoding threads (default: one per CPU)")
     c.set_defaults(run=cache_data)
     s = sub.add_parser("split", help="write the class halves A and B of one split")
     s.add_argument("--meta", required=True)

@@ -62,7 +62,7 @@ def _scalar(text: str, schema: dict):
 
 def check_config(config: dict, schema: dict) -> None:
     """Raise ConfigError naming the first problem (by key path), before any job starts."""
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.path)))
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.path)))
     if errors:
         raise ConfigError(describe(errors[0], schema))
 

@@ -204,7 +204,7 @@ def figure3(nets, per_layer, paper=None):
         grid = fig.add_gridspec(2, 2)
         _dissimilar_panel(fig.add_subplot(grid[0, 0]), nets, per_layer)
         _random_frozen_panel(fig.add_subplot(grid[0, 1]), nets)
-        _differences_panel(fig.add_subplot(grid[1, :]), per_layer, paper)
+        _differences_panel(fig.add_subplot(grid[1, :]), nets, paper)
     return fig
 
 
@@ -259,8 +259,8 @@ def _effect_curve(effects, effect, split_kind):
     return rows.groupby("n")[["value", "sem"]].mean()
 
 
-def _differences_panel(ax, per_layer, paper):
-    effects = analysis.effects_table(per_layer)
+def _differences_panel(ax, nets, paper):
+    effects = analysis.paired_effects(nets)  # paired: the spread leaves out the halves' levels
     paper_effects = analysis.effects_table(paper) if paper is not None else None
     drawn = paper_drawn = False
     for effect, split_kind, label, colour, marker in DIFFERENCE_CURVES:

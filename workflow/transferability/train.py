@@ -116,37 +116,37 @@ class _Run:
         # weights, optimiser state and the loss stay in fp32.
         self.autocast = dict(device_type=device.type, dtype=torch.bfloat16,
                              enabled=self.cfg["precision"] == "bf16")
+        self.batch = min(self.cfg["batch_size"], len(train_data))
+        self.steps = len(train_data) // self.batch  # per epoch
+        self.total_steps = self.cfg.get("iterations") or self.cfg["epochs"] * self.steps
+        self.n_epochs = -(-self.total_steps // self.steps)
+        self.lr_every = self.cfg.get("lr_step_iterations") or self.cfg["lr_step_epochs"] * self.steps
         self.epoch, self.step, self.perm, self.rows = 0, 0, None, []
         self.sums = {"loss": 0.0, "correct": 0.0, "seen": 0, "seconds": 0.0}  # of the epoch so far
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self) -> dict:
         self._resume()
-        batch = min(self.cfg["batch_size"], len(self.train_data))
-        steps = len(self.train_data) // batch
-        total = self.cfg.get("iterations") or self.cfg["epochs"] * steps
-        self.n_epochs = -(-total // steps)
-        self.lr_every = self.cfg.get("lr_step_iterations") or self.cfg["lr_step_epochs"] * steps
         self.log(f"{self.job.settings['net']}: {len(self.train_data)} training / {len(self.val_data)} validation "
                  f"images, {self.train_data.n_classes} classes, {self.job.settings['model']['input_size']} px, "
                  f"device {self.device}, {self.job.threads} thread(s), settings {self.hash}")
         self._log_header()
         every = 60 * self.job.checkpoint_minutes
         while self.epoch < self.n_epochs:
-            steps_now = min(steps, total - self.epoch * steps)  # the last epoch may stop early
+            steps_now = min(self.steps, self.total_steps - self.epoch * self.steps)  # the last may stop early
             if self.perm is None:
                 self.perm = torch.randperm(len(self.train_data), generator=self.generator, device=self.device)
             start = last_save = time.perf_counter()
             while self.step < steps_now:
-                self._set_lr(self.epoch * steps + self.step)
-                self._train_step(self.perm[self.step * batch:(self.step + 1) * batch])
+                self._set_lr(self.epoch * self.steps + self.step)
+                self._train_step(self.perm[self.step * self.batch:(self.step + 1) * self.batch])
                 self.step += 1
                 if every and time.perf_counter() - last_save > every and self.step < steps_now:
                     self.sums["seconds"] += time.perf_counter() - start
                     self._save_checkpoint()
                     start = last_save = time.perf_counter()
             self.sums["seconds"] += time.perf_counter() - start
-            self._end_epoch(steps_now * batch)
+            self._end_epoch(steps_now * self.batch)
             self._save_checkpoint()
         return self._write_outputs()
 
