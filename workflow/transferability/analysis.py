@@ -103,7 +103,7 @@ def paired_effects(nets: pd.DataFrame) -> pd.DataFrame:
     in difficulty; pairing keeps that difference out of the spread. Same columns as effects_table."""
     full = _target_bases_only(nets[nets["images_per_class"].isna() & nets["top1"].notna()])
     diffs = []
-    for _, unit in full.groupby([c for c in ("split", "seed", "target") if c in full]):
+    for _, unit in full.groupby([c for c in ("split_kind", "split", "seed", "target") if c in full]):
         cells = {(r.treatment, r.n): r.top1 for r in unit.itertuples()}
         kind, target = unit["split_kind"].iloc[0], unit["target"].iloc[0] if unit["split_kind"].iloc[0] == "explicit" else ""
         for effect, (a, b) in EFFECTS.items():
