@@ -9,6 +9,8 @@ rule cache_dataset:
         dataset=json.dumps(config["dataset"]),
     log:
         "logs/cache_dataset.log",
+    conda:
+        "../../envs/environment.yaml"
     benchmark:
         "benchmarks/cache_dataset.tsv"
     threads: 4  # image-decoding threads; Snakemake lowers it to --cores, set-threads raises it

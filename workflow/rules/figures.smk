@@ -12,6 +12,8 @@ rule draw_figure:
         dpi=config["plots"]["dpi"],
     log:
         "logs/draw_figure/{figure}.log",
+    conda:
+        "../../envs/environment.yaml"
     shell:
         "{PYTHON} -m transferability figure {wildcards.figure} --nets {input} {params.paper} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"

@@ -10,6 +10,8 @@ rule split_classes:
         definition=lambda wildcards: json.dumps(split_definitions()[wildcards.split]),
     log:
         "logs/split_classes/{split}.log",
+    conda:
+        "../../envs/environment.yaml"
     shell:
         "{PYTHON} -m transferability split --meta {input.meta} --definition {params.definition:q} "
         "--out {output} > {log} 2>&1"

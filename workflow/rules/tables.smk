@@ -10,6 +10,8 @@ rule collect_results:
         split_kinds=json.dumps({split: split_kind(split) for split in split_definitions()}),
     log:
         "logs/collect_results.log",
+    conda:
+        "../../envs/environment.yaml"
     shell:
         "{PYTHON} -m transferability collect --split-kinds {params.split_kinds:q} --out {output} {input} > {log} 2>&1"
 
@@ -23,6 +25,8 @@ rule summarize_layers:
         findings=report("results/tables/findings.csv", category="Tables", caption="../report/findings.rst"),
     log:
         "logs/summarize_layers.log",
+    conda:
+        "../../envs/environment.yaml"
     shell:
         "{PYTHON} -m transferability summarize --nets {input} --per-layer {output.per_layer} "
         "--effects {output.effects} --findings {output.findings} > {log} 2>&1"
@@ -35,5 +39,7 @@ rule compare_with_paper:
         report("results/tables/paper_comparison.csv", category="Tables", caption="../report/paper_comparison.rst"),
     log:
         "logs/compare_with_paper.log",
+    conda:
+        "../../envs/environment.yaml"
     shell:
         "{PYTHON} -m transferability compare --nets {input} --out {output} > {log} 2>&1"

@@ -18,6 +18,8 @@ rule train_net:
         f"--checkpoint-minutes {config['checkpoints']['every_minutes']}",
     log:
         "logs/train_net/{split}/seed{seed}/{net}.log",
+    conda:
+        "../../envs/environment.yaml"
     benchmark:
         "benchmarks/train_net/{split}/seed{seed}/{net}.tsv"
     threads: config["train"]["threads"]
