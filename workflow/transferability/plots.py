@@ -112,13 +112,24 @@ def figure2_top(nets, paper=None):
     return fig
 
 
-def _mean_line(ax, rows, base, treatment):
+def _mean_line(ax, rows, base, treatment, sem):
     """Means of one treatment from the base level at n = 0, with a +-sem band."""
     look = STYLE[treatment]
     ax.plot([0, *rows["n"]], [base, *rows["mean"]], color=look["color"], marker=look["marker"],
             markerfacecolor=look["face"], markersize=5, linewidth=2, label=look["label"])
-    ax.fill_between(rows["n"], rows["mean"] - rows["sem"], rows["mean"] + rows["sem"],
-                    color=look["color"], alpha=0.15, linewidth=0)
+    ax.fill_between(rows["n"], rows["mean"] - sem, rows["mean"] + sem, color=look["color"], alpha=0.15, linewidth=0)
+
+
+# treatment -> its effect against the base net (figure 2's bands show the spread of that difference)
+AGAINST_BASE = {"selffer": "co_adaptation", "selffer_ft": "fine_tune_recovery", "transfer": "transfer_drop",
+                "transfer_ft": "boost"}
+
+
+def _band(effects, rows, treatment):
+    """The sem of the treatment's paired difference from its base net, per n; the treatment's own sem
+    where that effect is missing."""
+    paired = _effect_curve(effects, AGAINST_BASE[treatment], "random")["sem"]
+    return rows["n"].map(paired).fillna(rows["sem"]).to_numpy()
 
 
 # finding -> (lower curve, upper curve, text position in axes fraction, hatch, label); the region
@@ -152,7 +163,8 @@ def _shade_regions(ax, means):
 
 def figure2_bottom(per_layer, effects, paper=None):
     """Mean top-1 per treatment and n (random splits), the regions between them labelled with the
-    paper's findings 2-5. `effects` is not redrawn: the regions are differences of the drawn means."""
+    paper's findings 2-5. Bands: +-sem of each treatment's difference from the base (from `effects`,
+    paired where they come from analysis.paired_effects), which leaves the halves' levels out."""
     base = _rows(per_layer, "random", "base")
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(8, 5), layout="constrained")
@@ -161,18 +173,17 @@ def figure2_bottom(per_layer, effects, paper=None):
         if base.empty:
             _not_run(ax, "random-split base nets")
         else:
-            level, sem = base["mean"].iloc[0], base["sem"].iloc[0]
+            level = base["mean"].iloc[0]
             _scatter(ax, [0], [level], "base")
             means = {}
             for treatment in FIGURE2_TREATMENTS[1:]:
                 rows = _rows(per_layer, "random", treatment)
                 if len(rows):
-                    _mean_line(ax, rows, level, treatment)
+                    _mean_line(ax, rows, level, treatment, _band(effects, rows, treatment))
                     means[treatment] = rows.set_index("n")["mean"]
             layers = sorted(set().union(*(m.index for m in means.values())))
             means["base"] = pd.Series(level, index=layers)
             ax.axhline(level, color="black", linestyle=":", linewidth=1)
-            ax.axhspan(level - sem, level + sem, color="grey", alpha=0.12, linewidth=0)
             _shade_regions(ax, means)
             _pad_for_labels(ax)
         _layer_axes(ax)
@@ -328,7 +339,7 @@ def draw(name, nets, paper=False) -> Figure:
     if name == "figure2_top":
         return figure2_top(nets, theirs)
     if name == "figure2_bottom":
-        return figure2_bottom(per_layer, analysis.effects_table(per_layer), theirs)
+        return figure2_bottom(per_layer, analysis.paired_effects(nets), theirs)
     if name == "figure3":
         return figure3(nets, per_layer, theirs)
     if name == "reduced_data":
