@@ -59,7 +59,8 @@ def test_report_holds_figures_and_tables(finished_run):
     (["train={'epochs': 3, 'batch_size': 32, 'lr': 0.03, 'lr_step_epochs': 0}"],
      {"train_net": 30, "collect_results": 1, "summarize_layers": 1, "draw_figure": 2, "all": 1}),
     (["layers=[1, 2, 3]"], {"collect_results": 1, "summarize_layers": 1, "draw_figure": 2, "all": 1}),
-], ids=["plot-setting", "training-setting", "fewer-layers"])
+    (["checkpoints={'every_minutes': 5, 'keep': True}"], {}),
+], ids=["plot-setting", "training-setting", "fewer-layers", "checkpoint-setting"])
 def test_a_change_reruns_exactly_what_it_affects(finished_run, change, expected):
     assert planned_jobs(run_snakemake(finished_run, "-n", "--config", *change)) == expected
 

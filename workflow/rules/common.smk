@@ -116,6 +116,10 @@ def source_weights(wildcards):
     return [f"{net_dir(wildcards.split, wildcards.seed, source)}/weights.safetensors"] if source else []
 
 
+# How a job runs, not what it computes: kept out of params, so changing them reruns no net.
+RUN_OPTIONS = f"--device {config['train']['device']} --checkpoint-minutes {config['checkpoints']['every_minutes']}"
+
+
 def train_settings(wildcards):
     """Everything that decides a net's result, and nothing else: a change here reruns exactly the nets
     it affects. Threads, device and checkpointing are left out on purpose."""

@@ -14,8 +14,6 @@ rule train_net:
     params:
         settings=lambda wildcards: json.dumps(train_settings(wildcards), sort_keys=True),
         checkpoints=lambda wildcards: checkpoint_dir(wildcards.split, wildcards.seed, wildcards.net),
-        options=f"--device {config['train']['device']} "
-        f"--checkpoint-minutes {config['checkpoints']['every_minutes']}",
     log:
         "logs/train_net/{split}/seed{seed}/{net}.log",
     conda:
@@ -30,7 +28,7 @@ rule train_net:
     shell:
         "{PYTHON} -m transferability train --settings {params.settings:q} --data results/data "
         "--split {input.split} --source '{input.source}' --out-dir $(dirname {output.metrics}) "
-        "--checkpoint-dir {params.checkpoints} --threads {threads} {params.options} > {log} 2>&1"
+        "--checkpoint-dir {params.checkpoints} --threads {threads} {RUN_OPTIONS} > {log} 2>&1"
 
 
 onsuccess:
