@@ -16,7 +16,7 @@ test: setup data slurm  ## set up, then run every test
 test-fast: setup  ## unit tests only (no Snakemake DAG, no Slurm)
 	$(BIN)/pytest -q -m "not slow and not slurm"
 
-bench: setup data  ## training-speed benchmark (prints and writes benchmarks/speed.*)
+bench: setup data  ## training-speed benchmark (prints, writes benchmarks/out/speed.{csv,json})
 	$(BIN)/python benchmarks/speed.py
 
 report: setup  ## the Snakemake report of a finished run
