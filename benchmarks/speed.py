@@ -14,10 +14,12 @@ Prints a table, writes speed.csv and speed.json (with a machine description) to 
 """
 
 import argparse
+import concurrent.futures
 import copy
 import csv
 import json
 import math
+import multiprocessing
 import os
 import platform
 import shutil
@@ -206,6 +208,19 @@ def plain_rate(setup: Setup, dataset, workers: int, seconds: float, warmup: int 
                     return seen / (time.perf_counter() - start)
 
 
+def plain_rate_in_fresh_process(setup: Setup, workers: int, seconds: float) -> float:
+    """plain_rate in a new interpreter: the plain loop gets the process a user's script gets, untouched by
+    what our training path sets up for itself (threads, glibc allocator settings)."""
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        return pool.submit(_plain_rate_child, setup, workers, seconds).result()
+
+
+def _plain_rate_child(setup: Setup, workers: int, seconds: float) -> float:
+    multiprocessing.set_start_method(None, force=True)  # the platform's default for the DataLoader, not spawn
+    return plain_rate(setup, plain_dataset(setup), workers, seconds)
+
+
 # ---------------------------------------------------------------- ours
 
 def steady_rate(run, seconds: float, warmup: int = 5) -> float:
@@ -217,7 +232,8 @@ def steady_rate(run, seconds: float, warmup: int = 5) -> float:
     while True:
         if step == steps:
             perm, step = torch.randperm(len(run.train_data), generator=run.generator, device=run.device), 0
-        run._train_step(perm[step * batch:(step + 1) * batch])
+        index = perm[step * batch:(step + 1) * batch]
+        run._train_step(index, run.train_data.images[index])
         step += 1
         done += 1
         if done == warmup:
@@ -414,9 +430,8 @@ def main(argv=None) -> None:
         # 1. plain PyTorch loop vs ours
         plain = {}
         for setup, secs in ((default, seconds), (smoke, seconds / 2)):
-            dataset = plain_dataset(setup)
             for workers in (0, 1):
-                rate = plain_rate(setup, dataset, workers, secs)
+                rate = plain_rate_in_fresh_process(setup, workers, secs)
                 plain[setup.name, workers] = record("plain", f"plain PyTorch, num_workers={workers}", setup.name,
                                                     rate, "img/s", f"batch {setup.cfg['train']['batch_size']}, "
                                                     f"{setup.threads} thread(s) + {workers} loader process(es)")

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from conftest import settings
 from transferability import checkpoint
 from transferability.io import read_json
+from transferability import train as train_module
 from transferability.train import Job, derived_seed, prepare, settings_hash, train
 
 
@@ -29,6 +30,10 @@ def base_a(workdir, tmp_path_factory):
     return out / "weights.safetensors"
 
 
+def train_step(run, index):
+    run._train_step(index, run.train_data.images[index])
+
+
 def layer_keys(weights, names):
     return [k for k in weights if k.split(".")[0] in names]
 
@@ -38,7 +43,7 @@ def test_frozen_layers_stay_bit_equal_and_get_no_gradient(workdir, base_a, tmp_p
     grad_enabled = []
     run.frozen.register_forward_pre_hook(lambda *_: grad_enabled.append(torch.is_grad_enabled()))
     for step in range(3):
-        run._train_step(torch.arange(step * 32, (step + 1) * 32))
+        train_step(run, torch.arange(step * 32, (step + 1) * 32))
     assert grad_enabled == [False] * 3  # the frozen prefix runs without autograd: no backward through it
     assert all(p.grad is None and not p.requires_grad for p in run.frozen.parameters())
     assert {id(p) for p in run.optimizer.params} == {id(p) for p in run.trainable.parameters()}
@@ -57,7 +62,7 @@ def test_fine_tuned_net_starts_from_the_copy_and_changes_every_layer(workdir, ba
         assert torch.equal(start[key], source[key]), key
     assert len(run.frozen) == 0
     for step in range(3):
-        run._train_step(torch.arange(step * 32, (step + 1) * 32))
+        train_step(run, torch.arange(step * 32, (step + 1) * 32))
     now = run.trainable.state_dict()
     for key in layer_keys(source, {"conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"}):
         assert not torch.equal(now[key], source[key]), key
@@ -66,7 +71,7 @@ def test_fine_tuned_net_starts_from_the_copy_and_changes_every_layer(workdir, ba
 def test_random_frozen_layers_keep_their_initial_weights(workdir, tmp_path):
     run = prepare(job_for(workdir, "R2B", tmp_path), log=lambda _: None)
     before = {k: v.clone() for k, v in run.frozen.state_dict().items()}
-    run._train_step(torch.arange(32))
+    train_step(run, torch.arange(32))
     assert before and all(torch.equal(v, run.frozen.state_dict()[k]) for k, v in before.items())
 
 
@@ -76,6 +81,18 @@ def test_same_settings_give_bit_identical_nets(workdir, tmp_path):
     one, two = (load_file(str(tmp_path / d / "weights.safetensors")) for d in ("one", "two"))
     assert all(torch.equal(one[k], two[k]) for k in one)
     assert first["top1"] == second["top1"] and first["settings_hash"] == second["settings_hash"]
+
+
+def test_a_half_too_big_for_memory_is_read_ahead_from_the_cache_with_the_same_result(workdir, tmp_path, monkeypatch):
+    resident = train(job_for(workdir, "baseB", tmp_path / "resident", epochs=2), log=lambda _: None)
+    monkeypatch.setattr(train_module, "HOST_DATA_BYTES", 0)
+    run = prepare(job_for(workdir, "baseB", tmp_path / "mapped", epochs=2), log=lambda _: None)
+    assert run.train_data.resident_bytes == run.val_data.resident_bytes == 0
+    mapped = run.fit()
+    one, two = (load_file(str(tmp_path / d / "weights.safetensors")) for d in ("resident", "mapped"))
+    assert all(torch.equal(one[k], two[k]) for k in one)
+    timing = {"wall_s", "images_per_s"}
+    assert {k: v for k, v in resident.items() if k not in timing} == {k: v for k, v in mapped.items() if k not in timing}
 
 
 def test_each_net_has_its_own_random_stream():

@@ -4,6 +4,7 @@ No per-sample Python runs in the training loop: a batch is one gather (random cr
 single indexing op) and one fused normalisation, in channels_last layout.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,12 +21,32 @@ class HalfData:
     def __len__(self):
         return len(self.labels)
 
-    def take(self, index: torch.Tensor, device) -> torch.Tensor:
+    @property
+    def resident_bytes(self) -> int:
+        return self.images.nbytes if isinstance(self.images, torch.Tensor) else 0
+
+    def batches(self, order: torch.Tensor, batch: int, first: int, stop: int, device):
+        """(index, uint8 images on `device`) for batches first..stop-1 of `order` (positions in this half).
+        A memory-mapped half is read one batch ahead in a thread, into pinned memory for a GPU."""
+        slices = [order[i * batch:(i + 1) * batch] for i in range(first, stop)]
         if isinstance(self.images, torch.Tensor):
-            return self.images[index]
-        rows = np.sort(index.cpu().numpy())  # sorted reads are sequential on disk; order is re-applied below
-        order = torch.from_numpy(np.argsort(np.argsort(index.cpu().numpy())))
-        return torch.from_numpy(self.images[rows])[order].to(device, non_blocking=True)
+            yield from ((index, self.images[index]) for index in slices)
+            return
+        rows = order.cpu()  # once per call: reading a GPU index every step would stall its queue
+        pin = torch.device(device).type == "cuda"
+        with ThreadPoolExecutor(1) as reader:
+            ahead = reader.submit(self._read, rows[first * batch:(first + 1) * batch], pin)
+            for i, index in enumerate(slices, start=first):
+                images = ahead.result()
+                if i + 1 < stop:
+                    ahead = reader.submit(self._read, rows[(i + 1) * batch:(i + 2) * batch], pin)
+                yield index, images.to(device, non_blocking=pin)
+
+    def _read(self, index: torch.Tensor, pin: bool) -> torch.Tensor:
+        wanted = index.numpy()
+        rows = np.sort(wanted)  # sorted reads are sequential on disk; the order is re-applied below
+        images = torch.from_numpy(self.images[rows])[torch.from_numpy(np.argsort(np.argsort(wanted)))]
+        return images.pin_memory() if pin else images
 
 
 def select_half(images, labels, classes: list[int], images_per_class: int | None = None,

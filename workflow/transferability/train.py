@@ -21,11 +21,14 @@ from .batches import centre_crop, crop_and_mirror, normalise, select_half
 from .data import load_cache
 from .devices import pick_device
 from .io import atomic_path, write_json
+from .memory import keep_freed_memory
 from .model import LAYER_NAMES, build_model
 from .nets import parse_net
 from .optim import MomentumSGD
 from .splits import read_split
 
+HOST_DATA_BYTES = 8e9
+GPU_DATA_FRACTION = 0.5  # the rest is for the net's activations
 EPOCH_COLUMNS = ["epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5",
                  "train_s", "eval_s", "images_per_s"]
 
@@ -82,15 +85,25 @@ def train(job: Job, log=print) -> dict:
     return prepare(job, log).fit()
 
 
+def data_budget(device: torch.device) -> float:
+    """Bytes of uint8 images a job keeps in memory (on the GPU for a GPU job); larger halves are read
+    from the memory-mapped cache batch by batch."""
+    if device.type == "cpu":
+        return HOST_DATA_BYTES
+    return GPU_DATA_FRACTION * torch.cuda.get_device_properties(device).total_memory
+
+
 def prepare(job: Job, log=print) -> "_Run":
     torch.set_num_threads(job.threads)
+    keep_freed_memory()
     spec = parse_net(job.settings["net"])
     device, gpu_lock = pick_device(job.device, log=log)
     cache = load_cache(job.data_dir)
     classes = read_split(job.split_file)[spec.target]
-    max_bytes = 8e9 if device.type == "cpu" else 0.5 * torch.cuda.get_device_properties(device).total_memory
-    train_data = select_half(cache.train_images, cache.train_labels, classes, spec.images_per_class, device, max_bytes)
-    val_data = select_half(cache.val_images, cache.val_labels, classes, None, device, max_bytes)
+    budget = data_budget(device)
+    train_data = select_half(cache.train_images, cache.train_labels, classes, spec.images_per_class, device, budget)
+    val_data = select_half(cache.val_images, cache.val_labels, classes, None, device,
+                           budget - train_data.resident_bytes)
     frozen, trainable = build_net(job.settings, cache.meta["channels"], len(classes), job.source_weights)
     run = _Run(job, frozen.to(device, memory_format=torch.channels_last),
                trainable.to(device, memory_format=torch.channels_last), train_data, val_data, cache.meta, device, log)
@@ -122,7 +135,7 @@ class _Run:
         self.n_epochs = -(-self.total_steps // self.steps)
         self.lr_every = self.cfg.get("lr_step_iterations") or self.cfg["lr_step_epochs"] * self.steps
         self.epoch, self.step, self.perm, self.rows = 0, 0, None, []
-        self.sums = {"loss": 0.0, "correct": 0.0, "seen": 0, "seconds": 0.0}  # of the epoch so far
+        self.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}  # of the epoch so far
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -137,22 +150,22 @@ class _Run:
             if self.perm is None:
                 self.perm = torch.randperm(len(self.train_data), generator=self.generator, device=self.device)
             start = last_save = time.perf_counter()
-            while self.step < steps_now:
+            for index, images in self.train_data.batches(self.perm, self.batch, self.step, steps_now, self.device):
                 self._set_lr(self.epoch * self.steps + self.step)
-                self._train_step(self.perm[self.step * self.batch:(self.step + 1) * self.batch])
+                self._train_step(index, images)
                 self.step += 1
                 if every and time.perf_counter() - last_save > every and self.step < steps_now:
                     self.sums["seconds"] += time.perf_counter() - start
                     self._save_checkpoint()
                     start = last_save = time.perf_counter()
+            self._synchronize()
             self.sums["seconds"] += time.perf_counter() - start
             self._end_epoch(steps_now * self.batch)
             self._save_checkpoint()
         return self._write_outputs()
 
-    def _train_step(self, index: torch.Tensor) -> None:
-        images = crop_and_mirror(self.train_data.take(index, self.device), self.size,
-                                 self.augment["crop_padding"], self.augment["mirror"], self.generator)
+    def _train_step(self, index: torch.Tensor, images: torch.Tensor) -> None:
+        images = crop_and_mirror(images, self.size, self.augment["crop_padding"], self.augment["mirror"], self.generator)
         labels = self.train_data.labels[index]
         with torch.autocast(**self.autocast):
             with torch.no_grad():  # no graph, no backward pass through the frozen prefix
@@ -162,9 +175,15 @@ class _Run:
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        self.sums["loss"] += loss.item() * len(index)
-        self.sums["correct"] += (logits.argmax(1) == labels).sum().item()
+        # The running sums stay on the device: reading them every step would stall a GPU's queue.
+        self.sums["loss"] += loss.detach().double() * len(index)
+        self.sums["correct"] += (logits.argmax(1) == labels).sum()
         self.sums["seen"] += len(index)
+
+    def _synchronize(self) -> None:
+        """Wait for the device's queued work, so that wall-clock times include it."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def _set_lr(self, iteration: int) -> None:
         """Step schedule: the base rate times lr_decay for every lr_every iterations done."""
@@ -176,8 +195,10 @@ class _Run:
         self.frozen.eval(), self.trainable.eval()
         loss, top1, top5 = 0.0, 0, 0
         k = min(5, self.val_data.n_classes)
-        for index in torch.arange(len(self.val_data), device=self.device).split(self.cfg["eval_batch_size"]):
-            images = centre_crop(self.val_data.take(index, self.device), self.size)
+        n, batch = len(self.val_data), self.cfg["eval_batch_size"]
+        order = torch.arange(n, device=self.device)
+        for index, images in self.val_data.batches(order, batch, 0, -(-n // batch), self.device):
+            images = centre_crop(images, self.size)
             labels = self.val_data.labels[index]
             with torch.autocast(**self.autocast):
                 logits = self.trainable(self.frozen(normalise(images, self.mean, self.inv_std))).float()
@@ -186,19 +207,19 @@ class _Run:
             top1 += (best[:, 0] == labels).sum().item()
             top5 += (best == labels[:, None]).any(1).sum().item()
         self.frozen.train(), self.trainable.train()
-        n = len(self.val_data)
         return {"val_loss": loss / n, "val_top1": top1 / n, "val_top5": top5 / n}
 
     def _end_epoch(self, images: int) -> None:
-        seen, seconds = max(self.sums["seen"], 1), self.sums["seconds"]
+        sums = self._plain_sums()
+        seen, seconds = max(sums["seen"], 1), sums["seconds"]
         start = time.perf_counter()
         scores = self.evaluate()
         row = {"epoch": self.epoch + 1, "lr": self.optimizer.lr,
-               "train_loss": self.sums["loss"] / seen, "train_top1": self.sums["correct"] / seen, **scores,
+               "train_loss": sums["loss"] / seen, "train_top1": sums["correct"] / seen, **scores,
                "train_s": seconds, "eval_s": time.perf_counter() - start, "images_per_s": images / max(seconds, 1e-9)}
         self.rows.append(row)
         self.epoch, self.step, self.perm = self.epoch + 1, 0, None
-        self.sums = {"loss": 0.0, "correct": 0.0, "seen": 0, "seconds": 0.0}
+        self.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
         self._log_row(row)
 
     # ---- progress -------------------------------------------------------------------------------
@@ -218,7 +239,10 @@ class _Run:
             "settings_hash": self.hash, "epoch": self.epoch, "step": self.step, "perm": self.perm,
             "frozen": self.frozen.state_dict(), "trainable": self.trainable.state_dict(),
             "optimizer": self.optimizer.state_dict(), "rng": checkpoint.rng_states(self.generator),
-            "rows": self.rows, "sums": self.sums})
+            "rows": self.rows, "sums": self._plain_sums()})
+
+    def _plain_sums(self) -> dict:
+        return {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in self.sums.items()}
 
     def _resume(self) -> None:
         state = checkpoint.load(self.job.checkpoint_dir, self.hash)
