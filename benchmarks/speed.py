@@ -8,7 +8,9 @@ Measures (see benchmarks/README.md):
      with num_workers 0 and 1) and of ours (the real `transferability.train.train()`), default + smoke config;
   2. ours with the first 3, 5, 7 layers frozen (A3B, A5B, A7B) against full training of the same net (A5B+);
   3. evaluation images/s (`_Run.evaluate`);
-  4. the Snakemake DAG's wall time split into training and per-job overhead, and a training job's start-up.
+  4. the Snakemake DAG's wall time split into training and per-job overhead, and a training job's start-up;
+  5. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
+     of the device's bf16 peak, eager and (with --compile) under torch.compile with its compile time.
 Prints a table, writes speed.csv and speed.json (with a machine description) to --out, and ends with
     speedup_vs_plain=<x> frozen5_speedup=<y> overhead_fraction=<z>
 """
@@ -40,10 +42,11 @@ import torch.nn.functional as F  # noqa: E402
 import yaml  # noqa: E402
 
 from transferability import train as T  # noqa: E402
-from transferability.config import check_config, load_schema  # noqa: E402
+from transferability.config import RUN_ONLY_TRAIN_KEYS, check_config, load_schema  # noqa: E402
 from transferability.data import build_cache, load_cache  # noqa: E402
 from transferability.devices import pick_device  # noqa: E402
-from transferability.model import architecture, build_model  # noqa: E402
+from transferability.batches import HalfData  # noqa: E402
+from transferability.model import architecture, build_model, forward_flops  # noqa: E402
 from transferability.splits import explicit_halves, random_halves, read_class_list, read_split, write_split  # noqa: E402
 
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
@@ -115,7 +118,7 @@ class Setup:
         cfg = self.cfg
         return {"dataset": cfg["dataset"]["kind"], "split": self.split_name, "seed": cfg["seeds"][0], "net": net,
                 "model": architecture(cfg["model"]),
-                "train": {**{k: v for k, v in cfg["train"].items() if k not in ("threads", "device")}, **train},
+                "train": {**{k: v for k, v in cfg["train"].items() if k not in RUN_ONLY_TRAIN_KEYS}, **train},
                 "augment": cfg["augment"]}
 
     def job(self, net: str, source=None, tag="", **train) -> T.Job:
@@ -353,6 +356,62 @@ def startup(setup: Setup, repeats: int) -> dict:
             "job_startup_s": med([w - t for w, t in zip(walls, inside)]), "net": net}
 
 
+# ---------------------------------------------------------------- 5. the paper's CaffeNet at batch 256
+
+# Dense bf16 tensor-core peaks (TFLOP/s, fp32 accumulation) from the vendors' data sheets; the first name
+# contained in the device's name wins. --peak-tflops overrides.
+BF16_PEAK_TFLOPS = [("H200", 989.4), ("H100 PCIe", 756.5), ("H100 NVL", 835.5), ("H100", 989.4),
+                    ("A100", 312.0), ("L40S", 362.1), ("L4", 121.0), ("A10", 125.0)]
+
+
+def bf16_peak_tflops(device) -> float:
+    if device.type != "cuda":
+        return float("nan")
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in BF16_PEAK_TFLOPS if key in name), float("nan"))
+
+
+def caffenet_run(device, batch: int, compile_net: bool) -> "T._Run":
+    """Our training step on the caffenet preset (227 px crops of 256 px images, 1000 classes), on random
+    images kept on the device: what one ImageNet base net's job runs, without the disk."""
+    cfg = {"dataset": {"kind": "synthetic"}, "model": {"preset": "caffenet"}, "augment": {"crop_padding": 0},
+           "train": {"batch_size": batch, "eval_batch_size": batch}}
+    check_config(cfg, load_schema(SCHEMA))
+    _fill_defaults(cfg, load_schema(SCHEMA))
+    settings = {"dataset": "synthetic", "split": "bench", "seed": 0, "net": "baseB",
+                "model": architecture(cfg["model"]), "train": cfg["train"], "augment": cfg["augment"]}
+    n = 4 * batch
+    images = torch.randint(0, 256, (n, 3, 256, 256), dtype=torch.uint8, device=device)
+    data = HalfData(images, torch.randint(0, 1000, (n,), device=device), 1000)
+    frozen, trainable = T.build_net(settings, 3, 1000)
+    job = T.Job(settings=settings, data_dir=None, split_file=None, out_dir=None, checkpoint_dir=None,
+                device=str(device), compile=compile_net)
+    cl = torch.channels_last
+    run = T._Run(job, frozen.to(device, memory_format=cl), trainable.to(device, memory_format=cl), data, data,
+                 {"mean": [120.0] * 3, "std": [60.0] * 3}, device, note)
+    if compile_net:
+        run.trainable.compile()
+        index = torch.arange(batch, device=device)
+        run._step(index, data.images[index])  # compiles; run.compile_s says how long it took
+    return run
+
+
+def measure_caffenet(device, batch: int, seconds: float, peak: float, compile_net: bool) -> dict:
+    run = caffenet_run(device, batch, compile_net)
+    rate = steady_rate(run, seconds, warmup=3)
+    tflops = rate * 3 * forward_flops(run.job.settings["model"], 3, 1000) / 1e12
+    label = "compiled" if compile_net else "eager"
+    record("caffenet", f"caffenet {label}: step loop (steady)", "caffenet", rate, "img/s", f"batch {batch}, {device}")
+    record("caffenet", f"caffenet {label}: achieved", "caffenet", tflops, "TFLOP/s",
+           "3 x forward FLOPs per image (forward + backward)")
+    record("caffenet", f"caffenet {label}: fraction of bf16 peak", "caffenet", tflops / peak, "frac",
+           f"peak {peak} TFLOP/s")
+    if compile_net:
+        record("caffenet", "caffenet compiled: compile time", "caffenet", run.compile_s, "s", "first step")
+    note(f"caffenet {label}: {rate:.0f} img/s, {tflops:.1f} TFLOP/s, {tflops / peak:.1%} of bf16 peak")
+    return {"images_per_s": rate, "tflops": tflops, "peak_fraction": tflops / peak, "compile_s": run.compile_s}
+
+
 # ---------------------------------------------------------------- machine and output
 
 def machine(device, threads: int) -> dict:
@@ -398,7 +457,7 @@ def print_table() -> None:
     print(f"{'section':<8} {'item':<{width}} {'config':<8} {'value':>10} {'unit':<6} detail")
     for r in ROWS:
         v = r["value"]
-        value = f"{v:10.3f}" if r["unit"] in ("s", "x", "frac") else f"{v:10.0f}"
+        value = f"{v:10.3f}" if r["unit"] in ("s", "x", "frac", "TFLOP/s") else f"{v:10.0f}"
         print(f"{r['section']:<8} {r['item']:<{width}} {r['config']:<8} {value} {r['unit']:<6} {r['detail']}")
 
 
@@ -413,6 +472,11 @@ def main(argv=None) -> None:
                    help="DAG run: quick = the smoke config's DAG (default), full = --config's whole DAG "
                         "(the default one takes long), none = skip")
     p.add_argument("--cores", type=int, default=os.cpu_count(), help="snakemake --cores for the DAG run")
+    p.add_argument("--caffenet", choices=["auto", "on", "off"], default="auto",
+                   help="measure the caffenet preset's step, TFLOP/s and fraction of bf16 peak (auto: on a GPU)")
+    p.add_argument("--caffenet-batch", type=int, default=256)
+    p.add_argument("--compile", action="store_true", help="also measure caffenet under torch.compile")
+    p.add_argument("--peak-tflops", type=float, help="the device's dense bf16 peak, when not in the built-in table")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/out")
     args = p.parse_args(argv)
     seconds = args.seconds or (5.0 if args.quick else 20.0)
@@ -485,6 +549,13 @@ def main(argv=None) -> None:
         record("startup", "  job start-up (wall - wall_s)", "default", up["job_startup_s"], "s",
                "imports, data selection, checkpoint and output files")
         summary["job_startup_s"], summary["import_s"] = up["job_startup_s"], up["import_s"]
+
+        # 5. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
+        if args.caffenet == "on" or (args.caffenet == "auto" and default.device.type == "cuda"):
+            peak = args.peak_tflops or bf16_peak_tflops(default.device)
+            for compiled in (False, True) if args.compile else (False,):
+                result = measure_caffenet(default.device, args.caffenet_batch, seconds, peak, compiled)
+                summary.update({f"caffenet_{'compiled_' * compiled}{k}": v for k, v in result.items()})
 
     info["load_average_end"] = os.getloadavg()
     info["bench_wall_s"] = time.perf_counter() - began

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from transferability.model import LAYER_NAMES, architecture, build_model, weight_layers
+from transferability.model import LAYER_NAMES, architecture, build_model, forward_flops, weight_layers
 from transferability.nets import parse_net, transfer_grid
 
 
@@ -22,6 +22,18 @@ def test_caffenet_preset_is_the_papers_net():
     with torch.device("meta"):
         out = build_model(architecture({"preset": "caffenet"}), 3, 500)(torch.empty(2, 3, 227, 227))
     assert out.shape == (2, 500)
+
+
+@pytest.mark.parametrize("preset, size, channels, classes", [("small", 28, 1, 5), ("caffenet", 227, 3, 1000)])
+def test_forward_flops_match_torchs_flop_counter(preset, size, channels, classes):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    arch = architecture({"preset": preset})
+    with torch.device("meta"):
+        net = build_model(arch, channels, classes)
+        with FlopCounterMode(display=False) as counter:
+            net(torch.empty(2, channels, size, size))
+    assert forward_flops(arch, channels, classes) * 2 == counter.get_total_flops()
 
 
 def test_layer_n_is_the_first_n_blocks():

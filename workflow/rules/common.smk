@@ -2,6 +2,7 @@
 import json
 import os
 import sys
+import tempfile
 
 from snakemake.utils import validate
 
@@ -11,7 +12,8 @@ sys.path.insert(0, PACKAGE_ROOT)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
 PYTHON = sys.executable  # the interpreter running Snakemake, which has torch
 
-from transferability.config import ConfigError, check_config, coerce_config, load_schema
+from transferability import warm
+from transferability.config import RUN_ONLY_TRAIN_KEYS, ConfigError, check_config, coerce_config, load_schema
 from transferability.model import architecture
 from transferability.nets import NET_PATTERN, parse_net, transfer_grid
 
@@ -101,6 +103,21 @@ def checkpoint_dir(split, seed, net):
     return f"results/checkpoints/{split}/seed{seed}/{net}"
 
 
+WARM_SERVERS = []
+
+
+def start_warm_server():
+    """Local runs: one process imports torch and forks itself for each training job (transferability/warm.py)."""
+    if config["train"]["warm_start"] and workflow.local_exec and not (workflow.remote_exec or workflow.subprocess_exec):
+        path = os.path.join(tempfile.gettempdir(), f"transferability-warm-{os.getpid()}.sock")
+        WARM_SERVERS.append((warm.start_server(path, PYTHON), path))
+
+
+def stop_warm_server():
+    while WARM_SERVERS:
+        warm.stop_server(*WARM_SERVERS.pop())
+
+
 def remove_finished_checkpoints():
     """After a successful run, drop the checkpoints of finished nets (unless checkpoints.keep)."""
     if not config["checkpoints"]["keep"]:
@@ -117,15 +134,16 @@ def source_weights(wildcards):
 
 
 # How a job runs, not what it computes: kept out of params, so changing them reruns no net.
-RUN_OPTIONS = f"--device {config['train']['device']} --checkpoint-minutes {config['checkpoints']['every_minutes']}"
+RUN_OPTIONS = (f"--device {config['train']['device']} --checkpoint-minutes {config['checkpoints']['every_minutes']}"
+               + (" --compile" if config["train"]["compile"] else ""))
 
 
 def train_settings(wildcards):
     """Everything that decides a net's result, and nothing else: a change here reruns exactly the nets
-    it affects. Threads, device and checkpointing are left out on purpose."""
+    it affects. Threads, device, compilation and checkpointing are left out on purpose."""
     return {"dataset": config["dataset"]["kind"], "split": wildcards.split, "seed": int(wildcards.seed),
             "net": wildcards.net, "model": architecture(config["model"]),
-            "train": {k: v for k, v in config["train"].items() if k not in ("threads", "device")},
+            "train": {k: v for k, v in config["train"].items() if k not in RUN_ONLY_TRAIN_KEYS},
             "augment": config["augment"]}
 
 

@@ -31,5 +31,14 @@ rule train_net:
         "--checkpoint-dir {params.checkpoints} --threads {threads} {RUN_OPTIONS} > {log} 2>&1"
 
 
+onstart:
+    start_warm_server()
+
+
 onsuccess:
+    stop_warm_server()
     remove_finished_checkpoints()
+
+
+onerror:
+    stop_warm_server()

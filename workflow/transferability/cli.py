@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import splits
+from . import splits, warm
 from .data import DataError, build_cache
 from .io import read_json
 
@@ -46,7 +46,7 @@ def train_net(args) -> None:
     job = Job(settings=json.loads(args.settings), data_dir=Path(args.data), split_file=Path(args.split),
               out_dir=Path(args.out_dir), checkpoint_dir=Path(args.checkpoint_dir),
               source_weights=Path(args.source) if args.source else None, threads=args.threads,
-              device=args.device, checkpoint_minutes=args.checkpoint_minutes)
+              device=args.device, checkpoint_minutes=args.checkpoint_minutes, compile=args.compile)
     metrics = train(job, log=lambda line: print(line, flush=True))
     print(f"done: top-1 {metrics['top1']:.4f}, top-5 {metrics['top5']:.4f}, {metrics['wall_s']:.1f} s")
 
@@ -108,7 +108,12 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--checkpoint-minutes", type=float, default=0.0)
+    t.add_argument("--compile", action="store_true", help="torch.compile the net")
     t.set_defaults(run=train_net)
+    w = sub.add_parser("warm-server", help="import the training code once; fork a copy per training job")
+    w.add_argument("socket")
+    w.add_argument("parent_pid", type=int, help="serve until this process ends")
+    w.set_defaults(run=lambda args: warm.serve(args.socket, args.parent_pid))
     a = sub.add_parser("collect", help="one tidy table of all trained nets")
     a.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
     a.add_argument("--out", required=True)
@@ -135,6 +140,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"] and (status := warm.run_warm(argv)) is not None:
+        return status
     args = parser().parse_args(argv)
     try:
         args.run(args)

@@ -87,6 +87,21 @@ def _flat_size(arch: dict, channels_out: int) -> int:
     return channels_out * size * size
 
 
+def forward_flops(arch: dict, in_channels: int, n_classes: int) -> int:
+    """Multiply-add FLOPs (2 per multiply-accumulate) of one image's forward pass through the weight layers;
+    a training step costs about three times this (the backward pass computes two products per layer)."""
+    flops, size, channels = 0, arch["input_size"], in_channels
+    for i in range(5):
+        size = (size + 2 * arch["conv_padding"][i] - arch["conv_kernels"][i]) // arch["conv_strides"][i] + 1
+        out = arch["conv_channels"][i]
+        flops += 2 * size * size * out * (channels // arch["conv_groups"][i]) * arch["conv_kernels"][i] ** 2
+        if i + 1 in arch["pool_after"]:
+            size = (size - arch["pool_kernel"]) // arch["pool_stride"] + 1
+        channels = out
+    widths = [channels * size * size, *arch["fc_widths"], n_classes]
+    return flops + sum(2 * a * b for a, b in zip(widths, widths[1:]))
+
+
 def weight_layers(model: nn.Sequential) -> list[nn.Module]:
     """The 8 conv/linear modules, in order."""
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

@@ -44,6 +44,7 @@ class Job:
     threads: int = 1
     device: str = "auto"
     checkpoint_minutes: float = 0.0  # 0: checkpoint at the end of each epoch only
+    compile: bool = False  # torch.compile the net; the first step's extra time is reported as compile_s
 
 
 def settings_hash(settings: dict) -> str:
@@ -108,6 +109,9 @@ def prepare(job: Job, log=print) -> "_Run":
     run = _Run(job, frozen.to(device, memory_format=torch.channels_last),
                trainable.to(device, memory_format=torch.channels_last), train_data, val_data, cache.meta, device, log)
     run.gpu_lock = gpu_lock  # held (open) for as long as the run exists
+    if job.compile:
+        for part in (run.frozen, run.trainable):
+            part.compile()  # in place: the state_dict keys stay those of the plain net
     return run
 
 
@@ -135,6 +139,7 @@ class _Run:
         self.n_epochs = -(-self.total_steps // self.steps)
         self.lr_every = self.cfg.get("lr_step_iterations") or self.cfg["lr_step_epochs"] * self.steps
         self.epoch, self.step, self.perm, self.rows = 0, 0, None, []
+        self.compile_s = None  # seconds of the first compiled step, in this process
         self.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}  # of the epoch so far
 
     # ---- the loop -------------------------------------------------------------------------------
@@ -152,7 +157,7 @@ class _Run:
             start = last_save = time.perf_counter()
             for index, images in self.train_data.batches(self.perm, self.batch, self.step, steps_now, self.device):
                 self._set_lr(self.epoch * self.steps + self.step)
-                self._train_step(index, images)
+                self._step(index, images)
                 self.step += 1
                 if every and time.perf_counter() - last_save > every and self.step < steps_now:
                     self.sums["seconds"] += time.perf_counter() - start
@@ -163,6 +168,15 @@ class _Run:
             self._end_epoch(steps_now * self.batch)
             self._save_checkpoint()
         return self._write_outputs()
+
+    def _step(self, index: torch.Tensor, images: torch.Tensor) -> None:
+        if not self.job.compile or self.compile_s is not None:
+            return self._train_step(index, images)
+        start = time.perf_counter()  # the first compiled step also compiles the forward and backward graphs
+        self._train_step(index, images)
+        self._synchronize()
+        self.compile_s = time.perf_counter() - start
+        self.log(f"torch.compile: the first step took {self.compile_s:.1f} s")
 
     def _train_step(self, index: torch.Tensor, images: torch.Tensor) -> None:
         images = crop_and_mirror(images, self.size, self.augment["crop_padding"], self.augment["mirror"], self.generator)
@@ -285,5 +299,6 @@ class _Run:
                 "epochs": len(self.rows), "wall_s": train_s + sum(r["eval_s"] for r in self.rows),
                 "images_per_s": images / train_s,
                 "n_train": len(self.train_data), "n_val": len(self.val_data), "n_classes": self.train_data.n_classes,
-                "settings_hash": self.hash, "device": str(self.device), "threads": self.job.threads}
+                "settings_hash": self.hash, "device": str(self.device), "threads": self.job.threads,
+                "compile_s": self.compile_s}
 

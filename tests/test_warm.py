@@ -1,0 +1,107 @@
+"""The warm server: training jobs forked from one process that imported torch once."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import settings
+from transferability import warm
+
+WORKFLOW = str(Path(__file__).resolve().parents[1] / "workflow")
+
+
+def env(**extra):
+    return {**os.environ, "PYTHONPATH": WORKFLOW, **extra}
+
+
+def train_command(workdir, out, epochs=1):
+    return [sys.executable, "-m", "transferability", "train", "--settings", json.dumps(settings("baseB", epochs)),
+            "--data", str(workdir / "results/data"), "--split", str(workdir / "results/splits/random0.tsv"),
+            "--out-dir", str(out), "--checkpoint-dir", str(out / "ckpt")]
+
+
+def wait_for(condition, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie its (new) parent has not reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.fixture
+def server(tmp_path):
+    path = str(tmp_path / "warm.sock")
+    process = warm.start_server(path, env=env())
+    os.environ.pop(warm.SOCKET_ENV)  # the tests pass it to their jobs explicitly
+    wait_for(lambda: os.path.exists(path))
+    yield path
+    warm.stop_server(process, path)
+
+
+def test_a_job_run_by_the_server_equals_one_run_directly(workdir, tmp_path, server):
+    direct = subprocess.run(train_command(workdir, tmp_path / "direct"), env=env(), capture_output=True, text=True)
+    served = subprocess.run(train_command(workdir, tmp_path / "served"), env=env(**{warm.SOCKET_ENV: server}),
+                            capture_output=True, text=True)
+    assert direct.returncode == served.returncode == 0, served.stderr
+    assert "forked from the warm server" in served.stdout and "forked" not in direct.stdout
+    one, two = (load_file(str(tmp_path / d / "weights.safetensors")) for d in ("direct", "served"))
+    assert one.keys() == two.keys() and all(torch.equal(one[k], two[k]) for k in one)
+
+
+def test_a_failing_job_reports_its_error_and_exit_status(workdir, tmp_path, server):
+    command = train_command(workdir, tmp_path / "out")
+    command[command.index("--data") + 1] = str(tmp_path / "missing")
+    served = subprocess.run(command, env=env(**{warm.SOCKET_ENV: server}), capture_output=True, text=True)
+    assert served.returncode == 1 and "missing" in served.stderr and "forked" in served.stdout
+
+
+def test_killing_the_client_kills_its_job(workdir, tmp_path, server):
+    log = tmp_path / "job.log"
+    with open(log, "w") as out:
+        client = subprocess.Popen(train_command(workdir, tmp_path / "out", epochs=500),
+                                  env=env(**{warm.SOCKET_ENV: server}), stdout=out, stderr=subprocess.STDOUT)
+    wait_for(lambda: "pid " in log.read_text())
+    job_pid = int(log.read_text().split("pid ")[1].split(")")[0])
+    assert not gone(job_pid)
+    client.send_signal(signal.SIGKILL)
+    client.wait()
+    wait_for(lambda: gone(job_pid), seconds=10)
+    assert not (tmp_path / "out/metrics.json").exists()
+
+
+@pytest.mark.parametrize("where", ["no server", "inside a Slurm job"])
+def test_without_a_usable_server_the_job_runs_itself(workdir, tmp_path, server, where):
+    extra = {warm.SOCKET_ENV: str(tmp_path / "none.sock")} if where == "no server" else \
+        {warm.SOCKET_ENV: server, "SLURM_JOB_ID": "1"}
+    done = subprocess.run(train_command(workdir, tmp_path / "out"), env=env(**extra), capture_output=True, text=True)
+    assert done.returncode == 0 and "forked" not in done.stdout
+    assert (tmp_path / "out/metrics.json").exists()
+
+
+def test_the_server_ends_with_the_process_that_started_it(tmp_path):
+    path = str(tmp_path / "warm.sock")
+    starter = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from transferability import warm; "
+         f"print(warm.start_server({path!r}).pid, flush=True); time.sleep(600)"],
+        env=env(), stdout=subprocess.PIPE, text=True)
+    server_pid = int(starter.stdout.readline())
+    wait_for(lambda: os.path.exists(path))
+    starter.kill()
+    starter.wait()
+    wait_for(lambda: not os.path.exists(path), seconds=10)
+    wait_for(lambda: gone(server_pid), seconds=10)
