@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: run test test-fast bench report dry-run setup data slurm clean-results
+.PHONY: run test test-fast bench bench-gpu report dry-run setup data slurm clean-results
 
 run: setup data  ## set up, then run the default experiment (Fashion-MNIST)
 	$(BIN)/snakemake --cores all
@@ -18,6 +18,9 @@ test-fast: setup  ## unit tests only (no Snakemake DAG, no Slurm)
 
 bench: setup data  ## training-speed benchmark (prints, writes benchmarks/out/speed.{csv,json})
 	$(BIN)/python benchmarks/speed.py
+
+bench-gpu: setup data  ## the short benchmark for a GPU machine: no DAG, caffenet eager and compiled
+	$(BIN)/python benchmarks/speed.py --quick --dag none --compile
 
 report: setup  ## the Snakemake report of a finished run
 	$(BIN)/snakemake --report report.html

@@ -42,6 +42,7 @@ import torch.nn.functional as F  # noqa: E402
 import yaml  # noqa: E402
 
 from transferability import train as T  # noqa: E402
+from transferability import warm  # noqa: E402
 from transferability.config import RUN_ONLY_TRAIN_KEYS, check_config, load_schema  # noqa: E402
 from transferability.data import build_cache, load_cache  # noqa: E402
 from transferability.devices import pick_device  # noqa: E402
@@ -334,26 +335,43 @@ def timed(cmd, env, cwd, repeats: int) -> list[float]:
 
 def startup(setup: Setup, repeats: int) -> dict:
     """A training job's fixed cost: a whole `python -m transferability train` of one tiny step (a reduced-data
-    base net, one epoch) minus the training+evaluation time it reports, and the import time alone."""
+    base net, one epoch) minus the training+evaluation time it reports, started cold (a new Python) and warm
+    (forked by the warm server, as local Snakemake runs do); and the import time alone."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "workflow"), os.environ.get("PYTHONPATH")]))}
+    env.pop(warm.SOCKET_ENV, None)
     py = sys.executable
     bare = timed([py, "-c", "pass"], env, setup.dir, repeats)
     torch_only = timed([py, "-c", "import torch"], env, setup.dir, repeats)
     imports = timed([py, "-c", "import transferability.train"], env, setup.dir, repeats)
     k = max(1, math.ceil(setup.cfg["train"]["batch_size"] / len(read_split(setup.split_file)["B"])))
-    net, walls, inside = f"baseB_k{k}", [], []
+    net = f"baseB_k{k}"
+    cold = job_startup(setup, net, env, repeats, "cold")
+    socket_path = str(setup.dir / "warm.sock")
+    server = warm.start_server(socket_path, env=env)
+    os.environ.pop(warm.SOCKET_ENV)
+    while not os.path.exists(socket_path):  # the server is ready once it listens
+        time.sleep(0.05)
+    warm_up = job_startup(setup, net, {**env, warm.SOCKET_ENV: socket_path}, repeats, "warm")
+    warm.stop_server(server, socket_path)
+    med = statistics.median
+    return {"python_s": med(bare), "torch_s": med(torch_only), "import_s": med(imports), "net": net,
+            **{f"cold_{k}": v for k, v in cold.items()}, **{f"warm_{k}": v for k, v in warm_up.items()}}
+
+
+def job_startup(setup: Setup, net: str, env: dict, repeats: int, tag: str) -> dict:
+    """Medians of a whole one-step job's wall time, the training + evaluation time it reports, and the rest."""
+    walls, inside = [], []
     for i in range(repeats):
-        out = setup.dir / "startup" / str(i)
-        cmd = [py, "-m", "transferability", "train", "--settings", json.dumps(setup.settings(net, epochs=1)),
+        out = setup.dir / "startup" / f"{tag}{i}"
+        cmd = [sys.executable, "-m", "transferability", "train", "--settings", json.dumps(setup.settings(net, epochs=1)),
                "--data", str(setup.dir / "data"), "--split", str(setup.split_file), "--out-dir", str(out),
                "--checkpoint-dir", str(out / "checkpoints"), "--threads", str(setup.threads),
                "--device", str(setup.device.type)]
         walls += timed(cmd, env, setup.dir, 1)
         inside.append(json.loads((out / "metrics.json").read_text())["wall_s"])
     med = statistics.median
-    return {"python_s": med(bare), "torch_s": med(torch_only), "import_s": med(imports),
-            "job_wall_s": med(walls), "job_train_eval_s": med(inside),
-            "job_startup_s": med([w - t for w, t in zip(walls, inside)]), "net": net}
+    return {"job_wall_s": med(walls), "job_train_eval_s": med(inside),
+            "job_startup_s": med([w - t for w, t in zip(walls, inside)])}
 
 
 # ---------------------------------------------------------------- 5. the paper's CaffeNet at batch 256
@@ -365,10 +383,11 @@ BF16_PEAK_TFLOPS = [("H200", 989.4), ("H100 PCIe", 756.5), ("H100 NVL", 835.5), 
 
 
 def bf16_peak_tflops(device) -> float:
-    if device.type != "cuda":
-        return float("nan")
-    name = torch.cuda.get_device_name(device)
-    return next((peak for key, peak in BF16_PEAK_TFLOPS if key in name), float("nan"))
+    return peak_for(torch.cuda.get_device_name(device)) if device.type == "cuda" else float("nan")
+
+
+def peak_for(gpu_name: str) -> float:
+    return next((peak for key, peak in BF16_PEAK_TFLOPS if key in gpu_name), float("nan"))
 
 
 def caffenet_run(device, batch: int, compile_net: bool) -> "T._Run":
@@ -390,7 +409,6 @@ def caffenet_run(device, batch: int, compile_net: bool) -> "T._Run":
     run = T._Run(job, frozen.to(device, memory_format=cl), trainable.to(device, memory_format=cl), data, data,
                  {"mean": [120.0] * 3, "std": [60.0] * 3}, device, note)
     if compile_net:
-        run.trainable.compile()
         index = torch.arange(batch, device=device)
         run._step(index, data.images[index])  # compiles; run.compile_s says how long it took
     return run
@@ -544,11 +562,13 @@ def main(argv=None) -> None:
         record("startup", "python -c pass", "default", up["python_s"], "s", f"median of {repeats}")
         record("startup", "python -c 'import torch'", "default", up["torch_s"], "s", f"median of {repeats}")
         record("startup", "import transferability.train", "default", up["import_s"], "s", f"median of {repeats}")
-        record("startup", f"train job ({up['net']}, 1 epoch): process wall", "default", up["job_wall_s"], "s")
-        record("startup", "  of which training + evaluation (wall_s)", "default", up["job_train_eval_s"], "s")
-        record("startup", "  job start-up (wall - wall_s)", "default", up["job_startup_s"], "s",
-               "imports, data selection, checkpoint and output files")
-        summary["job_startup_s"], summary["import_s"] = up["job_startup_s"], up["import_s"]
+        for kind, how in (("cold", "a new Python process"), ("warm", "forked by the warm server")):
+            record("startup", f"train job ({up['net']}, 1 epoch), {kind}: wall", "default", up[f"{kind}_job_wall_s"], "s", how)
+            record("startup", "  of which training + evaluation (wall_s)", "default", up[f"{kind}_job_train_eval_s"], "s")
+            record("startup", f"  job start-up, {kind} (wall - wall_s)", "default", up[f"{kind}_job_startup_s"], "s",
+                   "imports, data selection, checkpoint and output files")
+        summary.update(job_startup_s=up["cold_job_startup_s"], warm_job_startup_s=up["warm_job_startup_s"],
+                       import_s=up["import_s"])
 
         # 5. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
         if args.caffenet == "on" or (args.caffenet == "auto" and default.device.type == "cuda"):

@@ -95,6 +95,19 @@ def test_a_half_too_big_for_memory_is_read_ahead_from_the_cache_with_the_same_re
     assert {k: v for k, v in resident.items() if k not in timing} == {k: v for k, v in mapped.items() if k not in timing}
 
 
+@pytest.mark.slow
+def test_a_compiled_net_reports_its_compile_time_and_keeps_its_weight_names(workdir, tmp_path):
+    plain = train(job_for(workdir, "baseB", tmp_path / "plain", epochs=1), log=lambda _: None)
+    job = job_for(workdir, "baseB", tmp_path / "compiled", epochs=1)
+    job.compile = True
+    compiled = train(job, log=lambda _: None)
+    assert plain["compile_s"] is None and compiled["compile_s"] > 0
+    assert compiled["settings_hash"] == plain["settings_hash"]  # a run option, not a setting
+    one, two = (load_file(str(tmp_path / d / "weights.safetensors")) for d in ("plain", "compiled"))
+    assert one.keys() == two.keys()
+    assert compiled["top1"] == pytest.approx(plain["top1"], abs=0.1)  # same training, fused kernels
+
+
 def test_each_net_has_its_own_random_stream():
     assert derived_seed(0, "baseB") != derived_seed(0, "B3B") != derived_seed(1, "B3B")
 

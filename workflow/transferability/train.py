@@ -109,9 +109,6 @@ def prepare(job: Job, log=print) -> "_Run":
     run = _Run(job, frozen.to(device, memory_format=torch.channels_last),
                trainable.to(device, memory_format=torch.channels_last), train_data, val_data, cache.meta, device, log)
     run.gpu_lock = gpu_lock  # held (open) for as long as the run exists
-    if job.compile:
-        for part in (run.frozen, run.trainable):
-            part.compile()  # in place: the state_dict keys stay those of the plain net
     return run
 
 
@@ -140,6 +137,12 @@ class _Run:
         self.lr_every = self.cfg.get("lr_step_iterations") or self.cfg["lr_step_epochs"] * self.steps
         self.epoch, self.step, self.perm, self.rows = 0, 0, None, []
         self.compile_s = None  # seconds of the first compiled step, in this process
+        # What the steps call; the modules themselves keep the plain net's parameters and state_dict keys.
+        self.frozen_forward, self.trainable_forward = frozen, trainable
+        if job.compile:
+            self.trainable_forward = torch.compile(trainable)
+            if len(frozen):
+                self.frozen_forward = torch.compile(frozen)
         self.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}  # of the epoch so far
 
     # ---- the loop -------------------------------------------------------------------------------
@@ -183,8 +186,8 @@ class _Run:
         labels = self.train_data.labels[index]
         with torch.autocast(**self.autocast):
             with torch.no_grad():  # no graph, no backward pass through the frozen prefix
-                features = self.frozen(normalise(images, self.mean, self.inv_std))
-            logits = self.trainable(features)
+                features = self.frozen_forward(normalise(images, self.mean, self.inv_std))
+            logits = self.trainable_forward(features)
             loss = F.cross_entropy(logits, labels)
         self.optimizer.zero_grad()
         loss.backward()
@@ -215,7 +218,7 @@ class _Run:
             images = centre_crop(images, self.size)
             labels = self.val_data.labels[index]
             with torch.autocast(**self.autocast):
-                logits = self.trainable(self.frozen(normalise(images, self.mean, self.inv_std))).float()
+                logits = self.trainable_forward(self.frozen_forward(normalise(images, self.mean, self.inv_std))).float()
             loss += F.cross_entropy(logits, labels, reduction="sum").item()
             best = logits.topk(k, dim=1).indices
             top1 += (best[:, 0] == labels).sum().item()
