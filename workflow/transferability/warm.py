@@ -72,6 +72,7 @@ def serve(path: str, parent_pid: int) -> None:
     _unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path)
+    os.chmod(path, 0o600)  # only this user may hand the server a job to run
     listener.listen(64)
     listener.settimeout(1.0)
     try:
