@@ -12,8 +12,9 @@ def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 <<
     """Make glibc keep freed blocks of up to `mmap_threshold` bytes for reuse. Returns whether it took.
 
     A training step frees and allocates the same multi-megabyte activation buffers on every iteration.
-    With glibc's defaults many of them get a fresh mmap each time, whose pages the kernel faults in and
-    zeroes again: about a fifth of a small net's CPU step. Other C libraries are left alone."""
+    With glibc's defaults many of them can get a fresh mmap each time, whose pages the kernel faults in
+    and zeroes again (a fifth of a small net's CPU step in a fresh process), unless some earlier large
+    free happened to raise glibc's dynamic threshold. Other C libraries are left alone."""
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name)

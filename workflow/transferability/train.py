@@ -112,6 +112,10 @@ def prepare(job: Job, log=print) -> "_Run":
     return run
 
 
+def _empty_sums() -> dict:
+    return {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+
+
 class _Run:
     """The state of one training run, its loop, checkpoints and final files."""
 
@@ -143,7 +147,7 @@ class _Run:
             self.trainable_forward = torch.compile(trainable)
             if len(frozen):
                 self.frozen_forward = torch.compile(frozen)
-        self.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}  # of the epoch so far
+        self.sums = _empty_sums()  # of the epoch so far
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -236,7 +240,7 @@ class _Run:
                "train_s": seconds, "eval_s": time.perf_counter() - start, "images_per_s": images / max(seconds, 1e-9)}
         self.rows.append(row)
         self.epoch, self.step, self.perm = self.epoch + 1, 0, None
-        self.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        self.sums = _empty_sums()
         self._log_row(row)
 
     # ---- progress -------------------------------------------------------------------------------

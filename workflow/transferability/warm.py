@@ -1,6 +1,6 @@
 """A warm Python for local training jobs: torch is imported once per Snakemake run, not once per job.
 
-Importing torch costs a training job about 1.7 s, a sixth of the default DAG's job time. When Snakemake
+Importing torch costs a training job about 1.3-1.7 s, a sixth of the default DAG's job time. When Snakemake
 runs jobs on this machine, its `onstart` hook starts `python -m transferability warm-server SOCKET`, which
 imports the training code and waits. Each `python -m transferability train ...` then sends its arguments,
 working directory, environment and stdin/stdout/stderr to the server, which forks a copy of itself to
