@@ -47,6 +47,15 @@ def test_a_dead_job_frees_its_gpu(tmp_path):
     handle.close()
 
 
+def test_a_second_claim_in_one_process_keeps_its_gpu_instead_of_waiting_for_itself(tmp_path):
+    first = claim_gpu(["0", "1"], tmp_path, poll_s=0.05)
+    other = claim_gpu(["1"], tmp_path / "elsewhere", poll_s=0.05)  # other lock files: no reuse
+    again = claim_gpu(["0", "1"], tmp_path, poll_s=0.05)
+    assert again == first and first[1] is not other[1]
+    first[1].close()
+    assert claim_gpu(["0", "1"], tmp_path, poll_s=0.05)[0] == 0  # closed (run over): claimed afresh
+
+
 @pytest.mark.parametrize("visible, count, expected", [
     (None, 2, ["0", "1"]), ("2,5", 2, ["2", "5"]), ("GPU-aa,GPU-bb", 1, ["GPU-aa"]), ("", 1, ["0"]),
 ])

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import settings
+from conftest import package_env, settings
 from transferability import checkpoint
 from transferability.io import read_json
 from transferability import train as train_module
@@ -34,6 +34,11 @@ def train_step(run, index):
     run._train_step(index, run.train_data.images[index])
 
 
+def cpu_state(*modules):
+    """The modules' weights on the CPU, where the saved files are (the run may be on a GPU)."""
+    return {k: v.cpu() for module in modules for k, v in module.state_dict().items()}
+
+
 def layer_keys(weights, names):
     return [k for k in weights if k.split(".")[0] in names]
 
@@ -47,7 +52,7 @@ def test_frozen_layers_stay_bit_equal_and_get_no_gradient(workdir, base_a, tmp_p
     assert grad_enabled == [False] * 3  # the frozen prefix runs without autograd: no backward through it
     assert all(p.grad is None and not p.requires_grad for p in run.frozen.parameters())
     assert {id(p) for p in run.optimizer.params} == {id(p) for p in run.trainable.parameters()}
-    source, now = load_file(str(base_a)), {**run.frozen.state_dict(), **run.trainable.state_dict()}
+    source, now = load_file(str(base_a)), cpu_state(run.frozen, run.trainable)
     for key in layer_keys(source, {"conv1", "conv2", "conv3"}):
         assert torch.equal(now[key], source[key]), key
     for key in layer_keys(source, {"conv4", "conv5", "fc6", "fc7"}):  # re-initialised, then trained
@@ -57,13 +62,13 @@ def test_frozen_layers_stay_bit_equal_and_get_no_gradient(workdir, base_a, tmp_p
 def test_fine_tuned_net_starts_from_the_copy_and_changes_every_layer(workdir, base_a, tmp_path):
     run = prepare(job_for(workdir, "A3B+", tmp_path, source=base_a), log=lambda _: None)
     source = load_file(str(base_a))
-    start = run.trainable.state_dict()
+    start = cpu_state(run.trainable)
     for key in layer_keys(source, {"conv1", "conv2", "conv3"}):
         assert torch.equal(start[key], source[key]), key
     assert len(run.frozen) == 0
     for step in range(3):
         train_step(run, torch.arange(step * 32, (step + 1) * 32))
-    now = run.trainable.state_dict()
+    now = cpu_state(run.trainable)
     for key in layer_keys(source, {"conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"}):
         assert not torch.equal(now[key], source[key]), key
 
@@ -85,7 +90,7 @@ def test_same_settings_give_bit_identical_nets(workdir, tmp_path):
 
 def test_a_half_too_big_for_memory_is_read_ahead_from_the_cache_with_the_same_result(workdir, tmp_path, monkeypatch):
     resident = train(job_for(workdir, "baseB", tmp_path / "resident", epochs=2), log=lambda _: None)
-    monkeypatch.setattr(train_module, "HOST_DATA_BYTES", 0)
+    monkeypatch.setattr(train_module, "data_budget", lambda device: 0)  # on a GPU: pinned read-ahead
     run = prepare(job_for(workdir, "baseB", tmp_path / "mapped", epochs=2), log=lambda _: None)
     assert run.train_data.resident_bytes == run.val_data.resident_bytes == 0
     mapped = run.fit()
@@ -166,10 +171,12 @@ def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes):
     that was never interrupted."""
     import json
     settings_json = json.dumps(settings("baseB", epochs=4))
-    subprocess.run(_train_command(workdir, tmp_path / "whole", settings_json, minutes), check=True,
-                   capture_output=True)
+    whole = subprocess.run(_train_command(workdir, tmp_path / "whole", settings_json, minutes), env=package_env(),
+                           capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr
     out = tmp_path / "killed"
-    job = subprocess.Popen(_train_command(workdir, out, settings_json, minutes), stdout=subprocess.DEVNULL)
+    job = subprocess.Popen(_train_command(workdir, out, settings_json, minutes), env=package_env(),
+                           stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not (out / "ckpt" / checkpoint.LAST).exists() and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -178,8 +185,9 @@ def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes):
     assert not (out / "metrics.json").exists(), "the job finished before it could be killed"
     state = torch.load(out / "ckpt" / checkpoint.LAST, weights_only=True)
     assert (state["step"] > 0) == bool(minutes), "the kill point is not the one this case is for"
-    resumed = subprocess.run(_train_command(workdir, out, settings_json, minutes), check=True,
+    resumed = subprocess.run(_train_command(workdir, out, settings_json, minutes), env=package_env(),
                              capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
     assert f"resuming from checkpoint: epoch {state['epoch']}, step {state['step']}" in resumed.stdout
     whole, killed = (load_file(str(tmp_path / d / "weights.safetensors")) for d in ("whole", "killed"))
     assert whole.keys() == killed.keys() and all(torch.equal(whole[k], killed[k]) for k in whole)

@@ -12,14 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import settings
+from conftest import package_env as env, settings
 from transferability import warm
-
-WORKFLOW = str(Path(__file__).resolve().parents[1] / "workflow")
-
-
-def env(**extra):
-    return {**os.environ, "PYTHONPATH": WORKFLOW, **extra}
 
 
 def train_command(workdir, out, epochs=1):

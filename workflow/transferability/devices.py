@@ -9,11 +9,13 @@ import fcntl
 import os
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import torch
 
 DEFAULT_LOCK_DIR = Path(tempfile.gettempdir()) / "transferability-gpu-locks"
+_claimed = weakref.WeakValueDictionary()  # lock file -> this process's open handle, while a run keeps it
 
 
 def visible_gpu_ids(count: int) -> list[str]:
@@ -27,6 +29,10 @@ def claim_gpu(gpu_ids: list[str], lock_dir=DEFAULT_LOCK_DIR, poll_s: float = 2.0
     The lock is held for as long as the file stays open, and freed by the OS if the job dies."""
     lock_dir = Path(lock_dir)
     lock_dir.mkdir(parents=True, exist_ok=True)
+    for position, gpu in enumerate(gpu_ids):  # a second run in one process (tests, benchmark) keeps its GPU:
+        held = _claimed.get(lock_dir / f"gpu{gpu}.lock")  # flock would make it wait for itself
+        if held is not None and not held.closed:
+            return position, held
     waited = False
     while True:
         for position, gpu in enumerate(gpu_ids):
@@ -35,6 +41,7 @@ def claim_gpu(gpu_ids: list[str], lock_dir=DEFAULT_LOCK_DIR, poll_s: float = 2.0
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 handle.write(f"{os.getpid()}\n")
                 handle.flush()
+                _claimed[lock_dir / f"gpu{gpu}.lock"] = handle
                 return position, handle
             except BlockingIOError:
                 handle.close()

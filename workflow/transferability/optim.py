@@ -13,15 +13,21 @@ class MomentumSGD:
 
     @torch.no_grad()
     def step(self) -> None:
-        for i, param in enumerate(self.params):
-            if param.grad is None:
-                continue
-            grad = param.grad.add(param, alpha=self.weight_decay) if self.weight_decay else param.grad
-            if self.buffers[i] is None:
+        # Multi-tensor (_foreach) ops: a handful of kernel launches per step instead of three per
+        # parameter, which is most of a small net's optimiser time on a GPU.
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        params = [self.params[i] for i in live]
+        grads = [p.grad for p in params]
+        if self.weight_decay:
+            grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+        if any(self.buffers[i] is None for i in live):  # the first step: each buffer starts as its gradient
+            for i, grad in zip(live, grads):
                 self.buffers[i] = grad.clone()
-            else:
-                self.buffers[i].mul_(self.momentum).add_(grad)
-            param.add_(self.buffers[i], alpha=-self.lr)
+        else:
+            buffers = [self.buffers[i] for i in live]
+            torch._foreach_mul_(buffers, self.momentum)
+            torch._foreach_add_(buffers, grads)
+        torch._foreach_add_(params, [self.buffers[i] for i in live], alpha=-self.lr)
 
     def zero_grad(self) -> None:
         for param in self.params:

@@ -127,6 +127,8 @@ class _Run:
         self.mean = torch.tensor(meta["mean"], device=device).view(1, -1, 1, 1)
         self.inv_std = 1 / torch.tensor(meta["std"], device=device).view(1, -1, 1, 1)
         self.hash = settings_hash(job.settings)
+        if device.type == "cuda":  # cuDNN's fastest convolutions may add in any order: reruns and resumes
+            torch.backends.cudnn.deterministic = True  # must give the same bits, as on the CPU
         self.optimizer = MomentumSGD(trainable.parameters(), lr=self.cfg["lr"], momentum=self.cfg["momentum"],
                                      weight_decay=self.cfg["weight_decay"])
         self.generator = torch.Generator(device).manual_seed(derived_seed(job.settings["seed"], "data"))
