@@ -4,6 +4,7 @@ and SIGKILLs at random moments that cost nothing but time."""
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -57,12 +58,28 @@ def test_report_holds_figures_and_tables(finished_run):
 @pytest.mark.parametrize("change, expected", [
     (["plots={'dpi': 100}"], {"draw_figure": 2, "all": 1}),
     (["train={'epochs': 3, 'batch_size': 32, 'lr': 0.03, 'lr_step_epochs': 0}"],
-     {"train_net": 30, "collect_results": 1, "summarize_layers": 1, "draw_figure": 2, "all": 1}),
-    (["layers=[1, 2, 3]"], {"collect_results": 1, "summarize_layers": 1, "draw_figure": 2, "all": 1}),
+     {"train_net": 30, "remove_finished_checkpoints": 1, "collect_results": 1, "summarize_layers": 1,
+      "draw_figure": 2, "all": 1}),
+    (["layers=[1, 2, 3]"], {"remove_finished_checkpoints": 1, "collect_results": 1, "summarize_layers": 1,
+                            "draw_figure": 2, "all": 1}),
     (["checkpoints={'every_minutes': 5, 'keep': True}"], {}),
 ], ids=["plot-setting", "training-setting", "fewer-layers", "checkpoint-setting"])
 def test_a_change_reruns_exactly_what_it_affects(finished_run, change, expected):
     assert planned_jobs(run_snakemake(finished_run, "-n", "--config", *change)) == expected
+
+
+def test_checkpoints_left_by_a_run_killed_after_its_last_net_go_in_the_next_run(finished_run, tmp_path):
+    """Snakemake killed after the last training job: a rerun with nothing else to do still removes them."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(finished_run, workdir, symlinks=True)
+    (workdir / "results/checkpoints_removed.txt").unlink()  # killed before that job finished
+    left = workdir / "results/checkpoints/random0/seed0/baseA"
+    left.mkdir(parents=True)
+    (left / "last.pt").write_bytes(b"checkpoint")
+    assert planned_jobs(run_snakemake(workdir, "-n")) == {"remove_finished_checkpoints": 1, "all": 1}
+    run_snakemake(workdir, "--cores", "1")
+    assert not (workdir / "results/checkpoints").exists()
+    assert "30 nets finished; the checkpoints of 1 removed" in (workdir / "results/checkpoints_removed.txt").read_text()
 
 
 def _start(workdir):

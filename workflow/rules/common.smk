@@ -103,6 +103,9 @@ def checkpoint_dir(split, seed, net):
     return f"results/checkpoints/{split}/seed{seed}/{net}"
 
 
+CHECKPOINTS_REMOVED = "results/checkpoints_removed.txt"
+
+
 WARM_SERVERS = []
 
 
@@ -116,15 +119,6 @@ def start_warm_server():
 def stop_warm_server():
     while WARM_SERVERS:
         warm.stop_server(*WARM_SERVERS.pop())
-
-
-def remove_finished_checkpoints():
-    """After a successful run, drop the checkpoints of finished nets (unless checkpoints.keep)."""
-    if not config["checkpoints"]["keep"]:
-        from transferability.checkpoint import remove_finished
-
-        pairs = [(f"{net_dir(*key)}/metrics.json", checkpoint_dir(*key)) for key in all_nets()]
-        remove_finished(pairs, "results/checkpoints")
 
 
 def source_weights(wildcards):
@@ -180,4 +174,5 @@ def final_outputs():
     tables = [f"results/tables/{name}.csv" for name in ("nets", "per_layer", "effects", "findings")]
     if paper_overlay():
         tables.append("results/tables/paper_comparison.csv")
-    return tables + [f"results/figures/{name}.{ext}" for name in figure_names() for ext in ("png", "pdf")]
+    figures = [f"results/figures/{name}.{ext}" for name in figure_names() for ext in ("png", "pdf")]
+    return tables + figures + ([] if config["checkpoints"]["keep"] else [CHECKPOINTS_REMOVED])

@@ -35,9 +35,26 @@ onstart:
     start_warm_server()
 
 
+# A job in the graph, not an onsuccess hook: a run killed after its last net (or with nothing left to do)
+# would skip the hook and keep every checkpoint; this job is simply rerun. Only once every net is trained:
+# a net whose outputs Snakemake never recorded as done is rewritten from its final checkpoint.
+rule remove_finished_checkpoints:
+    input:
+        all_metrics(),
+    output:
+        CHECKPOINTS_REMOVED,
+    log:
+        "logs/remove_finished_checkpoints.log",
+    localrule: True
+    conda:
+        "../../envs/environment.yaml"
+    shell:
+        "{PYTHON} -m transferability remove-checkpoints --nets results/nets --root results/checkpoints "
+        "--out {output} {input} > {log} 2>&1"
+
+
 onsuccess:
     stop_warm_server()
-    remove_finished_checkpoints()
 
 
 onerror:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import splits, warm
 from .data import DataError, build_cache
-from .io import read_json
+from .io import atomic_path, read_json
 
 FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")
 # Training jobs import only what they use: pandas, matplotlib and torch load lazily per command.
@@ -49,6 +49,17 @@ def train_net(args) -> None:
               device=args.device, checkpoint_minutes=args.checkpoint_minutes, compile=args.compile)
     metrics = train(job, log=lambda line: print(line, flush=True))
     print(f"done: top-1 {metrics['top1']:.4f}, top-5 {metrics['top5']:.4f}, {metrics['wall_s']:.1f} s")
+
+
+def remove_checkpoints(args) -> None:
+    from .checkpoint import remove_finished
+
+    nets, root = Path(args.nets), Path(args.root)  # a net's checkpoints mirror its folder under nets
+    pairs = [(metrics, root / Path(metrics).parent.relative_to(nets)) for metrics in args.metrics]
+    removed = remove_finished(pairs, root)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(f"{len(pairs)} nets finished; the checkpoints of {removed} removed from {root}\n")
+    print(f"removed the checkpoints of {removed} finished nets")
 
 
 def collect(args) -> None:
@@ -114,6 +125,12 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("socket")
     w.add_argument("parent_pid", type=int, help="serve until this process ends")
     w.set_defaults(run=lambda args: warm.serve(args.socket, args.parent_pid))
+    r = sub.add_parser("remove-checkpoints", help="drop the checkpoints of finished nets")
+    r.add_argument("--nets", required=True, help="the folder of the nets' outputs")
+    r.add_argument("--root", required=True, help="the folder of their checkpoints")
+    r.add_argument("--out", required=True, help="a one-line record of what was removed")
+    r.add_argument("metrics", nargs="+", help="the finished nets' metrics.json")
+    r.set_defaults(run=remove_checkpoints)
     a = sub.add_parser("collect", help="one tidy table of all trained nets")
     a.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
     a.add_argument("--out", required=True)
