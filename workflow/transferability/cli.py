@@ -88,7 +88,7 @@ def compare(args) -> None:
 
 
 def figure(args) -> None:
-    from . import analysis, plots, tables
+    from . import plots, tables
 
     nets = tables.read_nets(args.nets)
     fig = plots.draw(args.name, nets, paper=args.paper)

@@ -6,7 +6,6 @@ ReLU / pooling / normalisation / dropout that follow it, so "the first n layers"
 
 from collections import OrderedDict
 
-import torch
 from torch import nn
 
 from .nets import N_LAYERS
