@@ -15,14 +15,14 @@ from transferability.model import architecture
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 WORKFLOW = str(ROOT / "workflow")
+SYNTHETIC = {"kind": "synthetic",
+             "synthetic": {"classes": 10, "train_per_class": 120, "val_per_class": 20, "image_size": 16,
+                           "channels": 1, "seed": 0}}
 
 
 def package_env(**extra) -> dict:
     """The environment for a `python -m transferability` child: the package importable without an install."""
     return {**os.environ, "PYTHONPATH": WORKFLOW, **extra}
-SYNTHETIC = {"kind": "synthetic",
-             "synthetic": {"classes": 10, "train_per_class": 120, "val_per_class": 20, "image_size": 16,
-                           "channels": 1, "seed": 0}}
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 @pytest.fixture(scope="module")
 def caffenet():
-    """benchmarks/caffenet.py, imported as benchmarks/caffenet.py imports it (its folder on sys.path)."""
+    """benchmarks/caffenet.py, imported as benchmarks/speed.py imports it (its folder on sys.path)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
         return importlib.import_module("caffenet")
