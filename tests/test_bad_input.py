@@ -111,6 +111,7 @@ CHECK_CASES = [  # more of the same, checked without starting Snakemake (2-3 s e
     ("seed-twice", {"seeds": [0, 0]}, ["config key seeds = [0, 0]", "twice"]),
     ("unknown-direction", {"directions": ["AC"]}, ["config key directions[0] = 'AC'", "AB, BA"]),
     ("too-many-fc-widths", {"model": {"fc_widths": [1, 2, 3]}}, ["model.fc_widths", "has 3 item(s)", "at most 2"]),
+    ("nets-per-gpu-0", {"resources": {"nets_per_gpu": 0}}, ["config key resources.nets_per_gpu = 0", ">= 1"]),
 ]
 
 

@@ -63,7 +63,8 @@ def test_report_holds_figures_and_tables(finished_run):
     (["layers=[1, 2, 3]"], {"remove_finished_checkpoints": 1, "collect_results": 1, "summarize_layers": 1,
                             "draw_figure": 2, "all": 1}),
     (["checkpoints={'every_minutes': 5, 'keep': True}"], {}),
-], ids=["plot-setting", "training-setting", "fewer-layers", "checkpoint-setting"])
+    (["resources={'nets_per_gpu': 4}"], {}),
+], ids=["plot-setting", "training-setting", "fewer-layers", "checkpoint-setting", "nets-per-gpu"])
 def test_a_change_reruns_exactly_what_it_affects(finished_run, change, expected):
     assert planned_jobs(run_snakemake(finished_run, "-n", "--config", *change)) == expected
 

@@ -129,6 +129,7 @@ def source_weights(wildcards):
 
 # How a job runs, not what it computes: kept out of params, so changing them reruns no net.
 RUN_OPTIONS = (f"--device {config['train']['device']} --checkpoint-minutes {config['checkpoints']['every_minutes']}"
+               f" --nets-per-gpu {config['resources']['nets_per_gpu']}"
                + (" --compile" if config["train"]["compile"] else ""))
 
 

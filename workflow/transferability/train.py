@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from . import checkpoint
 from .batches import centre_crop, crop_and_mirror, normalise, select_half
 from .data import load_cache
-from .devices import pick_device
+from .devices import pick_device, usable_gpu_bytes
 from .io import atomic_path, write_json
 from .memory import keep_freed_memory
 from .model import LAYER_NAMES, build_model
@@ -45,6 +45,7 @@ class Job:
     device: str = "auto"
     checkpoint_minutes: float = 0.0  # 0: checkpoint at the end of each epoch only
     compile: bool = False  # torch.compile the net; the first step's extra time is reported as compile_s
+    nets_per_gpu: int = 1  # jobs sharing one GPU (resources.nets_per_gpu); this one gets its share of the memory
 
 
 def settings_hash(settings: dict) -> str:
@@ -87,18 +88,18 @@ def train(job: Job, log=print) -> dict:
 
 
 def data_budget(device: torch.device) -> float:
-    """Bytes of uint8 images a job keeps in memory (on the GPU for a GPU job); larger halves are read
-    from the memory-mapped cache batch by batch."""
+    """Bytes of uint8 images a job keeps in memory (on the GPU for a GPU job, within its share of a shared
+    GPU); larger halves are read from the memory-mapped cache batch by batch."""
     if device.type == "cpu":
         return HOST_DATA_BYTES
-    return GPU_DATA_FRACTION * torch.cuda.get_device_properties(device).total_memory
+    return GPU_DATA_FRACTION * usable_gpu_bytes(device)
 
 
 def prepare(job: Job, log=print) -> "_Run":
     torch.set_num_threads(job.threads)
     keep_freed_memory()
     spec = parse_net(job.settings["net"])
-    device, gpu_lock = pick_device(job.device, log=log)
+    device, gpu_lock = pick_device(job.device, log=log, nets_per_gpu=job.nets_per_gpu)
     cache = load_cache(job.data_dir)
     classes = read_split(job.split_file)[spec.target]
     budget = data_budget(device)
