@@ -9,7 +9,9 @@ Measures (see benchmarks/README.md):
   2. ours with the first 3, 5, 7 layers frozen (A3B, A5B, A7B) against full training of the same net (A5B+);
   3. evaluation images/s (`_Run.evaluate`);
   4. the Snakemake DAG's wall time split into training and per-job overhead, and a training job's start-up;
-  5. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
+  5. on a GPU (or with --grid on): the CIFAR-10 preset's grid for one split and seed with k = 1, 2, 4, 8 nets
+     per GPU (benchmarks/grid.py): the DAG's wall time, jobs in flight and GPU utilisation per k;
+  6. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
      of the device's bf16 peak, eager and (with --compile) under torch.compile with its compile time.
 Prints a table, writes speed.csv and speed.json (with a machine description) to --out, and ends with
     speedup_vs_plain=<x> frozen5_speedup=<y> overhead_fraction=<z>
@@ -28,6 +30,7 @@ from pathlib import Path
 import torch
 
 from caffenet import bf16_peak_tflops, measure_caffenet
+from grid import K_VALUES, measure_grid
 from harness import ROOT, ROWS, SMOKE, Setup, build_run, load_config, note, record
 from ours import checkpoint_overhead, eval_rate, measure_ours
 from overhead import run_dag, startup
@@ -97,8 +100,17 @@ def main(argv=None) -> None:
     p.add_argument("--caffenet-batch", type=int, default=256)
     p.add_argument("--compile", action="store_true", help="also measure caffenet under torch.compile")
     p.add_argument("--peak-tflops", type=float, help="the device's dense bf16 peak, when not in the built-in table")
+    p.add_argument("--grid", choices=["auto", "on", "off"], default="auto",
+                   help="the CIFAR-10 preset's grid with k nets per GPU (benchmarks/grid.py; auto: on a GPU)")
+    p.add_argument("--grid-k", type=int, nargs="+", default=list(K_VALUES), help="nets per GPU to compare")
+    p.add_argument("--grid-epochs", type=int, default=1, help="epochs per net of the grid")
+    p.add_argument("--require-gpu", action="store_true",
+                   help="measure nothing (one line, exit 0) where PyTorch sees no GPU: make bench-gpu")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/out")
     args = p.parse_args(argv)
+    if args.require_gpu and not torch.cuda.is_available():
+        print("bench-gpu: skipped, PyTorch sees no CUDA GPU here; nothing was measured (run it on a GPU machine)")
+        return
     seconds = args.seconds or (5.0 if args.quick else 20.0)
     repeats = 2 if args.quick else 3
     args.out.mkdir(parents=True, exist_ok=True)
@@ -172,7 +184,14 @@ def main(argv=None) -> None:
         summary.update(job_startup_s=up["cold_job_startup_s"], warm_job_startup_s=up["warm_job_startup_s"],
                        import_s=up["import_s"])
 
-        # 5. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
+        # 5. many small nets per GPU (before caffenet, whose cached memory this process would keep)
+        if args.grid == "on" or (args.grid == "auto" and default.device.type == "cuda"):
+            if default.device.type == "cuda":
+                torch.cuda.empty_cache()  # the grid's jobs wait for their share of the GPU to be free
+            gpu = (os.environ.get("CUDA_VISIBLE_DEVICES") or str(default.device.index or 0)).split(",")[0]
+            summary.update(measure_grid(scratch, args.grid_k, gpu, epochs=args.grid_epochs))
+
+        # 6. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
         if args.caffenet == "on" or (args.caffenet == "auto" and default.device.type == "cuda"):
             peak = args.peak_tflops or bf16_peak_tflops(default.device)
             for compiled in (False, True) if args.compile else (False,):
@@ -187,6 +206,9 @@ def main(argv=None) -> None:
           f"{info['bench_wall_s']:.0f} s")
     print_table()
     print(f"wrote {args.out / 'speed.csv'} and {args.out / 'speed.json'}")
+    if "grid_best_k" in summary:
+        print(f"grid_best_k={summary['grid_best_k']} grid_best_speedup={summary['grid_best_speedup']:.2f} "
+              f"({summary['grid_nets']} nets; k = {', '.join(map(str, args.grid_k))})")
     print(f"speedup_vs_plain={summary['speedup_vs_plain']:.2f} frozen5_speedup={summary['frozen5_speedup']:.2f} "
           f"overhead_fraction={summary['overhead_fraction']:.3f}")
 
