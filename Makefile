@@ -20,7 +20,7 @@ bench: setup data  ## training-speed benchmark (prints, writes benchmarks/out/sp
 	$(BIN)/python benchmarks/speed.py
 
 bench-gpu: setup data  ## the benchmark for a GPU machine: caffenet eager and compiled, the grid with 1-8 nets per GPU
-	$(BIN)/python benchmarks/speed.py --require-gpu --quick --dag none --compile --grid on
+	$(BIN)/python benchmarks/speed.py --require-gpu --gpu-sections --quick --dag none --compile --grid on
 
 report: setup  ## the Snakemake report of a finished run
 	$(BIN)/snakemake --report report.html

@@ -1,6 +1,7 @@
 """The speed benchmark's own arithmetic and its GPU-only sections, run on the CPU (no timing asserted)."""
 
 import importlib
+import json
 import math
 import sys
 from pathlib import Path
@@ -109,6 +110,16 @@ def test_gpu_benchmarks_skip_with_one_line_without_a_gpu(script, args, expected,
     out = capsys.readouterr().out
     assert out.startswith(expected) and "no CUDA GPU" in out and len(out.splitlines()) == 1
     assert not any(tmp_path.iterdir()), "nothing measured, nothing written"
+
+
+def test_gpu_sections_alone_skip_the_cpu_comparisons(capsys, tmp_path):
+    """make bench-gpu's --gpu-sections (here with its two sections off: no GPU) measures no plain loop."""
+    _benchmark_module("harness").ROWS.clear()  # what this file's other tests recorded
+    _benchmark_module("speed").main(["--gpu-sections", "--grid", "off", "--caffenet", "off", "--dag", "none",
+                                     "--config", str(ROOT / "tests/smoke.yaml"), "--out", str(tmp_path)])
+    assert capsys.readouterr().out.splitlines()[-1] == "speedup_vs_plain=nan frozen5_speedup=nan overhead_fraction=nan"
+    sections = {row["section"] for row in json.loads((tmp_path / "speed.json").read_text())["rows"]}
+    assert sections == {"data"}
 
 
 @pytest.mark.slow
