@@ -12,7 +12,8 @@ Measures (see benchmarks/README.md):
   5. on a GPU (or with --grid on): the CIFAR-10 preset's grid for one split and seed with k = 1, 2, 4, 8 nets
      per GPU (benchmarks/grid.py): the DAG's wall time, jobs in flight and GPU utilisation per k;
   6. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
-     of the device's bf16 peak, eager and (with --compile) under torch.compile with its compile time.
+     of the device's bf16 peak, eager, eager with its LRN layers fused (model.lrn_fused) and (with --compile)
+     under torch.compile with its compile time.
 Prints a table, writes speed.csv and speed.json (with a machine description) to --out, and ends with
     speedup_vs_plain=<x> frozen5_speedup=<y> overhead_fraction=<z>
 """
@@ -207,9 +208,11 @@ def main(argv=None) -> None:
         # 6. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
         if args.caffenet == "on" or (args.caffenet == "auto" and default.device.type == "cuda"):
             peak = args.peak_tflops or bf16_peak_tflops(default.device)
-            for compiled in (False, True) if args.compile else (False,):
-                result = measure_caffenet(default.device, args.caffenet_batch, seconds, peak, compiled)
-                summary.update({f"caffenet_{'compiled_' * compiled}{k}": v for k, v in result.items()})
+            variants = [(False, False), (False, True)] + ([(True, False)] if args.compile else [])
+            for compiled, lrn_fused in variants:  # eager, eager with model.lrn_fused, compiled
+                result = measure_caffenet(default.device, args.caffenet_batch, seconds, peak, compiled, lrn_fused)
+                prefix = f"caffenet_{'compiled_' * compiled}{'fused_lrn_' * lrn_fused}"
+                summary.update({f"{prefix}{k}": v for k, v in result.items()})
 
     info["load_average_end"] = os.getloadavg()
     info["bench_wall_s"] = time.perf_counter() - began

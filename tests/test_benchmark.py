@@ -57,6 +57,12 @@ def test_caffenet_section_times_our_real_step_and_counts_its_flops(caffenet):
     assert result["compile_s"] is None
 
 
+def test_caffenet_section_with_fused_lrn_builds_the_fused_net(caffenet):
+    run = caffenet.caffenet_run(torch.device("cpu"), batch=2, compile_net=False, lrn_fused=True)
+    assert run.job.settings["model"]["lrn_fused"] is True
+    assert sum(type(m).__name__ == "FusedLRN" for m in run.trainable.modules()) == 2
+
+
 def test_nvidia_smi_samples_give_mean_and_peak_utilisation_and_peak_memory(grid):
     text = "37, 1000\n[N/A], [N/A]\n80, 2500\n4"  # a sample the GPU could not read, a torn last line
     assert grid.parse_nvidia_smi(text) == {"samples": 2, "util_mean": pytest.approx(0.585), "util_max": 0.8,
