@@ -77,7 +77,7 @@ def source_fingerprint(cfg: dict) -> str:
 @dataclass(frozen=True)
 class Kind:
     read: Callable[[dict, int], "Dataset"]  # (dataset config, decoding threads) -> Dataset
-    source_files: Callable[[dict], list[Path]]  # the files read, for source_fingerprint
+    source_files: Callable[[dict], list]  # the paths of the files read, for source_fingerprint
 
 
 def _kind(cfg: dict) -> Kind:
@@ -203,9 +203,9 @@ def read_imagefolder(cfg: dict, workers: int) -> Dataset:
     return Dataset(classes, str(root), train, val)
 
 
-def imagefolder_files(cfg: dict) -> list[Path]:
-    root, val_name, classes = _imagefolder_layout(cfg)
-    return [Path(path) for name in ("train", val_name) for path, _ in _list_images(root / name, classes)]
+def imagefolder_files(cfg: dict) -> list[str]:
+    root, val_name, classes = _imagefolder_layout(cfg)  # strings: a Path per file would triple the cost
+    return [path for name in ("train", val_name) for path, _ in _list_images(root / name, classes)]
 
 
 def _imagefolder_layout(cfg: dict) -> tuple[Path, str, list[str]]:
@@ -245,9 +245,11 @@ def _list_images(folder: Path, classes: list[str]) -> list[tuple[str, int]]:
     sorted walk, symlinks followed); hidden files and folders are left out."""
     from torchvision.datasets.folder import make_dataset  # imported here: only image folders need it
 
-    def is_image(path: str) -> bool:
-        hidden = any(part.startswith(".") for part in Path(path).relative_to(folder).parts)
-        return not hidden and Path(path).suffix.lower() in IMAGE_EXTENSIONS
+    below = len(str(folder))
+
+    def is_image(path: str) -> bool:  # string operations: called once per file of an ImageNet-size folder
+        hidden = f"{os.sep}." in path[below:]
+        return not hidden and os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
     files = make_dataset(str(folder), {name: i for i, name in enumerate(classes)}, is_valid_file=is_image,
                          allow_empty=True)
