@@ -516,3 +516,9 @@ def test_the_cache_fingerprint_follows_the_bytes(tmp_path):
     again = build_cache(SYNTHETIC, tmp_path / "two")
     other = build_cache({**SYNTHETIC, "synthetic": {**SYNTHETIC["synthetic"], "seed": 8}}, tmp_path / "three")
     assert first["fingerprint"] == again["fingerprint"] != other["fingerprint"]
+
+
+def test_the_schema_offers_exactly_the_kinds_there_are_readers_for():
+    import yaml
+    schema = yaml.safe_load((Path(__file__).parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+    assert schema["properties"]["dataset"]["properties"]["kind"]["enum"] == list(datasets.KINDS)
