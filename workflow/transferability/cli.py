@@ -27,10 +27,13 @@ def split_classes(args) -> None:
     definition = json.loads(args.definition)
     if definition.get("whole"):
         half_a, half_b = list(range(len(classes))), []
-    elif "random_seed" in definition:
-        half_a, half_b = splits.random_halves(len(classes), definition["random_seed"])
+        splits.check_halves(classes, half_a, half_a)  # the whole task: one half, of every class
     else:
-        half_a, half_b = splits.explicit_halves(classes, *(_class_list(definition[h]) for h in "AB"))
+        if "random_seed" in definition:
+            half_a, half_b = splits.random_halves(len(classes), definition["random_seed"])
+        else:
+            half_a, half_b = splits.explicit_halves(classes, *(_class_list(definition[h]) for h in "AB"))
+        splits.check_halves(classes, half_a, half_b)
     splits.write_split(args.out, classes, half_a, half_b)
     print(f"{args.out}: {len(half_a)} classes in A, {len(half_b)} in B")
 
