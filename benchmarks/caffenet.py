@@ -41,8 +41,11 @@ def caffenet_run(device, batch: int, compile_net: bool, lrn_fused: bool = False)
     job = T.Job(settings=settings, data_dir=None, split_file=None, out_dir=None, checkpoint_dir=None,
                 device=str(device), compile=compile_net)
     cl = torch.channels_last
+    meta = {"mean": [120.0] * 3, "std": [60.0] * 3, "classes": [f"class{i}" for i in range(1000)],
+            "fingerprint": "random images of the benchmark"}
+    identity = T.net_identity(settings, meta, list(range(1000)), None)  # what its checkpoints would record
     run = T._Run(job, frozen.to(device, memory_format=cl), trainable.to(device, memory_format=cl), data, data,
-                 {"mean": [120.0] * 3, "std": [60.0] * 3}, device, note)
+                 meta, device, note, identity)
     if compile_net:
         index = torch.arange(batch, device=device)
         run._step(index, data.images[index])  # compiles; run.compile_s says how long it took
