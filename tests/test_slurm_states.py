@@ -25,7 +25,7 @@ def test_blank_and_malformed_lines_are_skipped():
 @pytest.mark.parametrize("state", ["CANCELLED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"])
 def test_each_end_without_success_is_a_failure_at_the_first_check(state):
     verdict = JobWatch(requeue=True).verdict("5", live=state, accounted=None)
-    assert verdict.ended and not verdict.ok and verdict.reason == state
+    assert verdict.ended and not verdict.ok and verdict.reason == f"ended {state}"
 
 
 def test_completed_is_a_success_and_live_states_are_running():
@@ -37,7 +37,7 @@ def test_completed_is_a_success_and_live_states_are_running():
 
 def test_squeue_is_believed_over_an_older_accounting_record():
     assert not JobWatch().verdict("5", live="RUNNING", accounted="PREEMPTED").ended
-    assert JobWatch().verdict("5", live=None, accounted="TIMEOUT").reason == "TIMEOUT"
+    assert JobWatch().verdict("5", live=None, accounted="TIMEOUT").reason == "ended TIMEOUT"
 
 
 def test_a_preempted_job_that_slurm_may_requeue_gets_one_more_check():
@@ -45,7 +45,7 @@ def test_a_preempted_job_that_slurm_may_requeue_gets_one_more_check():
     assert not watch.verdict("5", live="PREEMPTED", accounted=None).ended
     assert not watch.verdict("5", live="PENDING", accounted=None).ended  # requeued: it runs again
     assert not watch.verdict("5", live="NODE_FAIL", accounted=None).ended
-    assert watch.verdict("5", live="NODE_FAIL", accounted=None).reason == "NODE_FAIL"  # not requeued after all
+    assert watch.verdict("5", live="NODE_FAIL", accounted=None).reason == "ended NODE_FAIL"  # not requeued after all
     assert JobWatch(requeue=False).verdict("5", live="PREEMPTED", accounted=None).ended
 
 

@@ -25,6 +25,9 @@ from transferability.slurm import JobWatch, query, sacct_command, squeue_command
 
 class Executor(SlurmExecutor):
     def __post_init__(self, test_mode: bool = False):
+        # The check below asks squeue and sacct both: the plugin's choice between them, and its warnings
+        # about that choice and MinJobAge, do not apply.
+        self.workflow.executor_settings.status_command = None
         super().__post_init__(test_mode)
         if self.workflow.executor_settings.array_jobs:
             raise WorkflowError("executor slurm-watched does not check array jobs; use executor slurm for them")
@@ -70,15 +73,11 @@ class Executor(SlurmExecutor):
                 self.report_job_success(job)
                 self._remove_successful_log(job)
             else:
-                message = f"Slurm job {job.external_jobid} {self._ended(verdict)}."
+                message = f"Slurm job {job.external_jobid} {verdict.reason}."
                 if job.job.is_group():  # Snakemake's error report of a group job leaves the message out
                     self.logger.warning(f"{message} (group job {job.job.name})")
                 log = job.aux.get("slurm_logfile")
                 self.report_job_error(job, msg=message + " ", aux_logs=[str(log)] if log else [])
-
-    @staticmethod
-    def _ended(verdict) -> str:
-        return verdict.reason if verdict.reason.startswith("gone") else f"ended {verdict.reason}"
 
     def _remove_successful_log(self, job):
         log = job.aux.get("slurm_logfile")

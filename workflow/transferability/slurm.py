@@ -67,7 +67,7 @@ def query(command: list[str], timeout: float = 60) -> tuple[dict[str, str] | Non
 class Verdict:
     ended: bool
     ok: bool = False
-    reason: str = ""
+    reason: str = ""  # what the log says after "Slurm job <id> ": "ended TIMEOUT", "gone from Slurm: ..."
 
 
 @dataclass
@@ -100,7 +100,7 @@ class JobWatch:
 
     def _from_state(self, job_id: str, state: str) -> Verdict:
         if state == COMPLETED:
-            return Verdict(ended=True, ok=True, reason=state)
+            return Verdict(ended=True, ok=True, reason=f"ended {state}")
         if state not in ENDED_BADLY:
             self._requeue_candidates.discard(job_id)
             return Verdict(ended=False)
@@ -108,4 +108,4 @@ class JobWatch:
             self._requeue_candidates.add(job_id)
             return Verdict(ended=False)
         self._requeue_candidates.discard(job_id)
-        return Verdict(ended=True, reason=state)
+        return Verdict(ended=True, reason=f"ended {state}")
