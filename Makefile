@@ -45,7 +45,7 @@ $(FMNIST):
 		{ apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; }; \
 	else echo "note: cannot apt-get install dataset-fashion-mnist here; see README (Data sets)"; fi
 
-slurm:  ## the local single-node Slurm the Slurm tests use (idempotent)
+slurm:  ## the local single-node Slurm (with slurmdbd + MariaDB) the Slurm tests use (idempotent)
 	@if [ "$$(id -u)" = 0 ]; then bash tests/slurm/cluster.sh start; \
 	else echo "note: not root, the Slurm tests will be skipped"; fi
 

@@ -1,85 +1,295 @@
-"""The workflow on a real (single-node) Slurm: tests/slurm/cluster.sh starts it, `make test` calls that.
+"""The workflow on a real single-node Slurm (tests/slurm/cluster.sh; `make test` starts it), with accounting
+(slurmdbd + MariaDB) and without it, run with the shipped profile profiles/slurm plus only what a site adds:
+a partition (`short`, not the cluster's default), the account where there is accounting, and no GPU
+(`--config resources="{gpus: 0}"`).
 
-Each test runs Snakemake with the test profile tests/slurm/profile (the user profile profiles/slurm,
-minus the GPU request, with fast status polling)."""
+Every way a Slurm job can end is made to happen to a training job once it has checkpointed, and each must
+be noticed within BOUND_S of its end (a job gone from Slurm within GONE_BOUND_S) and end in a resumed,
+finished net."""
 
 import os
+import re
 import shutil
 import subprocess
+import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from conftest import ROOT, SNAKEMAKE, run_snakemake
+from conftest import ROOT, SNAKEMAKE, package_env, run_snakemake
+from transferability.slurm import query, sacct_command
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
-PROFILE = ROOT / "tests/slurm/profile"
+CLUSTER = ROOT / "tests/slurm/cluster.sh"
+PROFILE = ROOT / "profiles/slurm/config.v8+.yaml"
+PARTITION, ACCOUNT = "short", "transferability"  # tests/slurm/cluster.sh makes both
 TIMING = ["wall_s", "images_per_s"]
-LONG_TRAIN = "train={'epochs': 30, 'batch_size': 32, 'lr': 0.02, 'lr_step_epochs': 0}"
+CHECK_INTERVAL_S = yaml.safe_load(PROFILE.read_text())["seconds-between-status-checks"]
+BOUND_S = CHECK_INTERVAL_S + 10  # an end is noticed at the next check; 10 s for the check itself and logging
+GONE_BOUND_S = 2 * CHECK_INTERVAL_S + 10  # a job Slurm no longer knows: two checks in a row
+# Long enough that each job is still training when it is interrupted; small enough to resume quickly.
+EPOCHS = 10
+TRAIN = f"train={{'epochs': {EPOCHS}, 'batch_size': 32, 'lr': 0.02, 'lr_step_epochs': 0}}"
+SITE_CONFIG = "resources={'gpus': 0, 'mem_mb': 1000}"  # CPU-only nodes; the synthetic nets need little memory
 
 
-def slurm_is_up() -> bool:
-    if not shutil.which("sinfo"):
-        return False
-    states = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
-    return states.returncode == 0 and any(s.startswith(("idle", "mix", "alloc")) for s in states.stdout.split())
+def slurm_accounting() -> str | None:
+    """The running cluster's AccountingStorageType, or None when no Slurm answers."""
+    if not shutil.which("scontrol"):
+        return None
+    shown = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True)
+    found = re.search(r"^AccountingStorageType\s*=\s*(\S+)", shown.stdout, re.M)
+    return found.group(1) if shown.returncode == 0 and found else None
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cluster():
-    if not slurm_is_up():
-        if os.geteuid() != 0:
-            pytest.skip("no Slurm running, and starting one (tests/slurm/cluster.sh) needs root")
-        subprocess.run(["bash", str(ROOT / "tests/slurm/cluster.sh"), "start"], check=True)
+def use_cluster(accounting: bool):
+    """Start (or switch) the local Slurm to accounting on/off; without root, use one that runs as wanted."""
+    wanted = "accounting_storage/slurmdbd" if accounting else "accounting_storage/none"
+    if os.geteuid() == 0:
+        subprocess.run(["bash", str(CLUSTER), "start", *([] if accounting else ["--no-accounting"])], check=True)
+    elif slurm_accounting() != wanted:
+        pytest.skip(f"needs a Slurm with {wanted}; starting one (tests/slurm/cluster.sh) needs root")
 
 
-def slurm_snakemake(workdir, *args, **kwargs):
-    return run_snakemake(workdir, "--workflow-profile", str(PROFILE), *args, **kwargs)
+@pytest.fixture(scope="module")
+def accounting_cluster():
+    use_cluster(accounting=True)
 
 
-def test_smoke_dag_through_slurm_gives_the_local_table(finished_run, tmp_path):
+@pytest.fixture(scope="module")
+def plain_cluster():
+    use_cluster(accounting=False)
+
+
+def site_profile(folder: Path, account: str | None = None) -> Path:
+    """profiles/slurm copied as the README tells a site to, with its partition (and account) filled in."""
+    profile = yaml.safe_load(PROFILE.read_text())
+    profile["default-resources"]["slurm_partition"] = PARTITION
+    if account:
+        profile["default-resources"]["slurm_account"] = account
+    folder.mkdir(parents=True)
+    (folder / "config.v8+.yaml").write_text(yaml.safe_dump(profile))
+    return folder
+
+
+class Run:
+    """Snakemake running in the background through Slurm; every output line kept with the time it came.
+    The data cache and split are made locally first unless `prepare` is False (the smoke DAG's are not)."""
+
+    def __init__(self, workdir: Path, profile: Path, *args, prepare: bool = True):
+        self.workdir = workdir
+        if prepare:
+            config = args[args.index("--config"):]
+            run_snakemake(workdir, "--cores", "2", "results/data/meta.json", "results/splits/random0.tsv", *config)
+        command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
+                   str(ROOT / "tests/smoke.yaml"), "--workflow-profile", str(profile), *args]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        env=package_env())  # finds executor slurm-watched in this checkout
+        self.lines: list[tuple[float, str]] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def stop(self):
+        """SIGINT, as Ctrl-C: Snakemake cancels its Slurm jobs and exits."""
+        if self.process.poll() is None:
+            self.process.send_signal(2)
+            try:
+                self.process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.reader.join(timeout=10)
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append((time.time(), line.rstrip("\n")))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+    def first(self, pattern: str, timeout: float) -> tuple[float, re.Match]:
+        """The time and match of the first output line matching `pattern`, waiting up to `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for when, line in list(self.lines):
+                if found := re.search(pattern, line):
+                    return when, found
+            if self.process.poll() is not None and not self.reader.is_alive():
+                break
+            time.sleep(0.5)
+        raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n{self.output[-4000:]}")
+
+    def run_id(self) -> str:
+        return self.first(r"SLURM run ID: (\S+)", 60)[1].group(1)
+
+    def wait(self, timeout: float) -> str:
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            self.stop()
+        assert self.process.returncode == 0, self.output[-6000:]
+        return self.output
+
+
+@pytest.fixture
+def start_run():
+    """Run(...) that is stopped (its Slurm jobs cancelled) at the end of the test, whatever happened."""
+    runs = []
+    yield lambda *args, **kwargs: runs.append(Run(*args, **kwargs)) or runs[-1]
+    for run in runs:
+        run.stop()
+
+
+def net_target(seed: int, net: str) -> str:
+    return f"results/nets/random0/seed{seed}/{net}/metrics.json"
+
+
+def wait_for_checkpoint(run: Run, seed: int, net: str, timeout: float = 240):
+    checkpoint = run.workdir / f"results/checkpoints/random0/seed{seed}/{net}/last.pt"
+    deadline = time.monotonic() + timeout
+    while not checkpoint.exists():
+        assert time.monotonic() < deadline and run.process.poll() is None, f"{net} seed{seed} never checkpointed"
+        time.sleep(0.2)
+
+
+def slurm_jobs(run_id: str) -> list[dict]:
+    """Every job of one Snakemake run that slurmctld still lists: id, comment (rule and wildcards), time
+    limit in minutes, state, partition."""
+    shown = subprocess.run(["squeue", "-h", "--states=all", f"--name={run_id}", "-o", "%i|%k|%l|%T|%P"],
+                           capture_output=True, text=True, check=True).stdout
+    jobs = []
+    for line in shown.splitlines():
+        job_id, comment, limit, state, partition = line.split("|")
+        jobs.append({"id": job_id, "comment": comment, "minutes": limit_minutes(limit), "state": state,
+                     "partition": partition})
+    return jobs
+
+
+def limit_minutes(limit: str) -> int:
+    """squeue's time limit ([days-][hours:]minutes:seconds) in whole minutes."""
+    days, _, clock = limit.rpartition("-")
+    hours, minutes, seconds = ([0, 0] + [int(part) for part in clock.split(":")])[-3:]
+    return int(days or 0) * 1440 + hours * 60 + minutes + (seconds > 0)
+
+
+def running_job(run_id: str, seed: int, net: str) -> str:
+    """The Slurm job id now training one net (the plugin's comment ends with the net's wildcards)."""
+    ids = [job["id"] for job in slurm_jobs(run_id)
+           if job["comment"].endswith(f"_random0_{seed}_{net}") and job["state"] == "RUNNING"]
+    assert len(ids) == 1, f"expected one running job for {net} seed{seed}, got {ids}"
+    return ids[0]
+
+
+def training_pid(workdir: Path, seed: int, net: str) -> int:
+    """The training process of one net of this test's run (its command names the net's checkpoint folder)."""
+    marker = f"results/checkpoints/random0/seed{seed}/{net}"
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if "transferability train" in command and marker in command and (proc / "cwd").resolve() == workdir:
+                return int(proc.name)
+        except (OSError, ValueError):
+            continue
+    raise AssertionError(f"no training process for {marker}")
+
+
+def net_log(workdir: Path, seed: int, net: str) -> str:
+    return (workdir / f"logs/train_net/random0/seed{seed}/{net}.log").read_text()
+
+
+def test_smoke_dag_without_accounting_survives_a_controller_that_lost_its_jobs(plain_cluster, finished_run,
+                                                                               start_run, tmp_path):
+    """The smoke DAG through Slurm; as its first job is submitted, slurmctld restarts without its state: the
+    job is gone (squeue does not list it, no accounting). The run must say so, retry it, and give the local
+    table."""
     started = time.monotonic()
-    # The 30 short training jobs share one Slurm submission (each submission costs seconds here);
-    # --cores and --resources bound what the group job asks for: all of one node.
-    slurm_snakemake(tmp_path, "--groups", "train_net=training", "--group-components", "training=30",
-                    "--cores", "4", "--resources", "mem_mb=16000")
-    print(f"smoke DAG through Slurm (training grouped): {time.monotonic() - started:.1f} s")
-    assert list((tmp_path / ".snakemake/slurm_logs").rglob("*.log")), "no job went through Slurm"
+    # Each submission costs seconds here, each dependency level up to a status check: the 30 short
+    # training jobs share one Slurm job, the data jobs one and the analysis jobs one. --cores and
+    # --resources bound what a group job asks for: all of one node.
+    groups = ["train_net=training", "cache_dataset=data", "split_classes=data", "collect_results=analysis",
+              "summarize_layers=analysis", "draw_figure=analysis"]
+    run = start_run(tmp_path, site_profile(tmp_path / "site"), "--config", SITE_CONFIG, "--groups", *groups,
+                    "--group-components", "training=30", "--cores", "4", "--resources", "mem_mb=16000",
+                    prepare=False)
+    first = run.first(r"submitted with SLURM jobid (\d+)", 120)[1].group(1)
+    subprocess.run(["bash", str(CLUSTER), "lose-state"], check=True)
+    lost = time.time()
+    noticed, _ = run.first(rf"Slurm job {first} gone from Slurm: squeue no longer lists it and sacct failed",
+                           GONE_BOUND_S + 30)
+    output = run.wait(timeout=900)
+    print(f"smoke DAG through Slurm (grouped, its first job lost once): {time.monotonic() - started:.1f} s; "
+          f"the gone job noticed {noticed - lost:.1f} s after slurmctld lost its state")
+    assert noticed - lost <= GONE_BOUND_S
+    assert len(re.findall(r"submitted with SLURM jobid \d+", output)) == 4  # 3 groups, the first one twice
     ours = pd.read_csv(tmp_path / "results/tables/nets.csv").drop(columns=TIMING)
     local = pd.read_csv(finished_run / "results/tables/nets.csv").drop(columns=TIMING)
     pd.testing.assert_frame_equal(ours, local)
 
 
+def test_every_end_of_a_job_with_accounting_is_noticed_and_the_net_resumes(accounting_cluster, start_run, tmp_path):
+    """Four nets train at once; once each has checkpointed, its job is cancelled, its training killed
+    (FAILED), hung past a shortened time limit (TIMEOUT), or requeued (as a preempted job is)."""
+    nets = {"cancelled": (0, "baseA"), "failed": (0, "baseB"), "timeout": (1, "baseA"), "requeued": (1, "baseB")}
+    run = start_run(tmp_path, site_profile(tmp_path / "site", account=ACCOUNT),
+              *[net_target(*net) for net in nets.values()], "--config", "seeds=[0, 1]", TRAIN, SITE_CONFIG)
+    run_id = run.run_id()
+    jobs, limits, ended = {}, {}, {}
+    for end, (seed, net) in nets.items():
+        wait_for_checkpoint(run, seed, net)
+        jobs[end] = running_job(run_id, seed, net)
+        if end == "cancelled":
+            subprocess.run(["scancel", jobs[end]], check=True)
+        elif end == "failed":
+            os.kill(training_pid(tmp_path, seed, net), 9)
+        elif end == "timeout":
+            limits[end] = next(job["minutes"] for job in slurm_jobs(run_id) if job["id"] == jobs[end])
+            subprocess.run(["scontrol", "update", f"JobId={jobs[end]}", "TimeLimit=1"], check=True)
+            os.kill(training_pid(tmp_path, seed, net), 19)  # SIGSTOP: hung until Slurm kills it
+        else:
+            subprocess.run(["scontrol", "requeue", jobs[end]], check=True)
+        ended[end] = time.time()
+
+    delays = {}
+    for end in ("cancelled", "failed", "timeout"):
+        noticed, found = run.first(rf"Slurm job {jobs[end]} ended (\w+)", 240)
+        assert found.group(1) == {"cancelled": "CANCELLED", "failed": "FAILED", "timeout": "TIMEOUT"}[end]
+        if end == "timeout":  # it ended when Slurm killed it, not when the test shortened its limit
+            ended[end] = slurm_end_time(jobs[end])
+        delays[end] = noticed - ended[end]
+    retry = wait_for_running_job(run_id, *nets["timeout"])
+    limits["retry"] = next(job["minutes"] for job in slurm_jobs(run_id) if job["id"] == retry)
+    output = run.wait(timeout=420)
+    print("noticed after (s):", {end: round(delay, 1) for end, delay in delays.items()})
+    assert max(delays.values()) <= BOUND_S, delays
+
+    assert f"Slurm job {jobs['requeued']} ended" not in output  # Slurm runs it again: not a failure
+    assert "No account was given" not in output and "invalid option" not in output
+    assert query(sacct_command([jobs["cancelled"]]))[0] == {jobs["cancelled"]: "CANCELLED"}  # sacct: "CANCELLED by 0"
+    assert {job["partition"] for job in slurm_jobs(run_id)} == {PARTITION}
+    assert limits["retry"] > limits["timeout"], limits  # a timed-out job comes back with more time
+    for seed, net in nets.values():
+        assert "resuming from checkpoint: epoch " in net_log(tmp_path, seed, net), (seed, net)
+        assert pd.read_json(tmp_path / net_target(seed, net), typ="series")["epochs"] == EPOCHS
 
 
-def _interrupt_training(tmp_path, action: list[str]) -> str:
-    """Train baseB through Slurm, interrupt its job with `action` once a checkpoint exists, and let
-    Snakemake finish; returns the net's log."""
-    target = "results/nets/random0/seed0/baseB/metrics.json"
-    command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile",
-               str(ROOT / "tests/smoke.yaml"), "--workflow-profile", str(PROFILE), target, "--config", LONG_TRAIN]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    checkpoint = tmp_path / "results/checkpoints/random0/seed0/baseB/last.pt"
-    deadline = time.monotonic() + 180
-    while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    assert checkpoint.exists(), "the training job never checkpointed"
-    jobs = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True, text=True).stdout.split()
-    assert len(jobs) == 1, f"expected one running Slurm job, got {jobs}"
-    subprocess.run([*action, jobs[0]], check=True)
-    output, _ = process.communicate(timeout=300)
-    assert process.returncode == 0, output[-3000:]
-    assert (tmp_path / target).exists()
-    return (tmp_path / "logs/train_net/random0/seed0/baseB.log").read_text()
+def wait_for_running_job(run_id: str, seed: int, net: str, timeout: float = 120) -> str:
+    """The Slurm job id of one net's next job, once it runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return running_job(run_id, seed, net)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
-def test_cancelled_job_is_retried_and_resumes_from_its_checkpoint(tmp_path):
-    log = _interrupt_training(tmp_path, ["scancel"])
-    assert "resuming from checkpoint: epoch " in log
-    assert pd.read_json(tmp_path / "results/nets/random0/seed0/baseB/metrics.json", typ="series")["epochs"] == 30
-
-
-def test_preempted_job_is_requeued_and_resumes_from_its_checkpoint(tmp_path):
-    log = _interrupt_training(tmp_path, ["scontrol", "requeue"])
-    assert "resuming from checkpoint: epoch " in log
+def slurm_end_time(job_id: str) -> float:
+    """When a job ended, from the accounting record (seconds since the epoch)."""
+    shown = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "End", f"--jobs={job_id}"], capture_output=True,
+                           text=True, check=True).stdout.split()
+    return time.mktime(time.strptime(shown[-1], "%Y-%m-%dT%H:%M:%S"))
