@@ -111,6 +111,10 @@ CHECK_CASES = [  # more of the same, checked without starting Snakemake (2-3 s e
     ("seed-twice", {"seeds": [0, 0]}, ["config key seeds = [0, 0]", "twice"]),
     ("unknown-direction", {"directions": ["AC"]}, ["config key directions[0] = 'AC'", "AB, BA"]),
     ("too-many-fc-widths", {"model": {"fc_widths": [1, 2, 3]}}, ["model.fc_widths", "has 3 item(s)", "at most 2"]),
+    ("dissimilar-not-a-flag", {"splits": {"explicit": {"d": {"A": [0], "B": [1], "dissimilar": "yes"}}}},
+     ["splits.explicit.d.dissimilar = 'yes'", "wrong type", "boolean"]),
+    ("name-of-half-c", {"splits": {"explicit": {"d": {"A": [0], "B": [1], "names": {"C": "x"}}}}},
+     ["unknown config key splits.explicit.d.names.C", "A, B"]),
 ]
 
 

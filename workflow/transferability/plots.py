@@ -251,7 +251,7 @@ def figure2_bottom(per_layer, effects, findings=None, paper=None, nets=None, con
             ax.axhline(level, color="black", linestyle=":", linewidth=1)
             unlabelled = _shade_regions(ax, means, _outcomes(findings))
             if unlabelled:
-                ax.text(0.99, 0.02, "not labelled (findings.csv):\n" + "\n".join(unlabelled),
+                ax.text(0.99, 0.02, "not labelled (findings.csv):\n" + "\n".join(sorted(unlabelled)),
                         transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="dimgrey")
             _pad_for_labels(ax)
         _layer_axes(ax)
