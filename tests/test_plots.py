@@ -85,6 +85,11 @@ def test_figure2_bottom_labels_only_reproduced_findings(nets, summary):
     assert not [t for t in labels if t.startswith("2:")], "a finding not reproduced gets no arrow"
     assert "2: not reproduced" in labels[-1]
     assert fig.get_suptitle().startswith("synthetic, small net")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["baseB", "selffer BnB", "transfer AnB"]
+    both = pd.concat([nets, pd.DataFrame([net("transfer", 1, 0.6, target="A")])])
+    pooled = plots.figure2_bottom(*analysis.summarize(both), nets=both)
+    assert [t.get_text() for t in pooled.legends[0].get_texts()] == [
+        "base (baseA, baseB)", "selffer (BnB, AnA)", "transfer (AnB, BnA)"]
 
 
 def test_figure2_bottom_of_the_paper_labels_all_its_findings():

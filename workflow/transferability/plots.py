@@ -32,6 +32,10 @@ STYLE = {
 # treatment -> its name in the paper's notation for target half T trained from source half S
 NET_NAMES = {"base": "base{T}", "selffer": "{T}n{T}", "selffer_ft": "{T}n{T}$^+$", "transfer": "{S}n{T}",
              "transfer_ft": "{S}n{T}$^+$"}
+# treatment -> its label where both directions are pooled (each mean is over both target halves)
+POOLED_LABELS = {"base": "base (baseA, baseB)", "selffer": "selffer (BnB, AnA)",
+                 "selffer_ft": "selffer$^+$ (BnB$^+$, AnA$^+$)", "transfer": "transfer (AnB, BnA)",
+                 "transfer_ft": "transfer$^+$ (AnB$^+$, BnA$^+$)"}
 FIGURE2_TREATMENTS = ["base", "selffer", "selffer_ft", "transfer", "transfer_ft"]
 DIRECTION_COLOURS = ["#7b3294", "#e08214"]  # the two target halves of a dissimilar split
 PAPER_LINE = dict(alpha=0.3, linestyle="--", linewidth=1.5)
@@ -164,11 +168,11 @@ def figure2_top(nets, paper=None, context=None):
     return fig
 
 
-def _mean_line(ax, rows, base, treatment, sem):
+def _mean_line(ax, rows, base, treatment, sem, label):
     """Means of one treatment from the base level at n = 0, with a +-sem band (none for one unit)."""
     look = STYLE[treatment]
     ax.plot([0, *rows["n"]], [base, *rows["mean"]], color=look["color"], marker=look["marker"],
-            markerfacecolor=look["face"], markersize=5, linewidth=2, label=look["label"])
+            markerfacecolor=look["face"], markersize=5, linewidth=2, label=label)
     ax.fill_between(rows["n"], rows["mean"] - sem, rows["mean"] + sem, color=look["color"], alpha=0.15, linewidth=0)
 
 
@@ -228,10 +232,13 @@ def _shade_regions(ax, means, outcomes):
 def figure2_bottom(per_layer, effects, findings=None, paper=None, nets=None, context=None):
     """Mean top-1 per treatment and n (random splits, both directions pooled), the regions between them
     labelled with the paper's findings 2-5 that this run reproduces (the others listed as not
-    reproduced or undetermined). Bands: +-sem of each treatment's paired difference from the base."""
+    reproduced or undetermined). Bands: +-sem of each treatment's paired difference from the base.
+    Where `nets` shows both directions, each line is named by the nets of both halves it pools."""
     base = _rows(per_layer, "random", "base")
+    pooled = nets is not None and _full_data(nets, "random").query("treatment != 'base'")["target"].nunique() > 1
+    labels = {t: POOLED_LABELS[t] if pooled else STYLE[t]["label"] for t in FIGURE2_TREATMENTS}
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(8, 5), layout="constrained")
+        fig = Figure(figsize=(8.5 if pooled else 8, 5), layout="constrained")
         ax = fig.add_subplot()
         paper_drawn = False
         if base.empty:
@@ -239,12 +246,12 @@ def figure2_bottom(per_layer, effects, findings=None, paper=None, nets=None, con
         else:
             level = base["mean"].iloc[0]
             paper_drawn = paper is not None and _paper_relative(ax, paper, level)
-            _scatter(ax, [0], [level], "base")
+            _scatter(ax, [0], [level], "base", label=labels["base"])
             means = {}
             for treatment in FIGURE2_TREATMENTS[1:]:
                 rows = _rows(per_layer, "random", treatment)
                 if len(rows):
-                    _mean_line(ax, rows, level, treatment, _band(effects, rows, treatment))
+                    _mean_line(ax, rows, level, treatment, _band(effects, rows, treatment), labels[treatment])
                     means[treatment] = rows.set_index("n")["mean"]
             layers = sorted(set().union(*(m.index for m in means.values())))
             means["base"] = pd.Series(level, index=layers)
