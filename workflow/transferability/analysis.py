@@ -225,21 +225,22 @@ def _base_level(full, units):
 
 
 def _co_adaptation(full, units):
+    """The layer with the smallest Holm-corrected p (m = the layers with two units or more); where no
+    layer has two units, the lowest layer, untestable."""
     rows = _effect_rows(units, "co_adaptation")
-    per_layer = _t_tests(rows.set_index(["dataset", "n", "split", "seed", "target"])["diff"],
-                         ["dataset", "n"], "less").reset_index()
-    per_layer = per_layer[per_layer["p_value"].notna()]
-    if per_layer.empty:  # no layer has two units: report the layer-wise means as untestable
-        per_layer = _t_tests(rows.set_index(["dataset", "n", "split", "seed", "target"])["diff"],
-                             ["dataset", "n"], "less").reset_index()
-        worst = per_layer.loc[per_layer.groupby("dataset")["value"].idxmin()].set_index("dataset")
-        return _decide(worst.drop(columns="n"), "2", "BnB - baseB at n=" + worst["n"].astype(str) + " (lowest)")
-    layers = per_layer.groupby("dataset")["n"].transform("size")
-    per_layer = per_layer.assign(p_value=np.minimum(1.0, per_layer["p_value"] * layers), layers=layers)
-    best = per_layer.loc[per_layer.groupby("dataset")["p_value"].idxmin()].set_index("dataset")
-    measured = ("BnB - baseB at n=" + best["n"].astype(str) + " (smallest p of "
-                + best["layers"].astype(str) + " layers; p Holm-corrected)")
-    return _decide(best.drop(columns=["n", "layers"]), "2", measured)
+    tests = _t_tests(rows.set_index(["dataset", "n", "split", "seed", "target"])["diff"],
+                     ["dataset", "n"], "less").reset_index()
+    testable = tests[tests["p_value"].notna()]
+    layers = testable.groupby("dataset")["n"].transform("size")
+    testable = testable.assign(p_value=np.minimum(1.0, testable["p_value"] * layers), layers=layers)
+    best = testable.loc[testable.groupby("dataset")["p_value"].idxmin()]
+    untestable = tests[~tests["dataset"].isin(best["dataset"])]
+    lowest = untestable.loc[untestable.groupby("dataset")["value"].idxmin()].assign(layers=0)
+    chosen = pd.concat([best, lowest]).set_index("dataset")
+    how = np.where(chosen["layers"] > 0, " (smallest p of " + chosen["layers"].astype(str)
+                   + " layers; p Holm-corrected)", " (lowest)")
+    measured = "BnB - baseB at n=" + chosen["n"].astype(str) + how
+    return _decide(chosen.drop(columns=["n", "layers"]), "2", measured)
 
 
 def _fine_tune_recovery(full, units):
