@@ -125,7 +125,7 @@ def test_rest_of_the_paper_dissimilar_split_random_frozen_reduced_data(tmp_path)
     run_snakemake(tmp_path, "--cores", "2", config=[ROOT / "tests/smoke.yaml", ROOT / "tests/smoke_paper.yaml"])
     nets = pd.read_csv(tmp_path / "results/tables/nets.csv")
     by_kind = nets.groupby(["split_kind", "treatment"]).size().to_dict()
-    assert by_kind[("explicit", "transfer")] == 2 * 2 * 3  # seeds x directions x layers
+    assert by_kind[("dissimilar", "transfer")] == 2 * 2 * 3  # seeds x directions x layers
     assert by_kind[("unsplit", "random_frozen")] == 2 * 3 and by_kind[("unsplit", "base")] == 2 * 3
     assert sorted(nets["images_per_class"].dropna().unique()) == [20, 100]
     for name in ("figure3", "reduced_data"):

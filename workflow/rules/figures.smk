@@ -18,7 +18,7 @@ def half_label(spec, half):
     if isinstance(classes, str):
         return os.path.basename(classes)
     text = ", ".join(map(str, classes))
-    return text if len(text) <= 40 else text[:37] + "..."
+    return text if len(text) <= 28 else text[:25] + "..."
 
 
 rule draw_figure:

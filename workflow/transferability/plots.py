@@ -317,7 +317,7 @@ def _dissimilar_panel(ax, nets, per_layer, context):
         base_mean = _rows(per_layer, "dissimilar", "base", target, split)["mean"]
         ax.plot([*[0] * len(base_mean), *means["n"]], [*base_mean, *means["mean"]], color=colour, alpha=0.7)
     if targets:
-        ax.legend(loc="lower left", frameon=False, fontsize=8)
+        ax.legend(loc="lower left", frameon=False, fontsize=7)
         ax.set_title(f"Dissimilar halves ({split})" + (f"; also {', '.join(splits[1:])} in the tables"
                                                         if len(splits) > 1 else ""))
     else:
