@@ -114,6 +114,10 @@ CHECK_CASES = [  # more of the same, checked without starting Snakemake (2-3 s e
     ("unknown-direction", {"directions": ["AC"]}, ["config key directions[0] = 'AC'", "AB, BA"]),
     ("too-many-fc-widths", {"model": {"fc_widths": [1, 2, 3]}}, ["model.fc_widths", "has 3 item(s)", "at most 2"]),
     ("nets-per-gpu-0", {"resources": {"nets_per_gpu": 0}}, ["config key resources.nets_per_gpu = 0", ">= 1"]),
+    ("dissimilar-not-a-flag", {"splits": {"explicit": {"d": {"A": [0, 1], "B": [2, 3], "dissimilar": "yes"}}}},
+     ["splits.explicit.d.dissimilar = 'yes'", "wrong type", "boolean"]),
+    ("name-of-half-c", {"splits": {"explicit": {"d": {"A": [0, 1], "B": [2, 3], "names": {"C": "x"}}}}},
+     ["unknown config key splits.explicit.d.names.C", "A, B"]),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Tests of the figures (transferability.plots): what is drawn, saving, and missing data."""
+"""Tests of the figures (transferability.plots): what is drawn, what is claimed, saving, missing data."""
 
 import matplotlib
 import numpy as np
@@ -8,26 +8,36 @@ from matplotlib.figure import Figure
 
 from transferability import analysis, plots
 
+CONTEXT = {"dataset": "synthetic", "model": "small", "training": "3 epochs",
+           "halves": {"dissimilar": {"A": "garments", "B": "footwear and bags"}}}
 
-def net(treatment, n, top1, split_kind="random", target="B", images_per_class=np.nan):
-    return dict(split_kind=split_kind, treatment=treatment, n=n, target=target, top1=top1, top5=np.nan,
-                images_per_class=images_per_class)
+
+def net(treatment, n, top1, split_kind="random", target="B", images_per_class=np.nan, split="random0", seed=0):
+    return dict(dataset="synthetic", split=split, split_kind=split_kind, seed=seed, treatment=treatment, n=n,
+                target=target, top1=top1, top5=np.nan, images_per_class=images_per_class, epochs=3)
 
 
 @pytest.fixture
 def nets():
-    """Random split: 2 base, 4 selffer, 4 transfer nets (no fine-tuned ones); explicit split with
-    both directions; random frozen nets; reduced-data nets with 2 seeds at 2 sizes."""
-    rows = [net("base", 0, 0.70, target="A"), net("base", 0, 0.72)]
-    for n in (1, 2):
-        rows += [net("selffer", n, 0.69 - 0.02 * n), net("selffer", n, 0.68 - 0.02 * n),
-                 net("transfer", n, 0.65 - 0.03 * n), net("transfer", n, 0.64 - 0.03 * n)]
+    """Random splits: two seeds of baseA, baseB and, on B, selffers and transfers (no fine-tuned ones);
+    a dissimilar split with both directions; random frozen nets on B; reduced-data nets."""
+    rows = []
+    for seed, noise, wobble in ((0, 0.0, 0.005), (1, 0.004, -0.003)):
+        rows += [net("base", 0, 0.70 + noise, target="A", seed=seed), net("base", 0, 0.72 + noise, seed=seed)]
+        for n in (1, 2):
+            rows += [net("selffer", n, 0.72 + noise + wobble * n, seed=seed),  # no co-adaptation dip
+                     net("transfer", n, 0.64 - 0.03 * n + noise, seed=seed)]
+        rows += [net("random_frozen", n, 0.3 + noise, seed=seed) for n in (1, 2)]
     for half, level in (("A", 0.8), ("B", 0.6)):
-        rows += [net("base", 0, level, "explicit", half)]
-        rows += [net("transfer", n, level - 0.1 * n, "explicit", half) for n in (1, 2, 3)]
-    rows += [net("random_frozen", n, 0.3) for n in (1, 2)]
+        rows += [net("base", 0, level, "dissimilar", half, split="dissimilar")]
+        rows += [net("transfer", n, level - 0.1 * n, "dissimilar", half, split="dissimilar") for n in (1, 2, 3)]
     rows += [net("base", 0, acc, images_per_class=k) for k, acc in ((10, 0.2), (10, 0.3), (100, 0.5), (100, 0.6))]
     return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def summary(nets):
+    return analysis.summarize(nets)
 
 
 def points(collection):
@@ -38,47 +48,81 @@ def texts(fig):
     return [t.get_text() for ax in fig.axes for t in ax.texts]
 
 
-def test_figure2_top_one_marker_per_net(nets):
-    fig = plots.figure2_top(nets)
-    ax = fig.axes[0]
-    assert [points(c) for c in ax.collections] == [2, 4, 4]  # base, selffer, transfer; no "+" nets
-    assert ax.get_xlabel() == plots.XLABEL and ax.get_ylabel() == plots.YLABEL
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["baseB", "selffer BnB", "transfer AnB"]
-    x = ax.collections[1].get_offsets()[:, 0]
+def legend_texts(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_figure2_top_one_panel_per_target_half_with_each_net_named(nets):
+    both = pd.concat([nets, pd.DataFrame([net("transfer", 1, 0.6, target="A")])])
+    fig = plots.figure2_top(both, context=CONTEXT)
+    half_a, half_b = fig.axes
+    assert half_a.get_title() == "target half A of each random split"
+    assert legend_texts(half_a) == ["baseA", "BnA"]  # the transfer to A is BnA, its base baseA
+    assert legend_texts(half_b) == ["baseB", "BnB", "AnB"]
+    assert [points(c) for c in half_b.collections] == [2, 4, 4]  # one marker per net
+    x = half_b.collections[1].get_offsets()[:, 0]
     assert np.all(np.abs(x - np.round(x) - plots.STYLE["selffer"]["offset"]) <= plots.JITTER)
+    assert fig.get_suptitle() == ("synthetic, small net, 3 epochs, 3 unit(s): 1 random split(s) x 2 seed(s) "
+                                  "x 2 target half(s)")
     with_paper = plots.figure2_top(nets, paper=analysis.paper_per_layer())
-    assert len(with_paper.axes[0].lines) == 5  # one faint line per paper treatment
-    assert plots.PAPER_LABEL in [t.get_text() for t in with_paper.legends[0].get_texts()]
+    paper_lines = with_paper.axes[0].lines
+    assert len(paper_lines) == 5  # the paper's base level and its four treatments
+    base_level = nets[(nets["treatment"] == "base") & (nets["target"] == "B") & (nets["split_kind"] == "random")
+                      & nets["images_per_class"].isna()]["top1"].mean()
+    assert paper_lines[0].get_ydata()[0] == pytest.approx(base_level)  # drawn relative to our base
 
 
-def test_figure2_bottom_lines_and_labelled_regions(nets):
-    per_layer = analysis.per_layer_table(nets)
-    fig = plots.figure2_bottom(per_layer, analysis.effects_table(per_layer))
+def test_figure2_bottom_labels_only_reproduced_findings(nets, summary):
+    per_layer, effects, findings = summary
+    fig = plots.figure2_bottom(per_layer, effects, findings, nets=nets, context=CONTEXT)
     ax = fig.axes[0]
     assert len(ax.lines) == 3  # selffer and transfer means + the base level
     assert [len(line.get_xdata()) for line in ax.lines[:2]] == [3, 3]  # n = 0 (base), 1, 2
+    outcomes = findings.set_index("finding")["outcome"]
+    assert outcomes["4"] == "reproduced" and outcomes["2"] == "not reproduced"
     labels = texts(fig)
-    assert len(labels) == 2 and labels[0].startswith("2: performance drop") and labels[1].startswith("4:")
-    paper = analysis.paper_per_layer()
-    with_paper = plots.figure2_bottom(paper, analysis.effects_table(paper), paper=paper)
-    assert len(with_paper.axes[0].lines) == 5 + 4 + 1
-    assert sorted(label[0] for label in texts(with_paper)) == ["2", "3", "4", "5"]
+    assert [t for t in labels if t.startswith("4:")], "the reproduced finding is labelled"
+    assert not [t for t in labels if t.startswith("2:")], "a finding not reproduced gets no arrow"
+    assert "2: not reproduced" in labels[-1]
+    assert fig.get_suptitle().startswith("synthetic, small net")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["baseB", "selffer BnB", "transfer AnB"]
+    both = pd.concat([nets, pd.DataFrame([net("transfer", 1, 0.6, target="A")])])
+    pooled = plots.figure2_bottom(*analysis.summarize(both), nets=both)
+    assert [t.get_text() for t in pooled.legends[0].get_texts()] == [
+        "base (baseA, baseB)", "selffer (BnB, AnA)", "transfer (AnB, BnA)"]
 
 
-def test_figure3_panels(nets):
-    fig = plots.figure3(nets, analysis.per_layer_table(nets))
+def test_figure2_bottom_of_the_paper_labels_all_its_findings():
+    per_layer, effects, findings = analysis.summarize(analysis.paper_nets())
+    fig = plots.figure2_bottom(per_layer, effects, findings, paper=analysis.paper_per_layer())
+    assert len(fig.axes[0].lines) == 5 + 4 + 1
+    assert sorted(label[0] for label in texts(fig)) == ["2", "3", "4", "5"]
+
+
+def test_figure2_bottom_without_findings_labels_nothing(nets, summary):
+    per_layer, effects, _ = summary
+    fig = plots.figure2_bottom(per_layer, effects)
+    assert not [t for t in texts(fig) if t[:2] in ("2:", "3:", "4:", "5:")]
+
+
+def test_figure3_names_the_dissimilar_halves_and_draws_effects_from_the_table(nets, summary):
+    per_layer, effects, findings = summary
+    fig = plots.figure3(nets, per_layer, effects, findings, context=CONTEXT)
     dissimilar, frozen, differences = fig.axes
     assert [points(c) for c in dissimilar.collections] == [1, 3, 1, 3]  # per half: base, transfers
-    assert [points(c) for c in frozen.collections] == [2, 2]  # the random split's bases, frozen nets
-    assert len(differences.lines) == 4  # random transfer, explicit mean, random frozen, zero line
+    assert legend_texts(dissimilar) == ["to garments from footwear and bags (its base at n = 0)",
+                                        "to footwear and bags from garments (its base at n = 0)"]
+    assert [points(c) for c in frozen.collections] == [2, 4]  # the bases of their halves, frozen nets
+    assert len(differences.lines) == 4  # random transfer, dissimilar, random frozen, zero line
     assert differences.lines[1].get_ydata()[-1] == pytest.approx(-0.3)
-    assert not texts(fig)
+    assert "4.2: " in differences.get_title()
 
 
 def test_figure3_says_not_run(nets):
     random_only = nets[(nets["split_kind"] == "random") & (nets["treatment"] != "random_frozen")]
-    fig = plots.figure3(random_only, analysis.per_layer_table(random_only), paper=analysis.paper_per_layer())
-    assert sorted(texts(fig)) == ["explicit (dissimilar) split: not run", "random frozen layers: not run"]
+    per_layer, effects, findings = analysis.summarize(random_only)
+    fig = plots.figure3(random_only, per_layer, effects, findings, paper_effects=plots.paper_effects())
+    assert sorted(texts(fig)) == ["a split marked dissimilar: not run", "random frozen layers: not run"]
     assert len(fig.axes[2].lines) == 1 + 3 + 1  # ours, the paper's three, zero line
 
 
@@ -88,25 +132,25 @@ def test_reduced_data_curve(nets):
     assert points(ax.collections[0]) == 4
     mean, full, paper = ax.lines
     assert mean.get_ydata().tolist() == pytest.approx([0.25, 0.55])
-    assert full.get_ydata()[0] == pytest.approx(0.71)  # full-data base nets of the same split kind
+    assert full.get_ydata()[0] == pytest.approx(0.712)  # full-data base nets of the same split kind
     assert len(paper.get_xdata()) == 12
     assert ax.get_xscale() == "log"
 
 
 def test_empty_tables_draw_not_run(nets):
     empty = nets.iloc[:0]
-    per_layer = analysis.per_layer_table(empty)
-    figures = [plots.figure2_top(empty), plots.figure2_bottom(per_layer, analysis.effects_table(per_layer)),
-               plots.figure3(empty, per_layer), plots.reduced_data_curve(empty)]
+    per_layer, effects, findings = analysis.summarize(empty)
+    figures = [plots.figure2_top(empty), plots.figure2_bottom(per_layer, effects, findings),
+               plots.figure3(empty, per_layer, effects, findings), plots.reduced_data_curve(empty)]
     for fig in figures:
         assert isinstance(fig, Figure)
         assert any("not run" in text for text in texts(fig))
 
 
-def test_draw_and_save(nets, tmp_path):
+def test_draw_and_save(nets, summary, tmp_path):
     font_size = matplotlib.rcParams["font.size"]
-    for name in ("figure2_top", "figure2_bottom", "figure3", "reduced_data"):
-        fig = plots.draw(name, nets, paper=True)
+    for name in plots.FIGURES:
+        fig = plots.draw(name, nets, *summary, context=CONTEXT, paper=True)
         for suffix, magic in ((".png", b"\x89PNG"), (".pdf", b"%PDF")):
             path = tmp_path / f"{name}{suffix}"
             plots.save(fig, path, dpi=60)
@@ -114,4 +158,4 @@ def test_draw_and_save(nets, tmp_path):
     assert matplotlib.rcParams["font.size"] == font_size  # no global style leaks
     assert sorted(p.name for p in tmp_path.iterdir())[:2] == ["figure2_bottom.pdf", "figure2_bottom.png"]
     with pytest.raises(ValueError, match="unknown figure"):
-        plots.draw("figure9", nets)
+        plots.draw("figure9", nets, *summary)

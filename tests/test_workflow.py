@@ -44,6 +44,10 @@ def test_smoke_dag_makes_every_net_table_and_figure(finished_run):
     assert set(per_layer["n"]) == set(range(8))
     effects = pd.read_csv(finished_run / "results/tables/effects.csv")
     assert {"co_adaptation", "specificity", "boost"} <= set(effects["effect"])
+    assert (effects["units"] == 1).all() and effects["sem"].isna().all(), "one unit: no spread, never 0"
+    findings = pd.read_csv(finished_run / "results/tables/findings.csv", dtype={"finding": str}).set_index("finding")
+    judged = findings.loc[["2", "3", "4", "5"]]  # one split, seed and direction: nothing can be decided
+    assert (judged["outcome"] == "undetermined").all() and judged["why"].str.contains("1 unit").all()
     for name in ("figure2_top", "figure2_bottom"):
         for ext in ("png", "pdf"):
             assert (finished_run / f"results/figures/{name}.{ext}").stat().st_size > 10_000
@@ -128,13 +132,15 @@ def test_rest_of_the_paper_dissimilar_split_random_frozen_reduced_data(tmp_path)
     run_snakemake(tmp_path, "--cores", "2", config=[ROOT / "tests/smoke.yaml", ROOT / "tests/smoke_paper.yaml"])
     nets = pd.read_csv(tmp_path / "results/tables/nets.csv")
     by_kind = nets.groupby(["split_kind", "treatment"]).size().to_dict()
-    assert by_kind[("explicit", "transfer")] == 2 * 2 * 3  # seeds x directions x layers
+    assert by_kind[("dissimilar", "transfer")] == 2 * 2 * 3  # seeds x directions x layers
     assert by_kind[("unsplit", "random_frozen")] == 2 * 3 and by_kind[("unsplit", "base")] == 2 * 3
     assert sorted(nets["images_per_class"].dropna().unique()) == [20, 100]
     for name in ("figure3", "reduced_data"):
         assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000
     findings = pd.read_csv(tmp_path / "results/tables/findings.csv", dtype={"finding": str}).set_index("finding")
     assert findings.loc[["4.2", "4.3"], "value"].notna().all(), "sections 4.2 and 4.3 were not measured"
+    assert findings.loc[["4.2", "4.3"], "units"].tolist() == [2 + 2 * 2, 2 + 2]  # two seeds, both directions
+    assert (findings["outcome"] != "").all()
     per_layer = pd.read_csv(tmp_path / "results/tables/per_layer.csv")
     assert (per_layer.loc[per_layer["treatment"] == "transfer", "count"] >= 2).all()  # spread over seeds
 

@@ -62,9 +62,12 @@ def package_file(value):
 
 
 def split_kind(split):
+    """random, explicit, dissimilar (an explicit split the config marks so: Section 4.2) or unsplit."""
     if split == "whole":
         return "unsplit"
-    return "random" if split in {f"random{s}" for s in config["splits"]["random"]} else "explicit"
+    if split in {f"random{s}" for s in config["splits"]["random"]}:
+        return "random"
+    return "dissimilar" if config["splits"]["explicit"][split].get("dissimilar") else "explicit"
 
 
 def nets_of_split(split):

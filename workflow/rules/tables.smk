@@ -3,7 +3,8 @@
 
 rule collect_results:
     input:
-        all_metrics(),
+        metrics=all_metrics(),
+        epochs=[path.replace("metrics.json", "epochs.csv") for path in all_metrics()],  # read beside each
     output:
         report("results/tables/nets.csv", category="Tables", caption="../report/nets.rst"),
     params:
@@ -13,7 +14,7 @@ rule collect_results:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability collect --split-kinds {params.split_kinds:q} --out {output} {input} > {log} 2>&1"
+        "{PYTHON} -m transferability collect --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"
 
 
 rule summarize_layers:
@@ -34,7 +35,7 @@ rule summarize_layers:
 
 rule compare_with_paper:
     input:
-        "results/tables/nets.csv",
+        "results/tables/per_layer.csv",
     output:
         report("results/tables/paper_comparison.csv", category="Tables", caption="../report/paper_comparison.rst"),
     log:
@@ -42,4 +43,4 @@ rule compare_with_paper:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability compare --nets {input} --out {output} > {log} 2>&1"
+        "{PYTHON} -m transferability compare --per-layer {input} --out {output} > {log} 2>&1"

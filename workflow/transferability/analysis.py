@@ -1,23 +1,44 @@
-"""The analysis tables: per-layer means, the paper's effects and findings, and the paper's own numbers.
+"""The analysis tables: per-layer means, the paper's effects per unit of replication, the paper's findings
+as stated tests, and the paper's own numbers.
 
-Functions take and return tidy pandas DataFrames (nets.csv rows, see the design) and round nothing;
+A *unit* is one independent repetition of an effect: one split, seed and target half. An effect is paired
+within its unit (a net minus the base net of its own split, seed and half, or AnB minus BnB of the same
+unit and n) and then summarised over units: mean, standard error and a 95% t interval (df = units - 1).
+One unit has no spread: its standard error and interval are empty (NaN), never 0.
+
+Groups: all random splits of a data set are pooled (random halves are exchangeable draws, so each random
+split adds units); every other split is a group of its own (two explicit splits are never pooled), named
+by its split. split_kind is random, explicit, dissimilar (an explicit split the config marks
+`dissimilar: true`) or unsplit (the whole task).
+
+Every function works per data set (the `dataset` column): several data sets, or many simulated tables,
+are analysed in one call. Functions take and return tidy pandas DataFrames and round nothing;
 formatting is the caller's. Only the `paper_*` loaders read files (the package's paper/ data)."""
 
-import math
 from importlib import resources
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-PER_LAYER_COLUMNS = ["split_kind", "target", "treatment", "n",
-                     "mean", "std", "sem", "count", "ci95", "top5_mean"]
-EFFECT_COLUMNS = ["split_kind", "target", "effect", "n", "value", "sem", "count_a", "count_b"]
-FINDING_COLUMNS = ["finding", "statement", "measured", "value", "spread", "reproduced"]
+ALPHA = 0.05  # level of every finding's test
+MARGIN = 0.01  # finding 3: BnB+ recovers if it is not more than one point of top-1 below baseB
+STILL_IMPROVING = 0.005  # a base net whose last epoch raised its validation top-1 by more was not done
+
+PER_LAYER_COLUMNS = ["dataset", "split_kind", "split", "target", "treatment", "n", "count",
+                     "mean", "std", "sem", "ci95_low", "ci95_high", "top5_mean"]
+EFFECT_COLUMNS = ["dataset", "split_kind", "split", "target", "effect", "n", "units",
+                  "mean", "sem", "ci95_low", "ci95_high"]
+FINDING_COLUMNS = ["dataset", "finding", "statement", "test", "measured", "units", "value",
+                   "ci95_low", "ci95_high", "p_value", "outcome", "why"]
 NETS_COLUMNS = ["dataset", "split", "split_kind", "seed", "net", "treatment", "source", "target", "n",
                 "fine_tuned", "images_per_class", "top1", "top5"]
+OUTCOMES = ("reproduced", "not reproduced", "undetermined")
+SEPARATE_HALVES = ("explicit", "dissimilar")  # split kinds whose target halves differ in kind
+UNIT = ["dataset", "split_kind", "group", "split", "seed", "target"]  # group: the split, or "random"
 
-# effect -> (treatment a, treatment b): value = mean(a at n) - mean(b at n), or b's n = 0 row for "base".
-# transfer_drop on an explicit split is the paper's dissimilar-task drop (Section 4.2).
+# effect -> (treatment a, treatment b): a net of a at n minus b at the same n, or minus the base net of
+# its unit for "base". transfer_drop on a dissimilar split is the paper's Section 4.2 drop.
 EFFECTS = {
     "co_adaptation": ("selffer", "base"),
     "specificity": ("transfer", "selffer"),
@@ -27,219 +48,307 @@ EFFECTS = {
     "random_frozen_drop": ("random_frozen", "base"),
 }
 
-# Two-sided 95% Student t quantiles for 1..30 degrees of freedom (scipy is not a dependency).
-_T975 = [12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-         2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-         2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423]
-
-
-def t_quantile_975(df: int) -> float:
-    """t quantile for a 95% interval; 0 for df < 1 (a single net has no spread)."""
-    if df < 1:
-        return 0.0
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959964  # Cornish-Fisher expansion: within 1e-4 of the exact value beyond 30 df
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-
 
 def _text(column):
     """Missing text as "" (an all-empty CSV column reads back as float NaN)."""
-    return column.astype(object).where(column.notna(), "")
+    return column.astype(object).where(column.notna(), "").astype(str)
+
+
+def _full_training(nets: pd.DataFrame) -> pd.DataFrame:
+    """The nets of the transfer grid that have a result (reduced-data nets left out), with the unit's
+    columns filled in (a hand-made table may lack dataset, split or seed) and its group."""
+    full = nets[nets["images_per_class"].isna() & nets["top1"].notna()]
+    defaults = {"dataset": "", "split": "", "seed": 0, "last_epoch_gain": np.nan}
+    full = full.assign(**{c: v for c, v in defaults.items() if c not in full})
+    full = full.assign(dataset=_text(full["dataset"]), split=_text(full["split"]), target=_text(full["target"]))
+    full = full.assign(group=full["split"].where(full["split_kind"] != "random", "random"))
+    return _target_bases_only(full)
+
+
+def _target_bases_only(full: pd.DataFrame) -> pd.DataFrame:
+    """Base nets of halves that no other net targets are not references: with the A->B direction only,
+    BnB and AnB compare with baseB, not with baseA (which is trained on another task)."""
+    is_base = full["treatment"] == "base"
+    keys = ["dataset", "split", "seed", "target"]
+    targeted = full.loc[~is_base, keys].drop_duplicates()
+    if targeted.empty:
+        return full
+    reference = full[keys].merge(targeted.assign(targeted=True), on=keys, how="left")["targeted"]
+    return full[~is_base.to_numpy() | reference.notna().to_numpy()]
+
+
+def _summary(table, keys, value, count="units"):
+    """Mean, standard error and 95% t interval of `value` per `keys`; empty spread for a single value."""
+    out = table.groupby(keys, sort=True)[value].agg(**{count: "size", "mean": "mean", "std": "std"}).reset_index()
+    out["sem"] = out["std"] / np.sqrt(out[count])
+    half_width = stats.t.ppf(0.975, out[count] - 1) * out["sem"]  # NaN for one value (df = 0)
+    out["ci95_low"], out["ci95_high"] = out["mean"] - half_width, out["mean"] + half_width
+    return out
 
 
 def per_layer_table(nets: pd.DataFrame) -> pd.DataFrame:
-    """Mean and spread of top-1 per split_kind, target, treatment and n; reduced-data nets are left out.
-    Random halves are symmetric, so both directions are pooled (target "", as the paper does); the
-    halves of an explicit split are not (natural vs man-made), so each target half keeps its own rows."""
-    full = _target_bases_only(nets[nets["images_per_class"].isna() & nets["top1"].notna()])
-    full = full.assign(target=_text(full["target"]).where(full["split_kind"] == "explicit", ""))
-    table = (full.groupby(["split_kind", "target", "treatment", "n"])
-             .agg(mean=("top1", "mean"), std=("top1", "std"), count=("top1", "size"),
-                  top5_mean=("top5", "mean"))
-             .reset_index())
-    table["std"] = table["std"].fillna(0.0)
-    table["sem"] = table["std"] / np.sqrt(table["count"])
-    table["ci95"] = table["sem"] * table["count"].map(lambda c: t_quantile_975(c - 1))
-    return table[PER_LAYER_COLUMNS]
+    """Mean and spread of top-1 per data set, split group, target, treatment and n. Random halves are
+    symmetric, so both directions are pooled (target "", as the paper does); the halves of an explicit
+    split are not (natural vs man-made), so each target half keeps its own rows."""
+    full = _full_training(nets)
+    full = full.assign(target=full["target"].where(full["split_kind"].isin(SEPARATE_HALVES), ""))
+    keys = ["dataset", "split_kind", "group", "target", "treatment", "n"]
+    table = _summary(full, keys, "top1", count="count")
+    table["top5_mean"] = full.groupby(keys, sort=True)["top5"].mean().to_numpy()
+    return table.rename(columns={"group": "split"})[PER_LAYER_COLUMNS]
 
 
-def _target_bases_only(nets: pd.DataFrame) -> pd.DataFrame:
-    """Base nets of halves that no other net targets are not references: with the A->B direction only,
-    BnB and AnB compare with baseB, not with baseA (which is trained on another task)."""
-    is_base = nets["treatment"] == "base"
-    columns = [c for c in ("split", "seed", "target") if c in nets]
-    targeted = set(map(tuple, nets.loc[~is_base, columns].astype(str).values))
-    if not targeted:
-        return nets
-    keys = nets[columns].astype(str).apply(tuple, axis=1)
-    return nets[~is_base | keys.isin(targeted)]
+def unit_effects(nets: pd.DataFrame) -> pd.DataFrame:
+    """Every effect in every unit where both of its nets were run: UNIT columns, effect, n, diff."""
+    full = _full_training(nets)
+    frames = []
+    for effect, (a, b) in EFFECTS.items():
+        on = UNIT if b == "base" else UNIT + ["n"]
+        nets_a = full.loc[(full["treatment"] == a) & (full["n"] >= 1), UNIT + ["n", "top1"]]
+        pairs = nets_a.merge(full.loc[full["treatment"] == b, on + ["top1"]], on=on, suffixes=("", "_b"))
+        frames.append(pairs.assign(effect=effect, diff=pairs["top1"] - pairs["top1_b"]))
+    columns = UNIT + ["effect", "n", "diff"]
+    return pd.concat([f[columns] for f in frames], ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def effects_table(per_layer: pd.DataFrame) -> pd.DataFrame:
-    """The paper's effects per split_kind, target and n >= 1, with the standard error of each
-    difference; for explicit splits also the mean of the directions (target ""). An effect whose
-    treatments were not run is simply absent."""
+def effects_table(units: pd.DataFrame) -> pd.DataFrame:
+    """The effects per data set, group and n over their units (target ""); explicit and dissimilar
+    splits also per target half (one row per direction of transfer)."""
+    keys = ["dataset", "split_kind", "group", "target", "effect", "n"]
+    pooled = _summary(units.assign(target=""), keys, "diff")
+    per_half = _summary(units[units["split_kind"].isin(SEPARATE_HALVES)], keys, "diff")
+    table = pd.concat([pooled, per_half], ignore_index=True).sort_values(keys, ignore_index=True)
+    return table.rename(columns={"group": "split"})[EFFECT_COLUMNS]
+
+
+def summarize(nets: pd.DataFrame):
+    """What the summarize command writes: (per_layer, effects, findings) of a nets.csv table."""
+    units = unit_effects(nets)
+    return per_layer_table(nets), effects_table(units), findings(nets, units)
+
+
+# ---- the findings: each a stated test at ALPHA over units ------------------------------------------
+
+STATEMENTS = {
+    "1": "1. baseB reaches about 62.5% top-1 on its ImageNet half; the level depends on the data set.",
+    "2": "2. Fragile co-adaptation: BnB falls below baseB at middle layers.",
+    "3": "3. Fine-tuning recovers the co-adapted interactions: BnB+ is not below baseB.",
+    "4": "4. Representation specificity: AnB falls below BnB at the top layers.",
+    "5": "5. Transfer + fine-tuning improves generalisation: AnB+ is above baseB.",
+    "4.2": "4.2. Transfer hurts more between dissimilar halves than between random ones.",
+    "4.3": "4.3. Random frozen layers hurt far more than transferred ones.",
+}
+TESTS = {
+    "1": "None: reported, not judged (mean top-1 of the random splits' base nets, 95% t interval).",
+    "2": (f"One-sided t test per layer n of BnB - baseB < 0 over the random splits' units (paired within "
+          f"each split, seed and half), Holm-corrected over the layers run; reproduced if the smallest "
+          f"corrected p < {ALPHA}."),
+    "3": (f"Non-inferiority t test (the lower half of TOST) of the mean over n of BnB+ - baseB per unit: "
+          f"reproduced if it is above -{MARGIN} (margin: {MARGIN * 100:g} point of top-1) with p < {ALPHA}."),
+    "4": f"One-sided t test of AnB - BnB < 0 at the deepest n run (7 in the paper), paired within units; p < {ALPHA}.",
+    "5": f"One-sided t test of the mean over n of AnB+ - baseB > 0 per unit; p < {ALPHA}.",
+    "4.2": (f"One-sided two-sample t test (pooled variance) of AnB - base at the deepest n both run: the "
+            f"units of the split marked dissimilar below those of the random splits; p < {ALPHA}."),
+    "4.3": (f"One-sided t test of the mean over n of (random frozen - base) - (AnB - base) < 0, paired "
+            f"within the random splits' units; a two-sample pooled t test where the random-frozen nets ran "
+            f"on the whole task; p < {ALPHA}."),
+}
+# findings whose nets start from trained layers and are compared with the base nets: confounded by
+# extra training when the base nets had not converged
+CONFOUNDED_BY_SHORT_TRAINING = ("2", "3", "5")
+
+
+def _t_tests(values: pd.Series, by, alternative, null=0.0) -> pd.DataFrame:
+    """One-sample t test of the unit values of each `by` group (index levels) against `null`, with the
+    group's mean and 95% t interval. alternative: "less" or "greater". p is NaN with one unit."""
+    out = values.groupby(level=by).agg(units="size", value="mean", std="std")
+    sem = out["std"] / np.sqrt(out["units"])
+    return _with_p(out, (out["value"] - null) / sem, sem, out["units"] - 1, alternative)
+
+
+def _with_p(out, t, sem, df, alternative):
+    out = out.assign(p_value=stats.t.cdf(t, df) if alternative == "less" else stats.t.sf(t, df))
+    out["p_value"] = out["p_value"].where(df >= 1)
+    half_width = stats.t.ppf(0.975, df.where(df >= 1)) * sem
+    return out.assign(ci95_low=out["value"] - half_width, ci95_high=out["value"] + half_width)
+
+
+def _two_sample(first: pd.Series, second: pd.Series, alternative) -> pd.DataFrame:
+    """Pooled-variance two-sample t test per data set of mean(first) - mean(second); a side with one
+    unit contributes no variance (its df is 0), so one unit against several is still a test."""
+    a = first.groupby(level="dataset").agg(n_a="size", m_a="mean", v_a="var")
+    b = second.groupby(level="dataset").agg(n_b="size", m_b="mean", v_b="var")
+    out = a.join(b, how="inner")
+    df = out["n_a"] + out["n_b"] - 2
+    pooled = ((out["n_a"] - 1) * out["v_a"].fillna(0) + (out["n_b"] - 1) * out["v_b"].fillna(0)) / df
+    sem = np.sqrt(pooled * (1 / out["n_a"] + 1 / out["n_b"]))
+    # the variance is estimated only if some side has two units
+    sem = sem.where((out["n_a"] >= 2) | (out["n_b"] >= 2))
+    out = out.assign(units=out["n_a"] + out["n_b"], value=out["m_a"] - out["m_b"])
+    return _with_p(out, out["value"] / sem, sem, df.where(sem.notna(), 0), alternative)
+
+
+def _unit_means(rows: pd.DataFrame) -> pd.Series:
+    """Mean over n of each unit's differences, indexed by dataset and unit."""
+    return rows.groupby(["dataset", "split", "seed", "target"])["diff"].mean()
+
+
+def _effect_rows(units, effect, kinds=("random",)):
+    return units[(units["effect"] == effect) & units["split_kind"].isin(kinds)]
+
+
+def _at_deepest_n(rows):
+    return rows[rows["n"] == rows.groupby("dataset")["n"].transform("max")]
+
+
+def _decide(test: pd.DataFrame, finding: str, measured) -> pd.DataFrame:
+    """Outcome and reason of each data set's test; `measured` describes the value (a string or a
+    Series by data set). Without a p value (too few units) the outcome is undetermined."""
+    def outcome(p):
+        return "undetermined" if np.isnan(p) else "reproduced" if p < ALPHA else "not reproduced"
+
+    def why(p, units):
+        if np.isnan(p):
+            return f"{units} unit{'s' if units != 1 else ''}: too few for a spread; add seeds or splits"
+        return f"p = {p:.2g} {'<' if p < ALPHA else '>='} {ALPHA}"
+
+    return test.assign(finding=finding, measured=measured,
+                       outcome=[outcome(p) for p in test["p_value"]],
+                       why=[why(p, k) for p, k in zip(test["p_value"], test["units"])])
+
+
+def _base_level(full, units):
+    bases = full[(full["split_kind"] == "random") & (full["treatment"] == "base")]
+    test = _t_tests(bases.set_index(["dataset", "split", "seed", "target"])["top1"], "dataset", "greater")
+    return test.assign(finding="1", measured="mean top-1 of the base nets", p_value=np.nan,
+                       outcome="reported", why="the level depends on the data set: reported, not judged")
+
+
+def _co_adaptation(full, units):
+    """The layer with the smallest Holm-corrected p (m = the layers with two units or more); where no
+    layer has two units, the lowest layer, untestable."""
+    rows = _effect_rows(units, "co_adaptation")
+    tests = _t_tests(rows.set_index(["dataset", "n", "split", "seed", "target"])["diff"],
+                     ["dataset", "n"], "less").reset_index()
+    testable = tests[tests["p_value"].notna()]
+    layers = testable.groupby("dataset")["n"].transform("size")
+    testable = testable.assign(p_value=np.minimum(1.0, testable["p_value"] * layers), layers=layers)
+    best = testable.loc[testable.groupby("dataset")["p_value"].idxmin()]
+    untestable = tests[~tests["dataset"].isin(best["dataset"])]
+    lowest = untestable.loc[untestable.groupby("dataset")["value"].idxmin()].assign(layers=0)
+    chosen = pd.concat([best, lowest]).set_index("dataset")
+    how = np.where(chosen["layers"] > 0, " (smallest p of " + chosen["layers"].astype(str)
+                   + " layers; p Holm-corrected)", " (lowest)")
+    measured = "BnB - baseB at n=" + chosen["n"].astype(str) + how
+    return _decide(chosen.drop(columns=["n", "layers"]), "2", measured)
+
+
+def _fine_tune_recovery(full, units):
+    test = _t_tests(_unit_means(_effect_rows(units, "fine_tune_recovery")), "dataset", "greater", null=-MARGIN)
+    return _decide(test, "3", "mean over n of BnB+ - baseB")
+
+
+def _specificity(full, units):
+    rows = _at_deepest_n(_effect_rows(units, "specificity"))
+    test = _t_tests(rows.set_index(["dataset", "split", "seed", "target"])["diff"], "dataset", "less")
+    deepest = rows.groupby("dataset")["n"].max()
+    return _decide(test, "4", "AnB - BnB at n=" + deepest.astype(str))
+
+
+def _boost(full, units):
+    test = _t_tests(_unit_means(_effect_rows(units, "boost")), "dataset", "greater")
+    return _decide(test, "5", "mean over n of AnB+ - baseB")
+
+
+def _dissimilar(full, units):
+    """One row per data set and dissimilar split (finding "4.2", or "4.2 <split>" when there are several)."""
+    random = _effect_rows(units, "transfer_drop")
+    dissimilar = _effect_rows(units, "transfer_drop", ("dissimilar",))
+    several = dissimilar.groupby("dataset")["group"].transform("nunique") > 1
+    dissimilar = dissimilar.assign(finding=np.where(several, "4.2 " + dissimilar["group"], "4.2"))
+    results = []
+    for (finding, group), rows in dissimilar.groupby(["finding", "group"]):
+        common = rows[["dataset", "n"]].drop_duplicates().merge(random[["dataset", "n"]].drop_duplicates())
+        deepest = common.groupby("dataset", as_index=False)["n"].max()
+        ours, theirs = rows.merge(deepest), random.merge(deepest)
+        test = _two_sample(ours.set_index(["dataset", "split", "seed", "target"])["diff"],
+                           theirs.set_index(["dataset", "split", "seed", "target"])["diff"], "less")
+        n = deepest.set_index("dataset")["n"].astype(str)
+        results.append(_decide(test, finding, f"AnB - base, {group} minus random splits, at n=" + n))
+    return pd.concat(results) if results else None
+
+
+def _random_frozen(full, units):
+    transfer = _effect_rows(units, "transfer_drop")
+    frozen = _effect_rows(units, "random_frozen_drop")
+    on = ["dataset", "split", "seed", "target", "n"]
+    paired = frozen[on + ["diff"]].merge(transfer[on + ["diff"]], on=on, suffixes=("", "_transfer"))
+    paired = paired.assign(diff=paired["diff"] - paired["diff_transfer"])
+    tests = [_decide(_t_tests(_unit_means(paired), "dataset", "less"), "4.3",
+                     "mean over n of random-frozen drop minus AnB drop, paired")]
+    # the whole task's random-frozen nets (the paper's design) against the random splits' transfers
+    whole = _effect_rows(units, "random_frozen_drop", ("unsplit",))
+    whole = whole[~whole["dataset"].isin(paired["dataset"])]
+    common = whole[["dataset", "n"]].drop_duplicates().merge(transfer[["dataset", "n"]].drop_duplicates())
+    if len(common):
+        test = _two_sample(_unit_means(whole.merge(common)), _unit_means(transfer.merge(common)), "less")
+        tests.append(_decide(test, "4.3", "mean over n of random-frozen drop (whole task) minus AnB drop "
+                             "(random splits)"))
+    return pd.concat(tests)
+
+
+def _still_improving(full):
+    """Largest last-epoch gain of each data set's random-split base nets, where above STILL_IMPROVING."""
+    bases = full[(full["split_kind"] == "random") & (full["treatment"] == "base")]
+    gain = bases.groupby("dataset")["last_epoch_gain"].max()
+    return gain[gain > STILL_IMPROVING]
+
+
+NOT_RUN = {"1": "random-split base nets", "2": "selffer (BnB) nets", "3": "selffer_ft (BnB+) nets",
+           "4": "selffer and transfer nets", "5": "transfer_ft (AnB+) nets",
+           "4.2": "transfer nets on a split marked dissimilar: true and on random splits",
+           "4.3": "random_frozen nets and transfer nets on random splits"}
+FINDINGS = {"1": _base_level, "2": _co_adaptation, "3": _fine_tune_recovery, "4": _specificity,
+            "5": _boost, "4.2": _dissimilar, "4.3": _random_frozen}
+
+
+def findings(nets: pd.DataFrame, units: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The paper's five findings plus Sections 4.2 and 4.3 per data set, each a test stated in its row
+    (`test`) with outcome reproduced, not reproduced or undetermined (and why). Findings 2, 3 and 5 are
+    at most undetermined where the base nets were still improving at their last epoch."""
+    full = _full_training(nets)
+    units = unit_effects(nets) if units is None else units
+    datasets = sorted(set(_text(nets["dataset"])) if "dataset" in nets and len(nets) else {""})
+    improving = _still_improving(full)
     rows = []
-    per_layer = per_layer.assign(target=_text(per_layer["target"]))  # CSV reads "" back as NaN
-    for (split_kind, target), table in per_layer.groupby(["split_kind", "target"]):
-        cells = {(r.treatment, r.n): r for r in table.itertuples()}
-        for effect, (a, b) in EFFECTS.items():
-            for n in sorted(n for treatment, n in cells if treatment == a and n >= 1):
-                cell_a, cell_b = cells[(a, n)], cells.get((b, 0 if b == "base" else n))
-                if cell_b is not None:
-                    rows.append({"split_kind": split_kind, "target": target, "effect": effect, "n": n,
-                                 "value": cell_a.mean - cell_b.mean,
-                                 "sem": math.hypot(cell_a.sem, cell_b.sem),
-                                 "count_a": cell_a.count, "count_b": cell_b.count})
-    effects = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
-    directed = effects[effects["target"] != ""]
-    return pd.concat([effects, _direction_means(directed)], ignore_index=True) if len(directed) else effects
+    for finding, test in FINDINGS.items():
+        result = test(full, units)
+        result = result.reset_index() if result is not None and len(result) else pd.DataFrame(columns=["dataset"])
+        done = set(result["dataset"])
+        missing = [d for d in datasets if d not in done]
+        result = pd.concat([result, pd.DataFrame({
+            "dataset": missing, "finding": finding, "measured": "not measurable (not run)", "units": 0,
+            "outcome": "undetermined", "why": f"not run: needs {NOT_RUN[finding]}"})], ignore_index=True)
+        if finding in CONFOUNDED_BY_SHORT_TRAINING:
+            result = _guard_short_training(result, improving)
+        rows.append(result.assign(statement=STATEMENTS[finding], test=TESTS[finding]))
+    table = pd.concat(rows, ignore_index=True)
+    table = table[table["dataset"].isin(datasets)].assign(units=table["units"].fillna(0).astype(int))
+    return table.reindex(columns=FINDING_COLUMNS).reset_index(drop=True)
 
 
-def paired_effects(nets: pd.DataFrame) -> pd.DataFrame:
-    """effects_table's effects, computed where they are paired: within one split, seed and target half
-    (a net minus the base net of its own half and seed), then averaged over those units. Halves differ
-    in difficulty; pairing keeps that difference out of the spread. Same columns as effects_table."""
-    full = _target_bases_only(nets[nets["images_per_class"].isna() & nets["top1"].notna()])
-    diffs = []
-    for _, unit in full.groupby([c for c in ("split_kind", "split", "seed", "target") if c in full]):
-        cells = {(r.treatment, r.n): r.top1 for r in unit.itertuples()}
-        kind, target = unit["split_kind"].iloc[0], unit["target"].iloc[0] if unit["split_kind"].iloc[0] == "explicit" else ""
-        for effect, (a, b) in EFFECTS.items():
-            for (treatment, n), value in cells.items():
-                reference = cells.get((b, 0 if b == "base" else n))
-                if treatment == a and n >= 1 and reference is not None:
-                    diffs.append((kind, target, effect, n, value - reference))
-    diffs = pd.DataFrame(diffs, columns=["split_kind", "target", "effect", "n", "diff"])
-    effects = (diffs.groupby(["split_kind", "target", "effect", "n"], sort=False)["diff"]
-               .agg(value="mean", std="std", count_a="size").reset_index())
-    effects["sem"] = (effects["std"] / np.sqrt(effects["count_a"])).fillna(0.0)
-    effects = effects.assign(count_b=effects["count_a"])[EFFECT_COLUMNS]
-    directed = effects[effects["target"] != ""]
-    return pd.concat([effects, _direction_means(directed)], ignore_index=True) if len(directed) else effects
+def _guard_short_training(result, improving):
+    flagged = result["dataset"].isin(improving.index) & (result["units"] > 0)
+    gain = result["dataset"].map(improving).map(lambda g: f"{g:+.4f}")
+    said = np.where(result["outcome"] == "undetermined", "; also " + result["why"],
+                    "; the test alone says " + result["outcome"] + " (" + result["why"] + ")")
+    why = ("base nets still improving at their last epoch (validation top-1 " + gain + f" > {STILL_IMPROVING}): "
+           "nets started from their layers got more training; train longer (see README)" + said)
+    return result.assign(outcome=result["outcome"].where(~flagged, "undetermined"),
+                         why=result["why"].where(~flagged, why))
 
 
-def _direction_means(directed):
-    """Mean of an effect over the directions of an explicit split (Figure 3 bottom), only at the n
-    where every direction was run; sem of a mean of independent terms = sqrt(sum sem^2) / k."""
-    needed = directed.groupby("split_kind")["target"].transform("nunique")
-    means = (directed.assign(needed=needed).groupby(["split_kind", "effect", "n"])
-             .agg(value=("value", "mean"), sem=("sem", lambda s: math.sqrt((s**2).sum()) / len(s)),
-                  count_a=("count_a", "sum"), count_b=("count_b", "sum"),
-                  directions=("target", "size"), needed=("needed", "first"))
-             .reset_index())
-    return means[means["directions"] == means["needed"]].assign(target="")[EFFECT_COLUMNS]
-
-
-def _effect(effects, name, split_kind="random"):
-    rows = effects[(effects["effect"] == name) & (effects["split_kind"] == split_kind)
-                   & (effects["target"] == "")]
-    return rows.sort_values("n").set_index("n")
-
-
-def _finding(finding, statement, measured=None, value=np.nan, spread=np.nan, reproduced=None):
-    return dict(finding=finding, statement=statement, measured=measured or "not measurable (not run)",
-                value=value, spread=spread, reproduced=reproduced)
-
-
-def _mean_over_n(rows):
-    """Mean effect over layers; spread = mean of the per-layer sems (conservative: the layers share
-    their base nets, so their errors are correlated, not independent)."""
-    return rows["value"].mean(), rows["sem"].mean()
-
-
-def findings(per_layer: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
-    """The paper's five findings plus Sections 4.2 and 4.3, each judged by the criterion in its
-    statement. "Beyond spread" means by more than 2 standard errors. reproduced is None when the
-    inputs were not run (or, for finding 1, because the level depends on the data set)."""
-    rows = []
-    base = per_layer[(per_layer["split_kind"] == "random") & (per_layer["treatment"] == "base")
-                     & (per_layer["target"] == "")]
-    statement = ("1. baseB reaches about 62.5% top-1 on its ImageNet half; the level depends on the "
-                 "data set, so it is reported, not judged.")
-    rows.append(_finding("1", statement, "mean top-1 of the base nets", base["mean"].iloc[0],
-                         base["sem"].iloc[0]) if len(base) else _finding("1", statement))
-
-    co = _effect(effects, "co_adaptation")
-    statement = ("2. Fragile co-adaptation: BnB dips below baseB at middle layers. Reproduced if the "
-                 "minimum over n of BnB - baseB is below 0 beyond spread and below its value at the first n.")
-    if len(co) >= 2:
-        worst = co["value"].idxmin()
-        value, spread = co.loc[worst, "value"], co.loc[worst, "sem"]
-        rows.append(_finding("2", statement, f"min over n of BnB - baseB (at n={worst})", value, spread,
-                             bool(value < -2 * spread and value < co["value"].iloc[0])))
-    else:
-        rows.append(_finding("2", statement))
-
-    recovery = _effect(effects, "fine_tune_recovery")
-    statement = ("3. Fine-tuning recovers the co-adapted interactions: BnB+ matches baseB. Reproduced if "
-                 "the mean over n of BnB+ - baseB is not below 0 beyond spread.")
-    if len(recovery):
-        value, spread = _mean_over_n(recovery)
-        rows.append(_finding("3", statement, "mean over n of BnB+ - baseB", value, spread,
-                             bool(value >= -2 * spread)))
-    else:
-        rows.append(_finding("3", statement))
-
-    specificity = _effect(effects, "specificity")
-    statement = ("4. Representation specificity: AnB falls below BnB at the top layers. Reproduced if "
-                 "AnB - BnB at the deepest n (7 in the paper) is below 0 beyond spread.")
-    if len(specificity):
-        deepest = specificity.index.max()
-        value, spread = specificity.loc[deepest, "value"], specificity.loc[deepest, "sem"]
-        rows.append(_finding("4", statement, f"AnB - BnB at n={deepest}", value, spread,
-                             bool(value < -2 * spread)))
-    else:
-        rows.append(_finding("4", statement))
-
-    boost = _effect(effects, "boost")
-    statement = ("5. Transfer + fine-tuning improves generalisation: AnB+ is above baseB. Reproduced if "
-                 "the mean over n of AnB+ - baseB is above 0 beyond spread.")
-    if len(boost):
-        value, spread = _mean_over_n(boost)
-        rows.append(_finding("5", statement, "mean over n of AnB+ - baseB", value, spread,
-                             bool(value > 2 * spread)))
-    else:
-        rows.append(_finding("5", statement))
-
-    rows.append(_dissimilar_finding(effects))
-    rows.append(_random_frozen_finding(effects))
-    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
-
-
-def _dissimilar_finding(effects):
-    statement = ("4.2. Transfer hurts more between dissimilar halves. Reproduced if AnB - base on the "
-                 "explicit (dissimilar) split is below that on the random split, beyond spread, at the "
-                 "deepest n both have.")
-    dissimilar = _effect(effects, "transfer_drop", "explicit")
-    similar = _effect(effects, "transfer_drop", "random")
-    common = dissimilar.index.intersection(similar.index)
-    if common.empty:
-        return _finding("4.2", statement)
-    n = common.max()
-    value = dissimilar.loc[n, "value"] - similar.loc[n, "value"]
-    spread = math.hypot(dissimilar.loc[n, "sem"], similar.loc[n, "sem"])
-    return _finding("4.2", statement, f"dissimilar minus random-split transfer drop at n={n}",
-                    value, spread, bool(value < -2 * spread))
-
-
-def _random_frozen_finding(effects):
-    statement = ("4.3. Random frozen layers hurt far more than transferred ones. Reproduced if the mean "
-                 "over n of random-frozen - its base is below the mean of AnB - baseB (random split) "
-                 "over the same n, beyond spread.")
-    frozen = (effects[(effects["effect"] == "random_frozen_drop") & (effects["target"] == "")]
-              .groupby("n")[["value", "sem"]].mean())  # any split_kind: the paper's was unsplit
-    transfer = _effect(effects, "transfer_drop", "random")
-    common = frozen.index.intersection(transfer.index)
-    if common.empty:
-        return _finding("4.3", statement)
-    frozen_value, frozen_spread = _mean_over_n(frozen.loc[common])
-    transfer_value, transfer_spread = _mean_over_n(transfer.loc[common])
-    value, spread = frozen_value - transfer_value, math.hypot(frozen_spread, transfer_spread)
-    return _finding("4.3", statement, "mean over n of random-frozen drop minus transfer drop",
-                    value, spread, bool(value < -2 * spread))
-
+# ---- the paper's own numbers ---------------------------------------------------------------------
 
 def paper_reference() -> pd.DataFrame:
     """The authors' per-network results, as shipped in the package (see paper/README.md)."""
@@ -250,22 +359,24 @@ def paper_reference() -> pd.DataFrame:
 
 def paper_nets() -> pd.DataFrame:
     """The paper's nets in nets.csv format, so every table and figure can be drawn for them too.
-    natman -> split_kind "explicit" with targets named natural / man-made (the log letters are swapped
-    vs the paper: A = natural); 1000-class nets -> split_kind "unsplit", where netbase_1000class is the
-    base of random_frozen and the reduced nets are bases with images_per_class set."""
+    natman -> split_kind "dissimilar" with targets named natural / man-made (the log letters are
+    swapped vs the paper: A = natural); 1000-class nets -> split_kind "unsplit" (split "whole"), where
+    netbase_1000class is the base of random_frozen and the reduced nets are bases with
+    images_per_class set. Random split s is named random<s>, as the workflow names it."""
     ref = paper_reference().dropna(subset=["top1"])
     natman = ref["split"] == "natman"
     semantic = {"A": "natural", "B": "man-made"}
+    split = np.where(natman, "natman", np.where(ref["split"].notna(), "random" + ref["split"].fillna(""), "whole"))
     return pd.DataFrame({
         "dataset": "imagenet",
-        "split": ref["split"].fillna(""),
-        "split_kind": np.select([natman, ref["split"].notna()], ["explicit", "random"], "unsplit"),
+        "split": split,
+        "split_kind": np.select([natman, ref["split"].notna()], ["dissimilar", "random"], "unsplit"),
         "seed": 0,
         "net": ref["network"],
         "treatment": ref["experiment"].replace({"natman_base": "base", "natman_transfer": "transfer",
                                                 "netbase_1000class": "base", "reduced": "base"}),
         "source": ref["source"].where(~natman, ref["source"].map(semantic)).fillna(""),
-        "target": ref["target_semantic"].where(natman, ref["target"]).fillna(""),
+        "target": ref["target_semantic"].where(natman, ref["target"]).fillna("A"),
         "n": ref["n"],
         "fine_tuned": ref["fine_tuned"].astype(bool),
         "images_per_class": ref["network"].str.extract(r"^reduced-(\d+)$", expand=False).astype(float),
@@ -281,12 +392,17 @@ def paper_per_layer() -> pd.DataFrame:
 
 
 def compare_with_paper(per_layer: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
-    """Our per-layer means beside the paper's: ours, paper, difference = ours - paper.
-    The paper ran random_frozen on the unsplit 1000-class task; ours runs on the random halves, so
-    its rows are compared there (the unsplit base stays apart)."""
-    paper = paper.assign(split_kind=paper["split_kind"].mask(paper["treatment"] == "random_frozen", "random"))
-    keys = ["split_kind", "target", "treatment", "n"]
-    merged = pd.merge(per_layer[keys + ["mean", "count"]], paper[keys + ["mean", "count"]],
+    """Our per-layer means beside the paper's: ours, paper, difference = ours - paper, on the random
+    splits and the whole task (explicit splits are other classes than the paper's). The paper ran
+    random_frozen on the whole 1000-class task; where ours ran on the random halves, they are compared
+    there."""
+    per_layer = per_layer[per_layer["split_kind"].isin(["random", "unsplit"])]
+    frozen_kinds = set(per_layer.loc[per_layer["treatment"] == "random_frozen", "split_kind"])
+    if frozen_kinds == {"random"}:
+        moved = paper["treatment"] == "random_frozen"
+        paper = paper.assign(split_kind=paper["split_kind"].mask(moved, "random"), split=paper["split"].mask(moved, "random"))
+    keys = ["split_kind", "treatment", "n"]
+    merged = pd.merge(per_layer[keys + ["mean", "count"]], paper[paper["target"] == ""][keys + ["mean", "count"]],
                       on=keys, how="outer", suffixes=("_ours", "_paper"))
     merged = merged.rename(columns={"mean_ours": "ours", "mean_paper": "paper",
                                     "count_ours": "ours_count", "count_paper": "paper_count"})

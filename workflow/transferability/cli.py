@@ -76,26 +76,26 @@ def collect(args) -> None:
 def summarize(args) -> None:
     from . import analysis, tables
 
-    nets = tables.read_nets(args.nets)
-    per_layer = analysis.per_layer_table(nets)
-    effects = analysis.paired_effects(nets)
-    tables.write_csv(per_layer, args.per_layer)
-    tables.write_csv(effects, args.effects)
-    tables.write_csv(analysis.findings(per_layer, effects), args.findings)
+    per_layer, effects, findings = analysis.summarize(tables.read_nets(args.nets))
+    for table, path in ((per_layer, args.per_layer), (effects, args.effects), (findings, args.findings)):
+        tables.write_csv(table, path, decimals=4)
+    for row in findings.itertuples():
+        print(f"finding {row.finding}: {row.outcome} ({row.why})")
 
 
 def compare(args) -> None:
     from . import analysis, tables
 
-    per_layer = analysis.per_layer_table(tables.read_nets(args.nets))
-    tables.write_csv(analysis.compare_with_paper(per_layer, analysis.paper_per_layer()), args.out)
+    per_layer = tables.read_table(args.per_layer)
+    tables.write_csv(analysis.compare_with_paper(per_layer, analysis.paper_per_layer()), args.out, decimals=4)
 
 
 def figure(args) -> None:
     from . import plots, tables
 
-    nets = tables.read_nets(args.nets)
-    fig = plots.draw(args.name, nets, paper=args.paper)
+    fig = plots.draw(args.name, tables.read_nets(args.nets), tables.read_table(args.per_layer),
+                     tables.read_table(args.effects), tables.read_table(args.findings),
+                     context=json.loads(args.context), paper=args.paper)
     for path in args.out:
         plots.save(fig, path, dpi=args.dpi)
 
@@ -148,12 +148,17 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--findings", required=True)
     m.set_defaults(run=summarize)
     c = sub.add_parser("compare", help="our per-layer means next to the paper's")
-    c.add_argument("--nets", required=True)
+    c.add_argument("--per-layer", required=True, help="per_layer.csv of the summarize command")
     c.add_argument("--out", required=True)
     c.set_defaults(run=compare)
     f = sub.add_parser("figure", help="draw one figure")
     f.add_argument("name", choices=FIGURES)
     f.add_argument("--nets", required=True)
+    f.add_argument("--per-layer", required=True)
+    f.add_argument("--effects", required=True)
+    f.add_argument("--findings", required=True)
+    f.add_argument("--context", default="{}",
+                   help='JSON: {"model": ..., "training": ..., "halves": {split: {"A": name, "B": name}}}')
     f.add_argument("--paper", action="store_true", help="draw the paper's values faintly beside ours")
     f.add_argument("--dpi", type=int, default=200)
     f.add_argument("--out", nargs="+", required=True)

@@ -1,9 +1,13 @@
-"""The paper's figures, drawn from tidy tables (nets.csv rows, per_layer_table, effects_table).
+"""The paper's figures, drawn from the tables the summarize command wrote (nets.csv rows, per_layer,
+effects and findings; see analysis).
 
 Each function returns a matplotlib Figure; callers save it (PNG + PDF). Figures are built without
-pyplot and inside an rc_context, so no global plotting state changes. Any `paper` argument is the
-paper's own table in the same format (analysis.paper_per_layer() or, for the reduced-data curve,
-analysis.paper_nets()), drawn faintly for comparison."""
+pyplot and inside an rc_context, so no global plotting state changes. A figure claims only what the run
+showed: the paper's findings are labelled where findings.csv says reproduced, and the others are listed
+as not reproduced or undetermined. Every figure carries a subtitle with the data set, net, training and
+units. Any `paper` argument is the paper's own table in the same format (analysis.paper_per_layer(),
+paper_effects() or, for the reduced-data curve, analysis.paper_nets()), drawn faintly and relative to
+its base net, so ImageNet's levels never share an axis with ours."""
 
 from pathlib import Path
 
@@ -25,10 +29,17 @@ STYLE = {
     "transfer_ft": dict(color="#f07c7c", face="#f07c7c", marker="+", label="transfer AnB$^+$", offset=0.21),
     "random_frozen": dict(color="#555555", face="#555555", marker="s", label="random frozen", offset=0.0),
 }
+# treatment -> its name in the paper's notation for target half T trained from source half S
+NET_NAMES = {"base": "base{T}", "selffer": "{T}n{T}", "selffer_ft": "{T}n{T}$^+$", "transfer": "{S}n{T}",
+             "transfer_ft": "{S}n{T}$^+$"}
+# treatment -> its label where both directions are pooled (each mean is over both target halves)
+POOLED_LABELS = {"base": "base (baseA, baseB)", "selffer": "selffer (BnB, AnA)",
+                 "selffer_ft": "selffer$^+$ (BnB$^+$, AnA$^+$)", "transfer": "transfer (AnB, BnA)",
+                 "transfer_ft": "transfer$^+$ (AnB$^+$, BnA$^+$)"}
 FIGURE2_TREATMENTS = ["base", "selffer", "selffer_ft", "transfer", "transfer_ft"]
-DIRECTION_COLOURS = ["#7b3294", "#e08214"]  # the two target halves of an explicit (dissimilar) split
+DIRECTION_COLOURS = ["#7b3294", "#e08214"]  # the two target halves of a dissimilar split
 PAPER_LINE = dict(alpha=0.3, linestyle="--", linewidth=1.5)
-PAPER_LABEL = "paper (ImageNet)"
+PAPER_LABEL = "paper (ImageNet), relative to its base"
 JITTER = 0.04  # half-width of the horizontal jitter that separates nets with equal n
 XLABEL = "Layer n at which network is chopped and retrained"
 YLABEL = "Top-1 accuracy (higher is better)"
@@ -42,10 +53,35 @@ def _full_data(nets, split_kind=None):
     return rows if split_kind is None else rows[rows["split_kind"] == split_kind]
 
 
-def _rows(table, split_kind, treatment, target=""):
+def _rows(table, split_kind, treatment, target="", split=None):
     rows = table[(table["split_kind"] == split_kind) & (table["treatment"] == treatment)
                  & (table["target"] == target)]
-    return rows.sort_values("n")
+    return (rows if split is None else rows[rows["split"] == split]).sort_values("n")
+
+
+def _other(half):
+    return {"A": "B", "B": "A"}.get(half, "A")
+
+
+def subtitle(nets, context=None) -> str:
+    """One line: data set, net, training and the units of the random splits (split x seed x half)."""
+    context = context or {}
+    full = _full_data(nets)
+    dataset = context.get("dataset") or ", ".join(sorted(set(full.get("dataset", pd.Series(dtype=str)).dropna())))
+    training = context.get("training")
+    if not training and "epochs" in full and full["epochs"].notna().any():
+        training = f"{int(full['epochs'].max())} epochs"
+    grid = full[(full["split_kind"] == "random") & (full["treatment"] != "base")]
+    units = grid[[c for c in ("split", "seed", "target") if c in grid]].drop_duplicates()
+    counts = [f"{units[c].nunique()} {what}" for c, what in
+              (("split", "random split(s)"), ("seed", "seed(s)"), ("target", "target half(s)")) if c in units]
+    parts = [dataset or None, f"{context['model']} net" if context.get("model") else None, training,
+             f"{len(units)} unit(s): " + " x ".join(counts)]
+    return ", ".join(p for p in parts if p)
+
+
+def _titled(fig, nets, context):
+    fig.suptitle(subtitle(nets, context), fontsize=9, color="dimgrey")
 
 
 def _scatter(ax, x, y, treatment, **style):
@@ -77,46 +113,66 @@ def _legend(fig, ax, paper_drawn):
         fig.legend(handles, labels, loc="outside right upper", frameon=False)
 
 
-def _paper_means(ax, paper, split_kind="random", treatments=FIGURE2_TREATMENTS):
-    """The paper's means as faint dashed lines (its base as a level across all n); True if any drawn."""
+def _paper_relative(ax, paper, level, treatments=FIGURE2_TREATMENTS):
+    """The paper's means minus its base, drawn from our base `level` as faint dashed lines (its base as
+    that level across all n): the paper's shape on our scale. True if any was drawn."""
+    paper_base = _rows(paper, "random", "base")
+    if paper_base.empty:
+        return False
     drawn = False
     for treatment in treatments:
-        rows = _rows(paper, split_kind, treatment)
+        rows = _rows(paper, "random", treatment)
         if rows.empty:
             continue
+        relative = level + rows["mean"] - paper_base["mean"].iloc[0]
         if treatment == "base":
-            ax.axhline(rows["mean"].iloc[0], color=STYLE[treatment]["color"], **PAPER_LINE)
+            ax.axhline(level, color=STYLE[treatment]["color"], **PAPER_LINE)
         else:
-            ax.plot(rows["n"], rows["mean"], color=STYLE[treatment]["color"], **PAPER_LINE)
+            ax.plot(rows["n"], relative, color=STYLE[treatment]["color"], **PAPER_LINE)
         drawn = True
     return drawn
 
 
-def figure2_top(nets, paper=None):
-    """One marker per trained net of the random splits, x = n (treatments side by side, jittered)."""
+def figure2_top(nets, paper=None, context=None):
+    """One marker per trained net of the random splits, x = n (treatments side by side, jittered), one
+    panel per target half, each net named as in the paper for its half (BnA is the transfer to A)."""
     nets = _full_data(nets, "random")
+    targets = sorted(nets.loc[nets["treatment"] != "base", "target"].unique()) or [""]
     rng = np.random.default_rng(0)  # fixed jitter: the same figure on every run
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(8, 4.5), layout="constrained")
-        ax = fig.add_subplot()
-        for treatment in FIGURE2_TREATMENTS:
-            rows = nets[nets["treatment"] == treatment]
-            if len(rows):
-                jitter = rng.uniform(-JITTER, JITTER, len(rows))
-                _scatter(ax, rows["n"] + STYLE[treatment]["offset"] + jitter, rows["top1"], treatment)
-        if nets.empty:
-            _not_run(ax, "random-split nets")
-        paper_drawn = paper is not None and _paper_means(ax, paper)
-        _layer_axes(ax)
-        _legend(fig, ax, paper_drawn)
+        fig = Figure(figsize=(5 + 4 * len(targets), 4.8), layout="constrained")
+        axes = fig.subplots(1, len(targets), sharey=True, squeeze=False)[0]
+        paper_drawn = False
+        for ax, target in zip(axes, targets):
+            half = nets[nets["target"] == target]
+            for treatment in FIGURE2_TREATMENTS:
+                rows = half[half["treatment"] == treatment]
+                if len(rows):
+                    label = NET_NAMES[treatment].format(T=target or "B", S=_other(target or "B"))
+                    jitter = rng.uniform(-JITTER, JITTER, len(rows))
+                    _scatter(ax, rows["n"] + STYLE[treatment]["offset"] + jitter, rows["top1"], treatment,
+                             label=label)
+            bases = half.loc[half["treatment"] == "base", "top1"]
+            if paper is not None and len(bases):
+                paper_drawn |= _paper_relative(ax, paper, bases.mean())
+            if half.empty:
+                _not_run(ax, "random-split nets")
+            else:
+                ax.set_title(f"target half {target} of each random split" if target else "random splits")
+                ax.legend(loc="lower left", frameon=False, fontsize=8)
+            _layer_axes(ax)
+        if paper_drawn:
+            fig.legend([Line2D([], [], color="grey", **PAPER_LINE)], [PAPER_LABEL], loc="outside lower center",
+                       frameon=False)
+        _titled(fig, nets, context)
     return fig
 
 
-def _mean_line(ax, rows, base, treatment, sem):
-    """Means of one treatment from the base level at n = 0, with a +-sem band."""
+def _mean_line(ax, rows, base, treatment, sem, label):
+    """Means of one treatment from the base level at n = 0, with a +-sem band (none for one unit)."""
     look = STYLE[treatment]
     ax.plot([0, *rows["n"]], [base, *rows["mean"]], color=look["color"], marker=look["marker"],
-            markerfacecolor=look["face"], markersize=5, linewidth=2, label=look["label"])
+            markerfacecolor=look["face"], markersize=5, linewidth=2, label=label)
     ax.fill_between(rows["n"], rows["mean"] - sem, rows["mean"] + sem, color=look["color"], alpha=0.15, linewidth=0)
 
 
@@ -126,14 +182,13 @@ AGAINST_BASE = {"selffer": "co_adaptation", "selffer_ft": "fine_tune_recovery", 
 
 
 def _band(effects, rows, treatment):
-    """The sem of the treatment's paired difference from its base net, per n; the treatment's own sem
-    where that effect is missing."""
+    """The sem of the treatment's paired difference from its base net, per n (NaN: no band)."""
     paired = _effect_curve(effects, AGAINST_BASE[treatment], "random")["sem"]
-    return rows["n"].map(paired).fillna(rows["sem"]).to_numpy()
+    return rows["n"].map(paired).to_numpy(dtype=float)
 
 
 # finding -> (lower curve, upper curve, text position in axes fraction, hatch, label); the region
-# between the two curves is shaded and labelled with an arrow when both were run
+# between the two curves is shaded and labelled with an arrow when the run reproduces the finding
 REGIONS = {
     "2": ("selffer", "base", (0.03, 0.13), "//", "2: performance drop due to\nfragile co-adaptation"),
     "4": ("transfer", "selffer", (0.03, 0.02), "\\\\",
@@ -143,14 +198,26 @@ REGIONS = {
 }
 
 
-def _shade_regions(ax, means):
-    """Shade and label the region between two treatments' means (treatment -> Series by n)."""
+def _outcomes(findings):
+    """finding -> (outcome, why) of the first data set's rows (a run has one)."""
+    if findings is None or findings.empty:
+        return {}
+    rows = findings[findings["dataset"] == findings["dataset"].iloc[0]]
+    return {r.finding: (r.outcome, r.why) for r in rows.itertuples()}
+
+
+def _shade_regions(ax, means, outcomes):
+    """Shade and label the region between two treatments' means (treatment -> Series by n) for each
+    reproduced finding; return the findings left unlabelled, with their outcome."""
+    unlabelled = []
     for finding, (lower, upper, text_at, hatch, label) in REGIONS.items():
+        outcome = outcomes.get(finding, ("not run", ""))[0]
         if lower not in means or upper not in means:
             continue
         n = means[lower].index.intersection(means[upper].index)
         low, high = means[lower][n], means[upper][n]
-        if n.empty or (high - low).max() <= 0:  # the effect is absent: no region to label
+        if outcome != "reproduced" or n.empty or (high - low).max() <= 0:
+            unlabelled.append(f"{finding}: {outcome}")
             continue
         colour = STYLE["transfer" if finding in ("4", "5") else "selffer"]["color"]
         ax.fill_between(n, low, high, where=low <= high, interpolate=True,
@@ -159,35 +226,45 @@ def _shade_regions(ax, means):
         ax.annotate(label, xy=(widest, (low[widest] + high[widest]) / 2), xytext=text_at,
                     textcoords="axes fraction", fontsize=9, va="top" if text_at[1] > 0.5 else "bottom",
                     color=colour, arrowprops=dict(arrowstyle="->", color=colour, lw=0.8))
+    return unlabelled
 
 
-def figure2_bottom(per_layer, effects, paper=None):
-    """Mean top-1 per treatment and n (random splits), the regions between them labelled with the
-    paper's findings 2-5. Bands: +-sem of each treatment's difference from the base (from `effects`,
-    paired where they come from analysis.paired_effects), which leaves the halves' levels out."""
+def figure2_bottom(per_layer, effects, findings=None, paper=None, nets=None, context=None):
+    """Mean top-1 per treatment and n (random splits, both directions pooled), the regions between them
+    labelled with the paper's findings 2-5 that this run reproduces (the others listed as not
+    reproduced or undetermined). Bands: +-sem of each treatment's paired difference from the base.
+    Where `nets` shows both directions, each line is named by the nets of both halves it pools."""
     base = _rows(per_layer, "random", "base")
+    pooled = nets is not None and _full_data(nets, "random").query("treatment != 'base'")["target"].nunique() > 1
+    labels = {t: POOLED_LABELS[t] if pooled else STYLE[t]["label"] for t in FIGURE2_TREATMENTS}
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(8, 5), layout="constrained")
+        fig = Figure(figsize=(8.5 if pooled else 8, 5), layout="constrained")
         ax = fig.add_subplot()
-        paper_drawn = paper is not None and _paper_means(ax, paper)
+        paper_drawn = False
         if base.empty:
             _not_run(ax, "random-split base nets")
         else:
             level = base["mean"].iloc[0]
-            _scatter(ax, [0], [level], "base")
+            paper_drawn = paper is not None and _paper_relative(ax, paper, level)
+            _scatter(ax, [0], [level], "base", label=labels["base"])
             means = {}
             for treatment in FIGURE2_TREATMENTS[1:]:
                 rows = _rows(per_layer, "random", treatment)
                 if len(rows):
-                    _mean_line(ax, rows, level, treatment, _band(effects, rows, treatment))
+                    _mean_line(ax, rows, level, treatment, _band(effects, rows, treatment), labels[treatment])
                     means[treatment] = rows.set_index("n")["mean"]
             layers = sorted(set().union(*(m.index for m in means.values())))
             means["base"] = pd.Series(level, index=layers)
             ax.axhline(level, color="black", linestyle=":", linewidth=1)
-            _shade_regions(ax, means)
+            unlabelled = _shade_regions(ax, means, _outcomes(findings))
+            if unlabelled:
+                ax.text(0.99, 0.02, "not labelled (findings.csv):\n" + "\n".join(sorted(unlabelled)),
+                        transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="dimgrey")
             _pad_for_labels(ax)
         _layer_axes(ax)
         _legend(fig, ax, paper_drawn)
+        if nets is not None:
+            _titled(fig, nets, context)
     return fig
 
 
@@ -198,24 +275,17 @@ def _pad_for_labels(ax):
     ax.set_ylim(low - 0.55 * span, high + 0.35 * span)
 
 
-# effect, split_kind (None: mean over every split_kind that has it), label, colour, marker
-DIFFERENCE_CURVES = [
-    ("transfer_drop", "random", "transfer AnB - baseB (random halves)", STYLE["transfer"]["color"], "D"),
-    ("transfer_drop", "explicit", "transfer - base, dissimilar halves (mean of directions)",
-     DIRECTION_COLOURS[0], "D"),
-    ("random_frozen_drop", None, "random frozen - its base", STYLE["random_frozen"]["color"], "s"),
-]
-
-
-def figure3(nets, per_layer, paper=None):
-    """Top left: dissimilar halves per target half; top right: random frozen layers; bottom: each
-    treatment's top-1 minus its own base. Panels without data say "not run"."""
+def figure3(nets, per_layer, effects, findings=None, paper_effects=None, context=None):
+    """Top left: transfer between the halves of a dissimilar split, per target half (named as in the
+    config); top right: random frozen layers; bottom: each treatment's top-1 minus its own base, from
+    effects.csv. Panels without data say "not run"."""
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(11, 8.5), layout="constrained")
         grid = fig.add_gridspec(2, 2)
-        _dissimilar_panel(fig.add_subplot(grid[0, 0]), nets, per_layer)
+        _dissimilar_panel(fig.add_subplot(grid[0, 0]), nets, per_layer, context)
         _random_frozen_panel(fig.add_subplot(grid[0, 1]), nets)
-        _differences_panel(fig.add_subplot(grid[1, :]), nets, paper)
+        _differences_panel(fig.add_subplot(grid[1, :]), effects, findings, paper_effects)
+        _titled(fig, nets, context)
     return fig
 
 
@@ -223,8 +293,16 @@ def _jittered(rows, rng):
     return rows["n"] + rng.uniform(-JITTER, JITTER, len(rows))
 
 
-def _dissimilar_panel(ax, nets, per_layer):
-    explicit = _full_data(nets, "explicit")
+def half_name(context, split, half):
+    """The name of a half of an explicit split (from the config, else "half A")."""
+    return ((context or {}).get("halves", {}).get(split, {}).get(half)) or f"half {half}"
+
+
+def _dissimilar_panel(ax, nets, per_layer, context):
+    dissimilar = _full_data(nets, "dissimilar")
+    splits = sorted(dissimilar["split"].unique())
+    split = splits[0] if splits else None
+    explicit = dissimilar[dissimilar["split"] == split]
     targets = sorted(explicit.loc[explicit["treatment"] == "transfer", "target"].unique())
     rng = np.random.default_rng(0)
     for colour, target in zip(DIRECTION_COLOURS, targets):
@@ -232,28 +310,32 @@ def _dissimilar_panel(ax, nets, per_layer):
         transfers = explicit[(explicit["treatment"] == "transfer") & (explicit["target"] == target)]
         ax.scatter(_jittered(bases, rng), bases["top1"], marker="o", facecolors="white", edgecolors=colour,
                    zorder=3)
+        name, source = half_name(context, split, target), half_name(context, split, _other(target))
         ax.scatter(_jittered(transfers, rng), transfers["top1"], marker="D", color=colour, s=25, zorder=3,
-                   label=f"transfer to half {target} (base at n = 0)")
-        means = _rows(per_layer, "explicit", "transfer", target)
-        base_mean = _rows(per_layer, "explicit", "base", target)["mean"]
+                   label=f"to {name} from {source} (its base at n = 0)")
+        means = _rows(per_layer, "dissimilar", "transfer", target, split)
+        base_mean = _rows(per_layer, "dissimilar", "base", target, split)["mean"]
         ax.plot([*[0] * len(base_mean), *means["n"]], [*base_mean, *means["mean"]], color=colour, alpha=0.7)
     if targets:
-        ax.legend(loc="lower left", frameon=False)
+        ax.legend(loc="lower left", frameon=False, fontsize=7)
+        ax.set_title(f"Dissimilar halves ({split})" + (f"; also {', '.join(splits[1:])} in the tables"
+                                                        if len(splits) > 1 else ""))
     else:
-        _not_run(ax, "explicit (dissimilar) split")
-    ax.set_title("Dissimilar halves")
+        _not_run(ax, "a split marked dissimilar")
+        ax.set_title("Dissimilar halves")
     _layer_axes(ax)
 
 
 def _random_frozen_panel(ax, nets):
     full = _full_data(nets)
     frozen = full[full["treatment"] == "random_frozen"]
-    bases = full[(full["treatment"] == "base") & full["split_kind"].isin(frozen["split_kind"].unique())]
+    units = frozen[[c for c in ("split", "seed", "target") if c in frozen]].drop_duplicates()
+    bases = full[full["treatment"] == "base"].merge(units)  # the base net of each frozen net's own half
     if frozen.empty:
         _not_run(ax, "random frozen layers")
     else:
         rng = np.random.default_rng(0)
-        _scatter(ax, _jittered(bases, rng), bases["top1"], "base", label="base")
+        _scatter(ax, _jittered(bases, rng), bases["top1"], "base", label="base of the same half")
         _scatter(ax, _jittered(frozen, rng), frozen["top1"], "random_frozen")
         means = frozen.groupby("n")["top1"].mean()
         ax.plot([0, *means.index], [bases["top1"].mean(), *means], color=STYLE["random_frozen"]["color"],
@@ -264,42 +346,53 @@ def _random_frozen_panel(ax, nets):
 
 
 def _effect_curve(effects, effect, split_kind):
-    rows = effects[(effects["effect"] == effect) & (effects["target"] == "")]
-    if split_kind is not None:
-        rows = rows[rows["split_kind"] == split_kind]
-    return rows.groupby("n")[["value", "sem"]].mean()
+    """An effect's mean and sem per n over the directions pooled (target ""), for one split kind."""
+    rows = effects[(effects["effect"] == effect) & (effects["target"] == "")
+                   & (effects["split_kind"] == split_kind)]
+    return rows.groupby("n")[["mean", "sem"]].first()
 
 
-def _differences_panel(ax, nets, paper):
-    effects = analysis.paired_effects(nets)  # paired: the spread leaves out the halves' levels
-    paper_effects = analysis.effects_table(paper) if paper is not None else None
+# effect, split_kind, label, colour, marker (random_frozen: whichever kind ran it)
+DIFFERENCE_CURVES = [
+    ("transfer_drop", "random", "transfer AnB - baseB (random halves)", STYLE["transfer"]["color"], "D"),
+    ("transfer_drop", "dissimilar", "transfer - base, dissimilar halves (both directions)",
+     DIRECTION_COLOURS[0], "D"),
+    ("random_frozen_drop", ("random", "unsplit"), "random frozen - its base", STYLE["random_frozen"]["color"], "s"),
+]
+
+
+def _differences_panel(ax, effects, findings, paper_effects):
     drawn = paper_drawn = False
-    for effect, split_kind, label, colour, marker in DIFFERENCE_CURVES:
-        curve = _effect_curve(effects, effect, split_kind)
-        if len(curve):
-            ax.plot([0, *curve.index], [0, *curve["value"]], color=colour, marker=marker, markersize=5,
-                    linewidth=2, label=label)
-            ax.fill_between(curve.index, curve["value"] - curve["sem"], curve["value"] + curve["sem"],
-                            color=colour, alpha=0.15, linewidth=0)
-            drawn = True
-        theirs = _effect_curve(paper_effects, effect, split_kind) if paper is not None else []
-        if len(theirs):
-            ax.plot([0, *theirs.index], [0, *theirs["value"]], color=colour, **PAPER_LINE)
-            paper_drawn = True
+    for effect, kinds, label, colour, marker in DIFFERENCE_CURVES:
+        for kind in (kinds,) if isinstance(kinds, str) else kinds:
+            curve = _effect_curve(effects, effect, kind)
+            if len(curve):
+                ax.plot([0, *curve.index], [0, *curve["mean"]], color=colour, marker=marker, markersize=5,
+                        linewidth=2, label=label)
+                ax.fill_between(curve.index, curve["mean"] - curve["sem"], curve["mean"] + curve["sem"],
+                                color=colour, alpha=0.15, linewidth=0)
+                drawn = True
+            theirs = _effect_curve(paper_effects, effect, kind) if paper_effects is not None else []
+            if len(theirs):
+                ax.plot([0, *theirs.index], [0, *theirs["mean"]], color=colour, **PAPER_LINE)
+                paper_drawn = True
     if not drawn:
         _not_run(ax, "all treatments")
     ax.axhline(0, color="black", linewidth=0.8)
     handles, labels = ax.get_legend_handles_labels()
     if paper_drawn:
         handles.append(Line2D([], [], color="grey", **PAPER_LINE))
-        labels.append(PAPER_LABEL)
+        labels.append("paper (ImageNet)")
     if handles:
         ax.legend(handles, labels, loc="lower left", frameon=False)
-    ax.set_title("Top-1 relative to each treatment's own base")
+    outcomes = _outcomes(findings)
+    said = [f"{f}: {outcomes[f][0]}" for f in sorted(outcomes) if f.startswith(("4.2", "4.3"))]
+    ax.set_title("Top-1 relative to each net's own base, mean +- s.e. over units"
+                 + (f"  [findings.csv: {'; '.join(said)}]" if said else ""))
     _layer_axes(ax, "Relative top-1 accuracy (higher is better)")
 
 
-def reduced_data_curve(nets, paper=None):
+def reduced_data_curve(nets, paper=None, context=None):
     """Top-1 of base nets trained on fewer images per class (rows with images_per_class set)."""
     reduced = nets[nets["images_per_class"].notna() & nets["top1"].notna()]
     with matplotlib.rc_context(RC):
@@ -309,7 +402,7 @@ def reduced_data_curve(nets, paper=None):
             _not_run(ax, "reduced-data nets")
         else:
             ax.scatter(reduced["images_per_class"], reduced["top1"], color="grey", s=15, label="one net")
-            stats = reduced.groupby("images_per_class")["top1"].agg(["mean", "sem"]).fillna(0.0)
+            stats = reduced.groupby("images_per_class")["top1"].agg(["mean", "sem"])  # no band for one net
             ax.plot(stats.index, stats["mean"], color="black", marker="o", markerfacecolor="white",
                     label="mean over seeds")
             ax.fill_between(stats.index, stats["mean"] - stats["sem"], stats["mean"] + stats["sem"],
@@ -321,31 +414,38 @@ def reduced_data_curve(nets, paper=None):
         theirs = paper[paper["images_per_class"].notna()] if paper is not None else []
         if len(theirs):
             means = theirs.groupby("images_per_class")["top1"].mean()
-            ax.plot(means.index, means, color="grey", marker="o", label=f"{PAPER_LABEL}, 1000 classes",
+            ax.plot(means.index, means, color="grey", marker="o", label="paper (ImageNet), 1000 classes",
                     **PAPER_LINE)
         if len(reduced) or len(theirs):
             ax.set_xscale("log")
         _legend(fig, ax, paper_drawn=False)  # the paper's line carries its own label here
         ax.set_xlabel("Training images per class (log scale)")
         ax.set_ylabel(YLABEL)
+        _titled(fig, nets, context)
     return fig
 
 
-def draw(name, nets, paper=False) -> Figure:
-    """The named figure (figure2_top, figure2_bottom, figure3, reduced_data) from nets.csv rows;
-    paper=True draws the paper's ImageNet values faintly beside ours."""
-    per_layer = analysis.per_layer_table(nets)
-    theirs = analysis.paper_per_layer() if paper else None
+def paper_effects() -> pd.DataFrame:
+    """The paper's effects in effects.csv's format (paired within its units)."""
+    return analysis.effects_table(analysis.unit_effects(analysis.paper_nets()))
+
+
+FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")
+
+
+def draw(name, nets, per_layer, effects, findings, context=None, paper=False) -> Figure:
+    """The named figure (figure2_top, figure2_bottom, figure3, reduced_data) from the tables the
+    summarize command wrote; paper=True draws the paper's ImageNet values faintly beside ours."""
     if name == "figure2_top":
-        return figure2_top(nets, theirs)
+        return figure2_top(nets, analysis.paper_per_layer() if paper else None, context)
     if name == "figure2_bottom":
-        return figure2_bottom(per_layer, analysis.paired_effects(nets), theirs)
+        return figure2_bottom(per_layer, effects, findings, analysis.paper_per_layer() if paper else None,
+                              nets, context)
     if name == "figure3":
-        return figure3(nets, per_layer, theirs)
+        return figure3(nets, per_layer, effects, findings, paper_effects() if paper else None, context)
     if name == "reduced_data":
-        return reduced_data_curve(nets, analysis.paper_nets() if paper else None)
-    raise ValueError(f"unknown figure {name!r}: expected one of figure2_top, figure2_bottom, figure3, "
-                     "reduced_data")
+        return reduced_data_curve(nets, analysis.paper_nets() if paper else None, context)
+    raise ValueError(f"unknown figure {name!r}: expected one of {', '.join(FIGURES)}")
 
 
 def save(fig, path, dpi=200) -> None:

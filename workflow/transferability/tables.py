@@ -1,30 +1,57 @@
-"""Reading and writing the tidy table of trained nets (one row per net)."""
+"""Reading and writing the tidy table of trained nets (one row per net) and the tables made from it."""
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 
 from .io import atomic_path, read_json
 
 COLUMNS = ["dataset", "split", "split_kind", "seed", "net", "treatment", "source", "target", "n", "fine_tuned",
            "images_per_class", "top1", "top5", "loss", "top1_best", "epochs", "wall_s", "images_per_s",
-           "settings_hash"]
+           "settings_hash", "last_epoch_gain"]
+TEXT = ["dataset", "split", "split_kind", "source", "target", "treatment", "effect", "finding", "statement",
+        "test", "measured", "outcome", "why"]  # columns where a missing value means ""
 
 
 def collect_metrics(paths, split_kinds: dict) -> pd.DataFrame:
-    """One row per metrics.json, with its split's kind (random or explicit), sorted for reading."""
-    rows = [read_json(p) for p in paths]
-    table = pd.DataFrame(rows)
+    """One row per metrics.json, with its split's kind (random, explicit, dissimilar or unsplit) and
+    its last epoch's gain in validation top-1 (from the epochs.csv beside it), sorted for reading."""
+    table = pd.DataFrame([read_json(p) for p in paths])
     table["split_kind"] = table["split"].map(split_kinds)
     table["images_per_class"] = table["images_per_class"].astype("Int64")
+    table["last_epoch_gain"] = [last_epoch_gain(Path(p).with_name("epochs.csv")) for p in paths]
     return table[COLUMNS].sort_values(["split", "seed", "treatment", "n", "net"], ignore_index=True)
 
 
+def last_epoch_gain(epochs_csv) -> float:
+    """Validation top-1 after the last epoch minus after the one before (NaN for a single epoch):
+    how much the net was still improving when training stopped."""
+    top1 = pd.read_csv(epochs_csv)["val_top1"]
+    return float(top1.iloc[-1] - top1.iloc[-2]) if len(top1) >= 2 else np.nan
+
+
 def read_nets(path) -> pd.DataFrame:
-    table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"source": str, "split": str})
-    table["source"] = table["source"].fillna("")
+    table = read_table(path)
     table["images_per_class"] = table["images_per_class"].astype("Int64")
     return table
 
 
-def write_csv(table: pd.DataFrame, path) -> None:
+def read_table(path) -> pd.DataFrame:
+    """A table this package wrote, with its text columns as text ("" where empty)."""
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in TEXT})
+    text = [c for c in TEXT if c in table]
+    table[text] = table[text].fillna("")
+    return table
+
+
+def write_csv(table: pd.DataFrame, path, decimals=None) -> None:
+    """Write atomically; `decimals` rounds every float column but p values (kept to 2 significant digits)."""
+    if decimals is not None:
+        table = table.copy()
+        floats = [c for c in table.select_dtypes("float").columns if c != "p_value"]
+        table[floats] = table[floats].round(decimals)
+        if "p_value" in table:
+            table["p_value"] = table["p_value"].map(lambda p: float(f"{p:.2g}"))
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)
