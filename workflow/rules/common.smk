@@ -181,3 +181,23 @@ def final_outputs():
         tables.append("results/tables/paper_comparison.csv")
     figures = [f"results/figures/{name}.{ext}" for name in figure_names() for ext in ("png", "pdf")]
     return tables + figures + ([] if config["checkpoints"]["keep"] else [CHECKPOINTS_REMOVED])
+
+
+def figure_context():
+    """What each figure's subtitle and legends say about the run: data set, net, training, half names."""
+    train = config["train"]
+    training = f"{train['iterations']} iterations" if train["iterations"] else f"{train['epochs']} epochs"
+    halves = {name: {half: half_label(spec, half) for half in "AB"} for name, spec in config["splits"]["explicit"].items()}
+    return {"dataset": config["dataset"]["kind"], "model": config["model"]["preset"], "training": training,
+            "halves": halves}
+
+
+def half_label(spec, half):
+    """A half's name in the config, else its classes (a file of classes: the file's name)."""
+    if half in spec.get("names", {}):
+        return spec["names"][half]
+    classes = spec[half]
+    if isinstance(classes, str):
+        return os.path.basename(classes)
+    text = ", ".join(map(str, classes))
+    return text if len(text) <= 28 else text[:25] + "..."
