@@ -111,6 +111,9 @@ CHECK_CASES = [  # more of the same, checked without starting Snakemake (2-3 s e
     ("seed-twice", {"seeds": [0, 0]}, ["config key seeds = [0, 0]", "twice"]),
     ("unknown-direction", {"directions": ["AC"]}, ["config key directions[0] = 'AC'", "AB, BA"]),
     ("too-many-fc-widths", {"model": {"fc_widths": [1, 2, 3]}}, ["model.fc_widths", "has 3 item(s)", "at most 2"]),
+    ("unknown-analysis", {"analyses": {"run": ["cka"]}},
+     ["config key analyses.run[0] = 'cka'", "similarity, probes, filters"]),
+    ("too-few-similarity-images", {"analyses": {"similarity_images": 5}}, ["analyses.similarity_images = 5", ">= 10"]),
 ]
 
 
