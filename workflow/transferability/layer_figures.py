@@ -12,6 +12,8 @@ from .measures import CHEAP_MEASURES, MEASURES
 
 RC = {"font.size": 10, "axes.titlesize": 11, "legend.fontsize": 9, "axes.spines.top": False,
       "axes.spines.right": False}
+YLABELS = {"transfer_drop": "top-1 difference", "one_minus_cka": "1 - linear CKA",
+           "probe_drop": "probe top-1 difference"}
 GROUP_COLOURS = ["#a01010", "#1a3a8f", "#2b8a3e", "#e08214", "#7b3294"]
 
 
@@ -75,13 +77,14 @@ def layer_measures_figure(measures: pd.DataFrame, correlations: pd.DataFrame) ->
                 if len(rows):
                     _errorbars(ax, rows, colour, group)
             ax.set_title(MEASURES[measure], fontsize=9)
-            ax.set_xlabel("Layer n")
+            ax.set_ylabel(YLABELS[measure])
+            xlabel = "Layer n"
+            if measure in CHEAP_MEASURES:  # below the axes, where it covers no data
+                xlabel += "\n" + _correlation_text(correlations, measure)
+            ax.set_xlabel(xlabel, fontsize=9)
             ax.set_xticks(range(1, 8))
             ax.axhline(0, color="grey", linewidth=0.6)
-            ax.legend(loc="best")
-            if measure in CHEAP_MEASURES:
-                ax.text(0.02, 0.02, _correlation_text(correlations, measure), transform=ax.transAxes,
-                        fontsize=8, va="bottom", bbox=dict(facecolor="white", alpha=0.8, linewidth=0))
+            ax.legend(loc="best", fontsize=8)
         fig.suptitle("Do cheap measures rank the layers as the transfer drop does?")
     return fig
 
@@ -91,5 +94,5 @@ def _correlation_text(correlations: pd.DataFrame, measure: str) -> str:
     lines = []
     for row in rows.itertuples():
         rho = "undefined" if pd.isna(row.spearman_rho) else f"{row.spearman_rho:+.2f} (p = {row.p_value:.3f})"
-        lines.append(f"{row.group}: Spearman rho with transfer drop {rho}, {row.layers} layers")
+        lines.append(f"{row.group}: Spearman rho with the transfer drop\n{rho}, over {row.layers} layers")
     return "\n".join(lines) or "no transfer drop to compare with"
