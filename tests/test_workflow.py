@@ -160,3 +160,10 @@ def test_rest_of_the_paper_dissimilar_split_random_frozen_reduced_data(tmp_path)
     assert findings.loc[["4.2", "4.3"], "value"].notna().all(), "sections 4.2 and 4.3 were not measured"
     per_layer = pd.read_csv(tmp_path / "results/tables/per_layer.csv")
     assert (per_layer.loc[per_layer["treatment"] == "transfer", "count"] >= 2).all()  # spread over seeds
+    similarity = pd.read_csv(tmp_path / "results/tables/similarity.csv")
+    base = similarity[similarity["pair"] == "baseA vs baseB"]
+    assert set(base["group"]) == {"random", "dissimilar"} and (base["units"] == 2).all()  # one per seed
+    assert (base["ci95_low"] <= base["mean"]).all() and (base["mean"] <= base["ci95_high"]).all()
+    assert not (tmp_path / "results/analyses/whole").exists(), "the unsplit task has no baseB to compare"
+    measures = pd.read_csv(tmp_path / "results/tables/layer_measures.csv")
+    assert set(measures.loc[measures["measure"] == "transfer_drop", "n"]) == {1, 4, 7}
