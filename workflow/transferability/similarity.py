@@ -27,8 +27,8 @@ from .nets import N_LAYERS, parse_net
 
 FEATURE_BATCH = 500  # images per forward pass: bounds the memory of conv1's maps
 PROBE_L2 = 1e-3  # ridge penalty on standardised features: the data are separable at wide layers
-PROBE_ITERATIONS = 30  # L-BFGS iterations; the loss is convex, so no schedule or seed. Fashion-MNIST: top-1
-# within 0.002 of 100 iterations at a quarter of the time (measured on the default run's base nets)
+PROBE_ITERATIONS = 30  # L-BFGS iterations; the loss is convex, so no schedule or seed. Top-1 within 0.002 of
+# 100 iterations at under a third of the time (Fashion-MNIST, the default run's garments base nets on B)
 PROBE_SET_SEED = 0  # the similarity images: the same for every net of a split, and across reruns
 
 SIMILARITY_COLUMNS = ["split", "seed", "net_a", "net_b", "pair", "target", "n", "layer", "layer_name", "cka",
