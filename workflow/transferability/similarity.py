@@ -173,7 +173,7 @@ def _row(unit, net_a, net_b, pair, target, n, layer, grams, images):
 
 @dataclass
 class Probe:
-    """A softmax-regression classifier on standardised features."""
+    """A softmax-regression classifier on standardised features; weight is (classes, features)."""
     mean: torch.Tensor
     scale: torch.Tensor
     weight: torch.Tensor
@@ -181,9 +181,10 @@ class Probe:
 
     def predict(self, features) -> np.ndarray:
         x = (torch.as_tensor(features, dtype=torch.float32) - self.mean) * self.scale
-        return (x @ self.weight + self.bias).argmax(1).numpy()
+        return F.linear(x, self.weight, self.bias).argmax(1).numpy()
 
 
+@torch.no_grad()
 def fit_probe(features, labels, n_classes: int, l2: float = PROBE_L2,
               iterations: int = PROBE_ITERATIONS) -> Probe:
     """Multinomial logistic regression with an L2 penalty, fitted by L-BFGS. Features are standardised
@@ -193,19 +194,21 @@ def fit_probe(features, labels, n_classes: int, l2: float = PROBE_L2,
     mean, std = x.mean(0), x.std(0)
     scale = torch.where(std > 0, 1 / std, torch.zeros_like(std))
     x = (x - mean) * scale
-    weight = torch.zeros(x.shape[1], n_classes, requires_grad=True)
-    bias = torch.zeros(n_classes, requires_grad=True)
+    targets = F.one_hot(y, n_classes).float()
+    weight, bias = torch.zeros(n_classes, x.shape[1]), torch.zeros(n_classes)
     optimiser = torch.optim.LBFGS([weight, bias], max_iter=iterations, history_size=20,
                                   line_search_fn="strong_wolfe")
 
     def loss():
-        optimiser.zero_grad()
-        value = F.cross_entropy(x @ weight + bias, y) + 0.5 * l2 * weight.square().sum()
-        value.backward()
-        return value
+        # The gradient in closed form, (softmax - one-hot)^T X / n + l2 W: two matrix products, about
+        # half the time of autograd's (whose skinny products are slow on the CPU).
+        logits = F.linear(x, weight, bias)
+        residual = (logits.softmax(1) - targets) / len(x)
+        weight.grad, bias.grad = residual.T @ x + l2 * weight, residual.sum(0)
+        return F.cross_entropy(logits, y) + 0.5 * l2 * weight.square().sum()
 
     optimiser.step(loss)
-    return Probe(mean, scale, weight.detach(), bias.detach())
+    return Probe(mean, scale, weight, bias)
 
 
 def probe_top1(probe: Probe, features, labels) -> float:
