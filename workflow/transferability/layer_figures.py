@@ -93,6 +93,7 @@ def _correlation_text(correlations: pd.DataFrame, measure: str) -> str:
     rows = correlations[correlations["measure"] == measure]
     lines = []
     for row in rows.itertuples():
-        rho = "undefined" if pd.isna(row.spearman_rho) else f"{row.spearman_rho:+.2f} (p = {row.p_value:.3f})"
+        p_value = "p < 0.001" if row.p_value < 0.001 else f"p = {row.p_value:.3f}"
+        rho = "undefined" if pd.isna(row.spearman_rho) else f"{row.spearman_rho:+.2f} ({p_value})"
         lines.append(f"{row.group}: Spearman rho with the transfer drop\n{rho}, over {row.layers} layers")
     return "\n".join(lines) or "no transfer drop to compare with"
