@@ -19,8 +19,8 @@ test-fast: setup  ## unit tests only (no Snakemake DAG, no Slurm)
 bench: setup data  ## training-speed benchmark (prints, writes benchmarks/out/speed.{csv,json})
 	$(BIN)/python benchmarks/speed.py
 
-bench-gpu: setup data  ## the short benchmark for a GPU machine: no DAG, caffenet eager and compiled
-	$(BIN)/python benchmarks/speed.py --quick --dag none --compile
+bench-gpu: setup data  ## the benchmark for a GPU machine: caffenet eager and compiled, the grid with 1-8 nets per GPU
+	$(BIN)/python benchmarks/speed.py --require-gpu --gpu-sections --quick --dag none --compile --grid on
 
 report: setup  ## the Snakemake report of a finished run
 	$(BIN)/snakemake --report report.html

@@ -23,10 +23,12 @@ def peak_for(gpu_name: str) -> float:
     return next((peak for key, peak in BF16_PEAK_TFLOPS if key in gpu_name), float("nan"))
 
 
-def caffenet_run(device, batch: int, compile_net: bool) -> "T._Run":
+def caffenet_run(device, batch: int, compile_net: bool, lrn_fused: bool = False) -> "T._Run":
     """Our training step on the caffenet preset (227 px crops of 256 px images, 1000 classes), on random
-    images kept on the device: what one ImageNet base net's job runs, without the disk."""
-    cfg = {"dataset": {"kind": "synthetic"}, "model": {"preset": "caffenet"}, "augment": {"crop_padding": 0},
+    images kept on the device: what one ImageNet base net's job runs, without the disk. `lrn_fused`:
+    model.lrn_fused (the LRN layers compiled into fused kernels on a GPU)."""
+    model = {"preset": "caffenet", **({"lrn_fused": True} if lrn_fused else {})}
+    cfg = {"dataset": {"kind": "synthetic"}, "model": model, "augment": {"crop_padding": 0},
            "train": {"batch_size": batch, "eval_batch_size": batch}}
     check_config(cfg, load_schema(SCHEMA))
     fill_defaults(cfg, load_schema(SCHEMA))
@@ -39,19 +41,23 @@ def caffenet_run(device, batch: int, compile_net: bool) -> "T._Run":
     job = T.Job(settings=settings, data_dir=None, split_file=None, out_dir=None, checkpoint_dir=None,
                 device=str(device), compile=compile_net)
     cl = torch.channels_last
+    meta = {"mean": [120.0] * 3, "std": [60.0] * 3, "classes": [f"class{i}" for i in range(1000)],
+            "fingerprint": "random images of the benchmark"}
+    identity = T.net_identity(settings, meta, list(range(1000)), None)  # what its checkpoints would record
     run = T._Run(job, frozen.to(device, memory_format=cl), trainable.to(device, memory_format=cl), data, data,
-                 {"mean": [120.0] * 3, "std": [60.0] * 3}, device, note)
+                 meta, device, note, identity)
     if compile_net:
         index = torch.arange(batch, device=device)
         run._step(index, data.images[index])  # compiles; run.compile_s says how long it took
     return run
 
 
-def measure_caffenet(device, batch: int, seconds: float, peak: float, compile_net: bool) -> dict:
-    run = caffenet_run(device, batch, compile_net)
-    rate = steady_rate(run, seconds, warmup=3)
+def measure_caffenet(device, batch: int, seconds: float, peak: float, compile_net: bool,
+                     lrn_fused: bool = False) -> dict:
+    run = caffenet_run(device, batch, compile_net, lrn_fused)
+    rate = steady_rate(run, seconds, warmup=3)  # a fused LRN compiles in the first step, before the timing
     tflops = rate * 3 * forward_flops(run.job.settings["model"], 3, 1000) / 1e12
-    label = "compiled" if compile_net else "eager"
+    label = ("compiled" if compile_net else "eager") + (", fused LRN" if lrn_fused else "")
     record("caffenet", f"caffenet {label}: step loop (steady)", "caffenet", rate, "img/s", f"batch {batch}, {device}")
     record("caffenet", f"caffenet {label}: achieved", "caffenet", tflops, "TFLOP/s",
            "3 x forward FLOPs per image (forward + backward)")

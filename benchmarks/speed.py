@@ -9,8 +9,11 @@ Measures (see benchmarks/README.md):
   2. ours with the first 3, 5, 7 layers frozen (A3B, A5B, A7B) against full training of the same net (A5B+);
   3. evaluation images/s (`_Run.evaluate`);
   4. the Snakemake DAG's wall time split into training and per-job overhead, and a training job's start-up;
-  5. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
-     of the device's bf16 peak, eager and (with --compile) under torch.compile with its compile time.
+  5. on a GPU (or with --grid on): the CIFAR-10 preset's grid for one split and seed with k = 1, 2, 4, 8 nets
+     per GPU (benchmarks/grid.py): the DAG's wall time, jobs in flight and GPU utilisation per k;
+  6. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
+     of the device's bf16 peak, eager, eager with its LRN layers fused (model.lrn_fused) and (with --compile)
+     under torch.compile with its compile time.
 Prints a table, writes speed.csv and speed.json (with a machine description) to --out, and ends with
     speedup_vs_plain=<x> frozen5_speedup=<y> overhead_fraction=<z>
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 import torch
 
 from caffenet import bf16_peak_tflops, measure_caffenet
+from grid import K_VALUES, measure_grid
 from harness import ROOT, ROWS, SMOKE, Setup, build_run, load_config, note, record
 from ours import checkpoint_overhead, eval_rate, measure_ours
 from overhead import run_dag, startup
@@ -83,6 +87,60 @@ def print_table() -> None:
         print(f"{r['section']:<8} {r['item']:<{width}} {r['config']:<8} {value} {r['unit']:<6} {r['detail']}")
 
 
+def compare_with_plain_and_frozen(default: Setup, smoke: Setup, seconds: float, summary: dict) -> None:
+    """Sections 1-3: the plain loop against ours, evaluation, checkpoint cost, frozen prefixes."""
+    # 1. plain PyTorch loop vs ours
+    plain = {}
+    for setup, secs in ((default, seconds), (smoke, seconds / 2)):
+        for workers in (0, 1):
+            rate = plain_rate_in_fresh_process(setup, workers, secs)
+            plain[setup.name, workers] = record("plain", f"plain PyTorch, num_workers={workers}", setup.name,
+                                                rate, "img/s", f"batch {setup.cfg['train']['batch_size']}, "
+                                                f"{setup.threads} thread(s) + {workers} loader process(es)")
+            note(f"{setup.name} plain num_workers={workers}: {rate:.0f} img/s")
+    ours = {}
+    for setup in (default, smoke):
+        ours[setup.name], job = measure_ours(setup, "baseB", seconds)
+        best = max(plain[setup.name, 0], plain[setup.name, 1])
+        summary[f"speedup_vs_plain_{setup.name}"] = record(
+            "ours", "speedup vs best plain", setup.name, ours[setup.name] / best, "x",
+            f"vs num_workers=0: {ours[setup.name] / plain[setup.name, 0]:.2f}x")
+        if setup is default:
+            base_weights = job.out_dir / "weights.safetensors"
+            # 3. evaluation
+            run = build_run(setup.job("baseB", tag="-eval"))
+            rate = eval_rate(run, max(seconds / 4, 1.0))
+            summary["eval_images_per_s"] = record("eval", "_Run.evaluate", setup.name, rate, "img/s",
+                                                  f"{len(run.val_data)} val images, batch {setup.cfg['train']['eval_batch_size']}")
+            cost = checkpoint_overhead(run, ours[setup.name])
+            summary["checkpoint_fraction"] = record(
+                "checkpoint", "checkpoint write / epoch", setup.name, cost["fraction"], "frac",
+                f"{cost['checkpoint_s'] * 1000:.0f} ms per checkpoint, epoch {cost['epoch_s']:.1f} s")
+            del run
+    summary["speedup_vs_plain"] = summary["speedup_vs_plain_default"]
+
+    # 2. frozen prefixes vs full training of the same net (source weights: the baseB trained above)
+    full, _ = measure_ours(default, "A5B+", seconds, base_weights, "full (A5B+)", "frozen")
+    for n in FROZEN:
+        rate, _ = measure_ours(default, f"A{n}B", seconds, base_weights, section="frozen")
+        summary[f"frozen{n}_speedup"] = record("frozen", f"A{n}B / full", "default", rate / full, "x")
+
+
+def startup_rows(default: Setup, repeats: int, summary: dict) -> None:
+    """Section 4's second half: Python, torch and our imports, and a training job's start-up, cold and warm."""
+    up = startup(default, repeats)
+    record("startup", "python -c pass", "default", up["python_s"], "s", f"median of {repeats}")
+    record("startup", "python -c 'import torch'", "default", up["torch_s"], "s", f"median of {repeats}")
+    record("startup", "import transferability.train", "default", up["import_s"], "s", f"median of {repeats}")
+    for kind, how in (("cold", "a new Python process"), ("warm", "forked by the warm server")):
+        record("startup", f"train job ({up['net']}, 1 epoch), {kind}: wall", "default", up[f"{kind}_job_wall_s"], "s", how)
+        record("startup", "  of which training + evaluation (wall_s)", "default", up[f"{kind}_job_train_eval_s"], "s")
+        record("startup", f"  job start-up, {kind} (wall - wall_s)", "default", up[f"{kind}_job_startup_s"], "s",
+               "imports, data selection, checkpoint and output files")
+    summary.update(job_startup_s=up["cold_job_startup_s"], warm_job_startup_s=up["warm_job_startup_s"],
+                   import_s=up["import_s"])
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=ROOT / "config.yaml", help="the default config (default: config.yaml)")
@@ -97,8 +155,19 @@ def main(argv=None) -> None:
     p.add_argument("--caffenet-batch", type=int, default=256)
     p.add_argument("--compile", action="store_true", help="also measure caffenet under torch.compile")
     p.add_argument("--peak-tflops", type=float, help="the device's dense bf16 peak, when not in the built-in table")
+    p.add_argument("--grid", choices=["auto", "on", "off"], default="auto",
+                   help="the CIFAR-10 preset's grid with k nets per GPU (benchmarks/grid.py; auto: on a GPU)")
+    p.add_argument("--grid-k", type=int, nargs="+", default=list(K_VALUES), help="nets per GPU to compare")
+    p.add_argument("--grid-epochs", type=int, default=1, help="epochs per net of the grid")
+    p.add_argument("--gpu-sections", action="store_true",
+                   help="only the sections a GPU is for: the grid and caffenet (sections 1-3 and start-up skipped)")
+    p.add_argument("--require-gpu", action="store_true",
+                   help="measure nothing (one line, exit 0) where PyTorch sees no GPU: make bench-gpu")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/out")
     args = p.parse_args(argv)
+    if args.require_gpu and not torch.cuda.is_available():
+        print("bench-gpu: skipped, PyTorch sees no CUDA GPU here; nothing was measured (run it on a GPU machine)")
+        return
     seconds = args.seconds or (5.0 if args.quick else 20.0)
     repeats = 2 if args.quick else 3
     args.out.mkdir(parents=True, exist_ok=True)
@@ -107,45 +176,11 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory(prefix="transferability-speed-") as tmp:
         scratch = Path(tmp)
         default = Setup("default", load_config(args.config), scratch)
-        smoke = Setup("smoke", load_config(SMOKE), scratch)
         info = machine(default.device, default.threads)
         summary = {}
 
-        # 1. plain PyTorch loop vs ours
-        plain = {}
-        for setup, secs in ((default, seconds), (smoke, seconds / 2)):
-            for workers in (0, 1):
-                rate = plain_rate_in_fresh_process(setup, workers, secs)
-                plain[setup.name, workers] = record("plain", f"plain PyTorch, num_workers={workers}", setup.name,
-                                                    rate, "img/s", f"batch {setup.cfg['train']['batch_size']}, "
-                                                    f"{setup.threads} thread(s) + {workers} loader process(es)")
-                note(f"{setup.name} plain num_workers={workers}: {rate:.0f} img/s")
-        ours = {}
-        for setup in (default, smoke):
-            ours[setup.name], job = measure_ours(setup, "baseB", seconds)
-            best = max(plain[setup.name, 0], plain[setup.name, 1])
-            summary[f"speedup_vs_plain_{setup.name}"] = record(
-                "ours", "speedup vs best plain", setup.name, ours[setup.name] / best, "x",
-                f"vs num_workers=0: {ours[setup.name] / plain[setup.name, 0]:.2f}x")
-            if setup is default:
-                base_weights = job.out_dir / "weights.safetensors"
-                # 3. evaluation
-                run = build_run(setup.job("baseB", tag="-eval"))
-                rate = eval_rate(run, max(seconds / 4, 1.0))
-                summary["eval_images_per_s"] = record("eval", "_Run.evaluate", setup.name, rate, "img/s",
-                                                      f"{len(run.val_data)} val images, batch {setup.cfg['train']['eval_batch_size']}")
-                cost = checkpoint_overhead(run, ours[setup.name])
-                summary["checkpoint_fraction"] = record(
-                    "checkpoint", "checkpoint write / epoch", setup.name, cost["fraction"], "frac",
-                    f"{cost['checkpoint_s'] * 1000:.0f} ms per checkpoint, epoch {cost['epoch_s']:.1f} s")
-                del run
-        summary["speedup_vs_plain"] = summary["speedup_vs_plain_default"]
-
-        # 2. frozen prefixes vs full training of the same net (source weights: the baseB trained above)
-        full, _ = measure_ours(default, "A5B+", seconds, base_weights, "full (A5B+)", "frozen")
-        for n in FROZEN:
-            rate, _ = measure_ours(default, f"A{n}B", seconds, base_weights, section="frozen")
-            summary[f"frozen{n}_speedup"] = record("frozen", f"A{n}B / full", "default", rate / full, "x")
+        if not args.gpu_sections:
+            compare_with_plain_and_frozen(default, Setup("smoke", load_config(SMOKE), scratch), seconds, summary)
 
         # 4. DAG and start-up
         summary["overhead_fraction"] = float("nan")
@@ -160,24 +195,24 @@ def main(argv=None) -> None:
             record("dag", "overhead_fraction", label, dag["overhead_fraction"], "frac", "(job wall - training) / job wall")
             record("dag", "per-job overhead", label, dag["per_job_overhead_s"], "s", "mean of job wall - training wall")
             summary.update({f"dag_{k}": v for k, v in dag.items()}, overhead_fraction=dag["overhead_fraction"])
-        up = startup(default, repeats)
-        record("startup", "python -c pass", "default", up["python_s"], "s", f"median of {repeats}")
-        record("startup", "python -c 'import torch'", "default", up["torch_s"], "s", f"median of {repeats}")
-        record("startup", "import transferability.train", "default", up["import_s"], "s", f"median of {repeats}")
-        for kind, how in (("cold", "a new Python process"), ("warm", "forked by the warm server")):
-            record("startup", f"train job ({up['net']}, 1 epoch), {kind}: wall", "default", up[f"{kind}_job_wall_s"], "s", how)
-            record("startup", "  of which training + evaluation (wall_s)", "default", up[f"{kind}_job_train_eval_s"], "s")
-            record("startup", f"  job start-up, {kind} (wall - wall_s)", "default", up[f"{kind}_job_startup_s"], "s",
-                   "imports, data selection, checkpoint and output files")
-        summary.update(job_startup_s=up["cold_job_startup_s"], warm_job_startup_s=up["warm_job_startup_s"],
-                       import_s=up["import_s"])
+        if not args.gpu_sections:
+            startup_rows(default, repeats, summary)
 
-        # 5. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
+        # 5. many small nets per GPU (before caffenet, whose cached memory this process would keep)
+        if args.grid == "on" or (args.grid == "auto" and default.device.type == "cuda"):
+            if default.device.type == "cuda":
+                torch.cuda.empty_cache()  # the grid's jobs wait for their share of the GPU to be free
+            gpu = (os.environ.get("CUDA_VISIBLE_DEVICES") or str(default.device.index or 0)).split(",")[0]
+            summary.update(measure_grid(scratch, args.grid_k, gpu, epochs=args.grid_epochs))
+
+        # 6. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
         if args.caffenet == "on" or (args.caffenet == "auto" and default.device.type == "cuda"):
             peak = args.peak_tflops or bf16_peak_tflops(default.device)
-            for compiled in (False, True) if args.compile else (False,):
-                result = measure_caffenet(default.device, args.caffenet_batch, seconds, peak, compiled)
-                summary.update({f"caffenet_{'compiled_' * compiled}{k}": v for k, v in result.items()})
+            variants = [(False, False), (False, True)] + ([(True, False)] if args.compile else [])
+            for compiled, lrn_fused in variants:  # eager, eager with model.lrn_fused, compiled
+                result = measure_caffenet(default.device, args.caffenet_batch, seconds, peak, compiled, lrn_fused)
+                prefix = f"caffenet_{'compiled_' * compiled}{'fused_lrn_' * lrn_fused}"
+                summary.update({f"{prefix}{k}": v for k, v in result.items()})
 
     info["load_average_end"] = os.getloadavg()
     info["bench_wall_s"] = time.perf_counter() - began
@@ -187,8 +222,12 @@ def main(argv=None) -> None:
           f"{info['bench_wall_s']:.0f} s")
     print_table()
     print(f"wrote {args.out / 'speed.csv'} and {args.out / 'speed.json'}")
-    print(f"speedup_vs_plain={summary['speedup_vs_plain']:.2f} frozen5_speedup={summary['frozen5_speedup']:.2f} "
-          f"overhead_fraction={summary['overhead_fraction']:.3f}")
+    if "grid_best_k" in summary:
+        print(f"grid_best_k={summary['grid_best_k']} grid_best_speedup={summary['grid_best_speedup']:.2f} "
+              f"({summary['grid_nets']} nets; k = {', '.join(map(str, args.grid_k))})")
+    nan = float("nan")
+    print(f"speedup_vs_plain={summary.get('speedup_vs_plain', nan):.2f} "
+          f"frozen5_speedup={summary.get('frozen5_speedup', nan):.2f} overhead_fraction={summary['overhead_fraction']:.3f}")
 
 
 if __name__ == "__main__":

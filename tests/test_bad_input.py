@@ -102,7 +102,9 @@ CHECK_CASES = [  # more of the same, checked without starting Snakemake (2-3 s e
     ("dataset-mnist", {"dataset": {"kind": "mnist"}},
      ["config key dataset.kind = 'mnist'", "fashion_mnist, imagefolder, synthetic, cifar10, cifar100"]),
     ("explicit-split-empty-half", {"splits": {"explicit": {"dissimilar": {"A": [], "B": [1]}}}},
-     ["config key splits.explicit.dissimilar.A = []", "has 0 item(s)", "at least 1"]),
+     ["config key splits.explicit.dissimilar.A = []", "has 0 item(s)", "at least 2"]),
+    ("explicit-split-half-of-one", {"splits": {"explicit": {"dissimilar": {"A": [0, 1], "B": [2]}}}},
+     ["config key splits.explicit.dissimilar.B = [2]", "has 1 item(s)", "at least 2"]),
     ("missing-half", {"splits": {"explicit": {"d": {"A": [0]}}}}, ["splits.explicit.d", "lacks", "B"]),
     ("section-not-a-mapping", {"train": 5}, ["config key train = 5", "wrong type", "object"]),
     ("half-of-wrong-type", {"splits": {"explicit": {"d": {"A": 3, "B": [1]}}}},
@@ -114,6 +116,7 @@ CHECK_CASES = [  # more of the same, checked without starting Snakemake (2-3 s e
     ("unknown-analysis", {"analyses": {"run": ["cka"]}},
      ["config key analyses.run[0] = 'cka'", "similarity, probes, filters"]),
     ("too-few-similarity-images", {"analyses": {"similarity_images": 5}}, ["analyses.similarity_images = 5", ">= 10"]),
+    ("nets-per-gpu-0", {"resources": {"nets_per_gpu": 0}}, ["config key resources.nets_per_gpu = 0", ">= 1"]),
 ]
 
 
@@ -214,7 +217,7 @@ def _corrupt_image(tmp):
     root = image_folder(tmp / "imgs", {"train": {"cat": ["a.png", "b.png"], "dog": ["a.png"]},
                                        "val": {"cat": ["a.png"], "dog": ["a.png"]}})
     (root / "val/dog/broken.png").write_bytes(b"\x89PNG\r\n\x1a\nthis is not the rest of a PNG")
-    return {"kind": "imagefolder", "root": str(root)}, [f"cannot decode image {root / 'val/dog/broken.png'}"]
+    return {"kind": "imagefolder", "root": str(root)}, ["cannot decode images: 1 unreadable file(s)", root / "val/dog/broken.png"]
 
 
 def _fashion_mnist_truncated(tmp):
@@ -366,6 +369,23 @@ def test_crafted_checkpoint_is_refused_not_executed(tmp_path, write):
     marker = tmp_path / "PWNED"
     write(tmp_path / checkpoint.LAST, marker)
     with pytest.warns(UserWarning, match=f"ignoring unreadable checkpoint {tmp_path / checkpoint.LAST}"):
-        state = checkpoint.load(tmp_path, "h")
+        state = checkpoint.load(tmp_path, {"settings": "h"})
     assert state is None
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("classes, definition, expected", [
+    (["only"], {"random_seed": 0}, ["half A has 0 class(es) (none) of the data set's 1", "at least 2"]),
+    (["cat", "dog"], {"random_seed": 0}, ["has 1 class(es)", "at least 2", "at least 4 classes"]),
+    (["cat", "dog", "car"], {"random_seed": 0}, ["half A has 1 class(es)", "at least 2"]),
+    (CLASSES, {"A": ["cat"], "B": ["dog", "car", "ship"]}, ["half A has 1 class(es) ('cat')", "at least 2"]),
+    (["only"], {"whole": True}, ["has 1 class(es) ('only')", "at least 2"]),
+], ids=["1-class-data-set", "2-class-data-set", "3-class-data-set", "explicit-half-of-one", "whole-task-of-one"])
+def test_a_half_of_fewer_than_two_classes_is_refused_before_training(tmp_path, classes, definition, expected):
+    (tmp_path / "meta.json").write_text(json.dumps({"classes": classes}))
+    out = tmp_path / "results/splits/random0.tsv"
+    result = transferability("split", "--meta", tmp_path / "meta.json", "--definition", json.dumps(definition),
+                             "--out", out)
+    assert result.returncode == 1, result.stderr
+    assert_names(one_error_line(result.stderr), expected)
+    assert files_under(tmp_path / "results") == []

@@ -1,24 +1,40 @@
-"""The speed benchmark's own arithmetic and its GPU-only section, run on the CPU (no timing asserted)."""
+"""The speed benchmark's own arithmetic and its GPU-only sections, run on the CPU (no timing asserted)."""
 
 import importlib
+import json
 import math
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
+
+from conftest import ROOT, run_snakemake
+from test_presets import planned_nets
+from transferability.config import check_config, load_schema
+from transferability.nets import parse_net
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def caffenet():
-    """benchmarks/caffenet.py, imported as benchmarks/speed.py imports it (its folder on sys.path)."""
+def _benchmark_module(name):
+    """benchmarks/<name>.py, imported as benchmarks/speed.py imports it (its folder on sys.path)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        return importlib.import_module("caffenet")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def caffenet():
+    return _benchmark_module("caffenet")
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return _benchmark_module("grid")
 
 
 @pytest.mark.parametrize("name, peak", [("NVIDIA H100 80GB HBM3", 989.4), ("NVIDIA H100 PCIe", 756.5),
@@ -39,3 +55,88 @@ def test_caffenet_section_times_our_real_step_and_counts_its_flops(caffenet):
     assert result["tflops"] == pytest.approx(result["images_per_s"] * flops / 1e12)
     assert result["peak_fraction"] == pytest.approx(result["tflops"] / 100.0)
     assert result["compile_s"] is None
+
+
+def test_caffenet_section_with_fused_lrn_builds_the_fused_net(caffenet):
+    run = caffenet.caffenet_run(torch.device("cpu"), batch=2, compile_net=False, lrn_fused=True)
+    assert run.job.settings["model"]["lrn_fused"] is True
+    assert sum(type(m).__name__ == "FusedLRN" for m in run.trainable.modules()) == 2
+
+
+def test_nvidia_smi_samples_give_mean_and_peak_utilisation_and_peak_memory(grid):
+    text = "37, 1000\n[N/A], [N/A]\n80, 2500\n4"  # a sample the GPU could not read, a torn last line
+    assert grid.parse_nvidia_smi(text) == {"samples": 2, "util_mean": pytest.approx(0.585), "util_max": 0.8,
+                                           "memory_max_mib": 2500}
+    assert grid.parse_nvidia_smi("") is None
+
+
+def test_jobs_in_flight_are_counted_from_snakemakes_start_and_finish_lines(grid):
+    log = """localrule train_net:
+    jobid: 4
+rule train_net:
+    jobid: 7
+Finished jobid: 7 (Rule: train_net)
+localrule draw_figure:
+    jobid: 9
+localrule train_net:
+    jobid: 6
+Finished jobid: 4 (Rule: train_net)
+Finished jobid: 6 (Rule: train_net)
+"""
+    assert grid.peak_in_flight(log) == 2 and grid.peak_in_flight(log, "draw_figure") == 1
+
+
+def test_without_nvidia_smi_utilisation_is_not_sampled(grid, monkeypatch):
+    monkeypatch.setenv("PATH", "")
+    with grid.GpuSampler() as sampler:
+        pass
+    assert sampler.result is None
+
+
+def test_the_grid_is_the_cifar10_presets_for_one_split_and_seed(grid, tmp_path):
+    """Its config is valid and plans the stated grid: base nets and 7 layers x 5 treatments, A to B."""
+    cfg = grid.grid_config()
+    check_config(cfg, load_schema(ROOT / "workflow/schemas/config.schema.yaml"))
+    preset = yaml.safe_load((ROOT / "config/cifar10.yaml").read_text())
+    assert cfg["model"] == preset["model"] and cfg["train"] == {**preset["train"], "epochs": 1}
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(cfg))
+    nets = planned_nets(run_snakemake(tmp_path, "-n", config=tmp_path / "grid.yaml"))
+    assert {split for split, _ in nets} == {"random0"} and len(nets) == 37
+    assert sorted({parse_net(net).treatment for _, net in nets}) == [
+        "base", "random_frozen", "selffer", "selffer_ft", "transfer", "transfer_ft"]
+
+
+@pytest.mark.parametrize("script, args, expected", [
+    ("speed", ["--require-gpu", "--quick", "--dag", "none", "--compile", "--grid", "on"], "bench-gpu: skipped"),
+    ("grid", [], "grid benchmark skipped"),
+], ids=["make-bench-gpu", "grid-alone"])
+def test_gpu_benchmarks_skip_with_one_line_without_a_gpu(script, args, expected, monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    _benchmark_module(script).main([*args, "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert out.startswith(expected) and "no CUDA GPU" in out and len(out.splitlines()) == 1
+    assert not any(tmp_path.iterdir()), "nothing measured, nothing written"
+
+
+def test_gpu_sections_alone_skip_the_cpu_comparisons(capsys, tmp_path):
+    """make bench-gpu's --gpu-sections (here with its two sections off: no GPU) measures no plain loop."""
+    _benchmark_module("harness").ROWS.clear()  # what this file's other tests recorded
+    _benchmark_module("speed").main(["--gpu-sections", "--grid", "off", "--caffenet", "off", "--dag", "none",
+                                     "--config", str(ROOT / "tests/smoke.yaml"), "--out", str(tmp_path)])
+    assert capsys.readouterr().out.splitlines()[-1] == "speedup_vs_plain=nan frozen5_speedup=nan overhead_fraction=nan"
+    sections = {row["section"] for row in json.loads((tmp_path / "speed.json").read_text())["rows"]}
+    assert sections == {"data"}
+
+
+@pytest.mark.slow
+def test_grid_runs_the_real_dag_once_per_k(grid, tmp_path):
+    """On the CPU: `--resources gpu=k` limits the training jobs at once here too (the rule asks one slot)."""
+    summary = grid.measure_grid(tmp_path, (1, 2), layers=[1], treatments=["selffer"], train_per_class=60,
+                                val_per_class=10, image_size=16)
+    runs = {run["k"]: run for run in summary["grid_runs"]}
+    assert set(runs) == {1, 2} and all(run["nets"] == 3 and run["gpu"] is None for run in runs.values())
+    assert [runs[k]["peak_in_flight"] for k in (1, 2)] == [1, 2], "--resources gpu=k: k training jobs at once"
+    assert runs[1]["in_flight"] <= 1.0
+    for k in (1, 2):  # each run tells its jobs how many share a GPU
+        assert yaml.safe_load((tmp_path / f"grid-k{k}/config.yaml").read_text())["resources"]["nets_per_gpu"] == k
+    assert summary["grid_k1_speedup"] == 1.0 and summary["grid_k2_speedup"] > 0

@@ -414,3 +414,111 @@ def test_cifar_failed_download_is_reported(tmp_path, monkeypatch):
 def test_unknown_kind(tmp_path):
     with pytest.raises(DataError, match="unknown dataset.kind 'mnist'"):
         build_cache({"kind": "mnist"}, tmp_path)
+
+
+# ---------------------------------------------------------------- image folders behave like torchvision's ImageFolder
+
+def test_imagefolder_counts_images_in_nested_folders_as_torchvision_does(tmp_path):
+    from torchvision.datasets import ImageFolder
+
+    make_imagefolder(tmp_path / "images")
+    save(tmp_path / "images/train/zebra/more/deeper/d.png", Image.new("RGB", (8, 8), (1, 2, 3)))
+    save(tmp_path / "images/train/apple/sub/e.png", Image.new("RGB", (8, 8), (4, 5, 6)))
+    save(tmp_path / "images/train/apple/.cache/hidden.png", Image.new("RGB", (8, 8)))  # hidden folder: left out
+    cfg = {"kind": "imagefolder", "root": str(tmp_path / "images"), "image_size": 8}
+    build_cache(cfg, tmp_path / "cache")
+    cache = load_cache(tmp_path / "cache")
+    theirs = ImageFolder(str(tmp_path / "images/train"), is_valid_file=lambda p: "/." not in p and
+                         Path(p).suffix.lower() in datasets.IMAGE_EXTENSIONS)
+    np.testing.assert_array_equal(cache.train_labels, theirs.targets)
+    assert len(cache.train_labels) == 6
+    np.testing.assert_array_equal(cache.train_images[2, :, 0, 0], [4, 5, 6])  # apple/sub/e.png, after p.gif
+
+
+def test_imagefolder_16_bit_images_are_scaled_not_clipped(tmp_path):
+    make_imagefolder(tmp_path / "images")
+    ramp = (np.arange(16 * 16).reshape(16, 16) * 256).astype(np.uint16)  # 0 .. 65280
+    save(tmp_path / "images/train/zebra/deep.png", Image.fromarray(ramp))
+    assert Image.open(tmp_path / "images/train/zebra/deep.png").mode.startswith("I;16")
+    cfg = {"kind": "imagefolder", "root": str(tmp_path / "images"), "image_size": 16, "channels": 1}
+    build_cache(cfg, tmp_path / "cache")
+    decoded = load_cache(tmp_path / "cache").train_images[4, 0].astype(int)  # zebra: a.JPG, b.png, deep.png
+    np.testing.assert_allclose(decoded, np.round(ramp / 257), atol=1)
+    assert decoded.min() == 0 and 100 < np.median(decoded) < 160
+
+
+def test_imagefolder_reports_every_unreadable_file_in_one_error(tmp_path):
+    make_imagefolder(tmp_path / "images")
+    broken = [tmp_path / "images/train/apple/x.png", tmp_path / "images/train/zebra/y.jpg",
+              tmp_path / "images/val/zebra/z.png"]
+    for path in broken:
+        path.write_bytes(b"not an image at all")
+    truncated = tmp_path / "images/val/apple/t.png"  # a valid header: only the decode finds it
+    save(truncated, Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)))
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    cfg = {"kind": "imagefolder", "root": str(tmp_path / "images"), "image_size": 8}
+    with pytest.raises(DataError) as error:
+        build_cache(cfg, tmp_path / "cache")
+    for path in broken:
+        assert str(path) in str(error.value)
+    assert "\n" not in str(error.value)
+    broken[0].unlink(), broken[1].unlink(), broken[2].unlink()
+    with pytest.raises(DataError, match=f"1 unreadable file.*{truncated}"):
+        build_cache(cfg, tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_unreadable_files_past_twenty_are_counted(tmp_path):
+    make_imagefolder(tmp_path / "images")
+    for i in range(25):
+        (tmp_path / f"images/train/apple/bad{i:02d}.png").write_bytes(b"")
+    cfg = {"kind": "imagefolder", "root": str(tmp_path / "images"), "image_size": 8}
+    with pytest.raises(DataError, match=r"25 unreadable file\(s\).*bad19.png.*; and 5 more") as error:
+        build_cache(cfg, tmp_path / "cache")
+    assert "bad20.png" not in str(error.value)
+
+
+# ---------------------------------------------------------------- the cache follows the data
+
+EDITS = {
+    "add": lambda root: save(root / "train/apple/new.png", Image.new("RGB", (5, 5))),
+    "remove": lambda root: (root / "train/zebra/b.png").unlink(),
+    "replace": lambda root: save(root / "val/apple/v.tiff", Image.new("RGB", (8, 8), (9, 9, 9)), format="TIFF"),
+    "nested-add": lambda root: save(root / "train/zebra/sub/n.png", Image.new("RGB", (5, 5))),
+    "rename-class": lambda root: [(root / s / "zebra").rename(root / s / "zebu") for s in ("train", "val")],
+}
+
+
+@pytest.mark.parametrize("edit", EDITS)
+def test_source_fingerprint_changes_with_every_edit_of_the_folder(tmp_path, edit):
+    make_imagefolder(tmp_path / "images")
+    cfg = {"kind": "imagefolder", "root": str(tmp_path / "images"), "image_size": 8}
+    before = datasets.source_fingerprint(cfg)
+    assert datasets.source_fingerprint(cfg) == before  # nothing changed: the same
+    os.utime(tmp_path / "images/train/zebra/a.JPG")  # touched: its time changes, so must the fingerprint
+    touched = datasets.source_fingerprint(cfg)
+    assert touched != before
+    EDITS[edit](tmp_path / "images")
+    assert datasets.source_fingerprint(cfg) != touched
+
+
+def test_source_fingerprint_of_fashion_mnist_and_missing_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "FASHION_MNIST_DIRS", [tmp_path / "nowhere"])
+    missing = datasets.source_fingerprint({"kind": "fashion_mnist"})
+    assert missing.startswith("unavailable: Fashion-MNIST files")
+    write_small_fashion_mnist(tmp_path / "fm")
+    found = datasets.source_fingerprint({"kind": "fashion_mnist", "root": str(tmp_path / "fm")})
+    assert found.startswith("4 files")
+
+
+def test_the_cache_fingerprint_follows_the_bytes(tmp_path):
+    first = build_cache(SYNTHETIC, tmp_path / "one")
+    again = build_cache(SYNTHETIC, tmp_path / "two")
+    other = build_cache({**SYNTHETIC, "synthetic": {**SYNTHETIC["synthetic"], "seed": 8}}, tmp_path / "three")
+    assert first["fingerprint"] == again["fingerprint"] != other["fingerprint"]
+
+
+def test_the_schema_offers_exactly_the_kinds_there_are_readers_for():
+    import yaml
+    schema = yaml.safe_load((Path(__file__).parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+    assert schema["properties"]["dataset"]["properties"]["kind"]["enum"] == list(datasets.KINDS)

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from transferability.model import LAYER_NAMES, architecture, build_model, forward_flops, weight_layers
+from transferability.model import (LAYER_NAMES, FusedLRN, architecture, build_model, channel_lrn, forward_flops,
+                                   weight_layers)
 from transferability.nets import parse_net, transfer_grid
 
 
@@ -91,3 +92,38 @@ def test_momentum_sgd_matches_torch_sgd_bit_for_bit():
             torch.nn.functional.cross_entropy(net(x), y).backward()
             optimiser.step()
     assert all(torch.equal(a, b) for a, b in zip(ours_net.parameters(), torch_net.parameters()))
+
+
+def test_fused_lrn_is_caffes_lrn_as_today_values_and_gradients():
+    """channel_lrn (what model.lrn_fused compiles on a GPU) against nn.LocalResponseNorm, in fp32, on
+    activations of conv1's scale in channels_last."""
+    torch.manual_seed(0)
+    x = (torch.randn(4, 96, 27, 27) * 30).contiguous(memory_format=torch.channels_last).requires_grad_()
+    today = torch.nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)(x)
+    (grad_today,) = torch.autograd.grad(today.square().sum(), x)
+    fused = channel_lrn(x)
+    (grad_fused,) = torch.autograd.grad(fused.square().sum(), x)
+    assert torch.allclose(fused, today, rtol=1e-5, atol=1e-5 * today.abs().max().item())
+    assert torch.allclose(grad_fused, grad_today, rtol=1e-4, atol=1e-5 * grad_today.abs().max().item())
+    assert not torch.allclose(today, x), "the test's activations are large enough for the LRN to matter"
+
+
+def test_caffenet_with_fused_lrn_trains_the_same_function_within_bf16_rounding():
+    arch = architecture({"preset": "caffenet", "input_size": 67})
+    torch.manual_seed(0)
+    today = build_model(arch, 3, 10)
+    torch.manual_seed(0)
+    fused = build_model({**arch, "lrn_fused": True}, 3, 10)
+    assert sum(isinstance(m, FusedLRN) for m in fused.modules()) == 2
+    assert today.state_dict().keys() == fused.state_dict().keys()  # weights move between the two freely
+    today.eval(), fused.eval()
+    x = torch.randn(2, 3, 67, 67) * 60
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # as training runs it
+        a, b = today[:2](x).float(), fused[:2](x).float()
+    assert torch.allclose(a, b, rtol=2e-2, atol=2e-2 * a.abs().max().item())
+
+
+def test_fused_lrn_is_off_and_out_of_the_settings_unless_asked_for():
+    arch = architecture({"preset": "caffenet"})
+    assert "lrn_fused" not in arch  # no net's settings (and so no result) change with this option's existence
+    assert not any(isinstance(m, FusedLRN) for m in build_model(arch, 3, 10).modules())

@@ -1,6 +1,7 @@
 """Training jobs: model surgery (copy, freeze, fine-tune), determinism, restartability."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -8,11 +9,12 @@ import time
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from conftest import package_env, settings
 from transferability import checkpoint
 from transferability.io import read_json
+from transferability.model import LAYER_NAMES, build_model
 from transferability import train as train_module
 from transferability.train import Job, derived_seed, prepare, settings_hash, train
 
@@ -145,18 +147,20 @@ def test_checkpoints_of_finished_nets_are_removed(tmp_path):
 
 def test_changed_settings_ignore_the_old_checkpoint(workdir, tmp_path):
     job = job_for(workdir, "baseB", tmp_path, epochs=1)
-    checkpoint.save(job.checkpoint_dir, {"settings_hash": "someone-else", "epoch": 1})
-    with pytest.warns(UserWarning, match="other settings"):
-        assert checkpoint.load(job.checkpoint_dir, settings_hash(job.settings)) is None
+    ours = {"settings": settings_hash(job.settings), "data_fingerprint": "d"}
+    checkpoint.save(job.checkpoint_dir, {"identity": {**ours, "settings": "someone-else"}, "epoch": 1})
+    lines = []
+    assert checkpoint.load(job.checkpoint_dir, ours, log=lines.append) is None
+    assert len(lines) == 1 and lines[0].startswith("starting afresh") and "other settings" in lines[0]
 
 
 def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path):
-    checkpoint.save(tmp_path, {"settings_hash": "h", "epoch": 1})
-    checkpoint.save(tmp_path, {"settings_hash": "h", "epoch": 2})
+    checkpoint.save(tmp_path, {"identity": {"settings": "h"}, "epoch": 1})
+    checkpoint.save(tmp_path, {"identity": {"settings": "h"}, "epoch": 2})
     last = tmp_path / checkpoint.LAST
     last.write_bytes(last.read_bytes()[:40])
     with pytest.warns(UserWarning, match="unreadable checkpoint"):
-        assert checkpoint.load(tmp_path, "h")["epoch"] == 1
+        assert checkpoint.load(tmp_path, {"settings": "h"})["epoch"] == 1
 
 
 def _train_command(workdir, out, settings_json, minutes):
@@ -204,3 +208,34 @@ def test_iterations_and_lr_steps_count_sgd_steps(workdir, tmp_path):
     assert metrics["epochs"] == 2 and len(rows) == 2
     assert [float(r.split(",")[1]) for r in rows] == pytest.approx([0.002, 0.0002])
     assert metrics["images_per_s"] > 0
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda w: w.pop("conv2.0.bias"), "source weights lack conv2.0.bias (this net's is (32,))"),
+    (lambda w: w.update({"conv3.9.weight": torch.zeros(2)}), "source weights have conv3.9.weight (2,), which this net lacks"),
+    (lambda w: w.update({"conv1.0.weight": torch.zeros(8, 1, 3, 3)}),
+     "do not fit this net at conv1.0.weight: source (8, 1, 3, 3), this net (16, 1, 3, 3)"),
+], ids=["missing-layer", "extra-layer", "other-shape"])
+def test_a_source_that_does_not_fit_is_refused(workdir, base_a, tmp_path, damage, expected):
+    weights = load_file(str(base_a))
+    damage(weights)
+    save_file(weights, str(tmp_path / "source.safetensors"))
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        prepare(job_for(workdir, "A3B", tmp_path, source=tmp_path / "source.safetensors"), log=lambda _: None)
+
+
+@pytest.mark.parametrize("net", ["A3B", "A3B+", "B5A"])
+def test_layers_above_n_start_fresh_and_the_first_n_are_the_source(workdir, base_a, tmp_path, net):
+    """At step 0, layers 1..n are the source's and layers n+1..8 are the net's own fresh initialisation
+    (what a net built from its seed without copying has), not the source's."""
+    n = int(net[1])
+    run = prepare(job_for(workdir, net, tmp_path, source=base_a), log=lambda _: None)
+    start, source = cpu_state(run.frozen, run.trainable), load_file(str(base_a))
+    torch.manual_seed(derived_seed(0, net))
+    fresh = build_model(settings(net)["model"], 1, 5).state_dict()
+    copied, above = LAYER_NAMES[:n], LAYER_NAMES[n:]
+    for key in layer_keys(start, set(copied)):
+        assert torch.equal(start[key], source[key]), key
+    for key in layer_keys(start, set(above)):
+        assert torch.equal(start[key], fresh[key]), key
+        assert not torch.equal(start[key], source[key]), key

@@ -1,6 +1,8 @@
 """The real Snakemake DAG on the smoke config: end to end, nothing left to do after, what reruns when,
 and SIGKILLs at random moments that cost nothing but time."""
 
+import hashlib
+import json
 import os
 import random
 import re
@@ -11,8 +13,12 @@ import time
 
 import pandas as pd
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from conftest import ROOT, SNAKEMAKE, run_snakemake
+from transferability.model import LAYER_NAMES
+from transferability.nets import parse_net
 
 pytestmark = pytest.mark.slow
 TIMING = ["wall_s", "images_per_s"]
@@ -89,11 +95,12 @@ def test_report_holds_figures_and_tables(finished_run):
     (["layers=[1, 2, 3]"], {"remove_finished_checkpoints": 1, "collect_results": 1, "summarize_layers": 1,
                             "draw_figure": 2, "measure_similarity": 1, "compare_layer_measures": 1, "all": 1}),
     (["checkpoints={'every_minutes': 5, 'keep': True}"], {}),
+    (["resources={'nets_per_gpu': 4}"], {}),
     (["analyses={'similarity_images': 300}"], {"measure_similarity": 1, "compare_layer_measures": 1, "all": 1}),
     (["analyses={'probe_images_per_class': 100}"], {"train_probes": 1, "compare_layer_measures": 1, "all": 1}),
     (["analyses={'run': []}"], {}),
-], ids=["plot-setting", "training-setting", "fewer-layers", "checkpoint-setting", "similarity-images",
-        "probe-images", "analyses-off"])
+], ids=["plot-setting", "training-setting", "fewer-layers", "checkpoint-setting", "nets-per-gpu",
+        "similarity-images", "probe-images", "analyses-off"])
 def test_a_change_reruns_exactly_what_it_affects(finished_run, change, expected):
     assert planned_jobs(run_snakemake(finished_run, "-n", "--config", *change)) == expected
 
@@ -167,3 +174,28 @@ def test_rest_of_the_paper_dissimilar_split_random_frozen_reduced_data(tmp_path)
     assert not (tmp_path / "results/analyses/whole").exists(), "the unsplit task has no baseB to compare"
     measures = pd.read_csv(tmp_path / "results/tables/layer_measures.csv")
     assert set(measures.loc[measures["measure"] == "transfer_drop", "n"]) == {1, 4, 7}
+
+
+def test_every_transfer_net_is_wired_to_the_right_base(finished_run):
+    """In the real smoke DAG: each net copies from the base net its name says (A3B from baseA, B3B from
+    baseB, same split and seed): its recorded source hash is that base's file, and a frozen net's first n
+    layers are that base's, bit for bit."""
+    nets = finished_run / "results/nets/random0/seed0"
+    bases = {half: load_file(str(nets / f"base{half}/weights.safetensors")) for half in "AB"}
+    digests = {half: hashlib.sha256((nets / f"base{half}/weights.safetensors").read_bytes()).hexdigest()
+               for half in "AB"}
+    checked = 0
+    for folder in sorted(nets.iterdir()):
+        spec = parse_net(folder.name)
+        if spec.source not in ("A", "B"):
+            continue
+        provenance = json.loads((folder / "metrics.json").read_text())["provenance"]
+        assert provenance["source_sha256"] == digests[spec.source], folder.name
+        if not spec.fine_tuned:
+            weights = load_file(str(folder / "weights.safetensors"))
+            copied = [k for k in weights if k.split(".")[0] in LAYER_NAMES[:spec.n]]
+            assert copied and all(torch.equal(weights[k], bases[spec.source][k]) for k in copied), folder.name
+            other = bases["B" if spec.source == "A" else "A"]
+            assert not any(torch.equal(weights[k], other[k]) for k in copied), folder.name
+        checked += 1
+    assert checked == 28

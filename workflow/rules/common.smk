@@ -13,6 +13,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.enviro
 PYTHON = sys.executable  # the interpreter running Snakemake, which has torch
 
 from transferability import warm
+from transferability.datasets import source_fingerprint
 from transferability.config import RUN_ONLY_TRAIN_KEYS, ConfigError, check_config, coerce_config, load_schema
 from transferability.model import architecture
 from transferability.nets import NET_PATTERN, parse_net, transfer_grid
@@ -129,6 +130,7 @@ def source_weights(wildcards):
 
 # How a job runs, not what it computes: kept out of params, so changing them reruns no net.
 RUN_OPTIONS = (f"--device {config['train']['device']} --checkpoint-minutes {config['checkpoints']['every_minutes']}"
+               f" --nets-per-gpu {config['resources']['nets_per_gpu']}"
                + (" --compile" if config["train"]["compile"] else ""))
 
 

@@ -10,6 +10,7 @@ rule split_classes:
         definition=lambda wildcards: json.dumps(split_definitions()[wildcards.split]),
     log:
         "logs/split_classes/{split}.log",
+    retries: 0  # a split that cannot be made fails the same way every time
     conda:
         "../../envs/environment.yaml"
     shell:

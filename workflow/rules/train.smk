@@ -22,7 +22,7 @@ rule train_net:
         "benchmarks/train_net/{split}/seed{seed}/{net}.tsv"
     threads: config["train"]["threads"]
     resources:
-        gpu=config["resources"]["gpus"],
+        gpu=config["resources"]["gpus"],  # locally one slot: --resources gpu=<GPUs x resources.nets_per_gpu>
         runtime=train_runtime_minutes,
         mem_mb=lambda wildcards, attempt: config["resources"]["mem_mb"] * attempt,
     shell:

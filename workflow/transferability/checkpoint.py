@@ -51,8 +51,16 @@ def save(directory, state: dict) -> None:
     incoming.replace(directory / LAST)
 
 
-def load(directory, settings_hash: str) -> dict | None:
-    """The newest readable checkpoint made with these settings, or None (with a warning why)."""
+# What a checkpoint's identity records, as the job's log names it when they differ.
+IDENTITY_PARTS = {"settings": "settings", "data_fingerprint": "data", "split_classes": "split classes",
+                  "source_sha256": "source net"}
+
+
+def load(directory, identity: dict, log=print) -> dict | None:
+    """The newest readable checkpoint made from exactly these inputs (`identity`: the settings' hash, the
+    data's fingerprint, the split's classes, the source net's hash), or None. A checkpoint made from other
+    inputs is never resumed: the job starts afresh, and its log says why in one line."""
+    differences = []
     for name in (LAST, PREVIOUS):
         path = Path(directory) / name
         if not path.exists():
@@ -62,12 +70,21 @@ def load(directory, settings_hash: str) -> dict | None:
         except Exception as error:  # truncated, corrupt or not a plain-tensor file
             warnings.warn(f"ignoring unreadable checkpoint {path}: {_reason(error)}")
             continue
-        if state.get("settings_hash") != settings_hash:
-            warnings.warn(f"ignoring checkpoint {path}: it was made with other settings "
-                          f"({state.get('settings_hash')} != {settings_hash})")
-            continue
-        return state
+        changed = _changed_parts(state.get("identity"), identity)
+        if not changed:
+            return state
+        differences.append(f"{path.name}: other {', '.join(changed)}")
+    if differences:
+        log(f"starting afresh: the checkpoints in {directory} were made from other inputs "
+            f"({'; '.join(differences)}), so none is resumed")
     return None
+
+
+def _changed_parts(theirs, ours: dict) -> list[str]:
+    if not isinstance(theirs, dict):
+        return ["inputs (made by an older version, which recorded no identity)"]
+    return [IDENTITY_PARTS.get(key, key) for key in ours if theirs.get(key) != ours[key]] or (
+        ["inputs"] if set(theirs) != set(ours) else [])
 
 
 def _reason(error: Exception) -> str:

@@ -29,10 +29,13 @@ def split_classes(args) -> None:
     definition = json.loads(args.definition)
     if definition.get("whole"):
         half_a, half_b = list(range(len(classes))), []
-    elif "random_seed" in definition:
-        half_a, half_b = splits.random_halves(len(classes), definition["random_seed"])
+        splits.check_halves(classes, half_a, half_a)  # the whole task: one half, of every class
     else:
-        half_a, half_b = splits.explicit_halves(classes, *(_class_list(definition[h]) for h in "AB"))
+        if "random_seed" in definition:
+            half_a, half_b = splits.random_halves(len(classes), definition["random_seed"])
+        else:
+            half_a, half_b = splits.explicit_halves(classes, *(_class_list(definition[h]) for h in "AB"))
+        splits.check_halves(classes, half_a, half_b)
     splits.write_split(args.out, classes, half_a, half_b)
     print(f"{args.out}: {len(half_a)} classes in A, {len(half_b)} in B")
 
@@ -48,7 +51,8 @@ def train_net(args) -> None:
     job = Job(settings=json.loads(args.settings), data_dir=Path(args.data), split_file=Path(args.split),
               out_dir=Path(args.out_dir), checkpoint_dir=Path(args.checkpoint_dir),
               source_weights=Path(args.source) if args.source else None, threads=args.threads,
-              device=args.device, checkpoint_minutes=args.checkpoint_minutes, compile=args.compile)
+              device=args.device, checkpoint_minutes=args.checkpoint_minutes, compile=args.compile,
+              nets_per_gpu=args.nets_per_gpu)
     metrics = train(job, log=lambda line: print(line, flush=True))
     print(f"done: top-1 {metrics['top1']:.4f}, top-5 {metrics['top5']:.4f}, {metrics['wall_s']:.1f} s")
 
@@ -191,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--checkpoint-minutes", type=float, default=0.0)
     t.add_argument("--compile", action="store_true", help="torch.compile the net")
+    t.add_argument("--nets-per-gpu", type=int, default=1, help="training jobs sharing one GPU (resources.nets_per_gpu)")
     t.set_defaults(run=train_net)
     w = sub.add_parser("warm-server", help="import the training code once; fork a copy per training job")
     w.add_argument("socket")

@@ -3,11 +3,13 @@
 Layout of a cache folder (see datasets.py for the readers):
     {train,val}_images.npy  uint8 (N, C, H, W)
     {train,val}_labels.npy  int64 (N,), values index meta["classes"]
-    meta.json               dataset, classes, channels, image_size, mean, std, n_train, n_val, source
+    meta.json               dataset, classes, channels, image_size, mean, std, n_train, n_val, source,
+                            fingerprint (of the arrays' contents: what a net's identity records)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -16,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DataError, read_dataset
+from .datasets import DataError, raise_problems, read_dataset
 
 __all__ = ["DataError", "Cache", "build_cache", "load_cache"]
 
 STATS_CHUNK = 4096  # images per step when computing mean/std, so a memmap is never read whole
+HASH_CHUNK = 1 << 24  # bytes read at a time when fingerprinting the cache
 
 
 def build_cache(dataset_cfg: dict, out_dir: str | Path, workers: int | None = None) -> dict:
@@ -36,15 +39,18 @@ def build_cache(dataset_cfg: dict, out_dir: str | Path, workers: int | None = No
     (out / "meta.json").unlink(missing_ok=True)
     with _AtomicFiles(out) as files:
         dataset = read_dataset(dataset_cfg, workers)
+        problems = []  # every unreadable file of both splits, reported at once
         for name, split in (("train", dataset.train), ("val", dataset.val)):
-            _write_images(files.new(f"{name}_images.npy"), split)
+            problems += _write_images(files.new(f"{name}_images.npy"), split)
             _write_labels(files.new(f"{name}_labels.npy"), split.labels)
+        raise_problems(problems)
         train_images = np.load(files.temp_of("train_images.npy"), mmap_mode="r")
         mean, std = channel_mean_std(train_images)
         channels, image_size = dataset.train.image_shape[:2]
         meta = {"dataset": dataset_cfg.get("kind"), "classes": dataset.classes, "channels": channels,
                 "image_size": image_size, "mean": mean, "std": std, "n_train": len(dataset.train.labels),
-                "n_val": len(dataset.val.labels), "source": dataset.source}
+                "n_val": len(dataset.val.labels), "source": dataset.source,
+                "fingerprint": fingerprint([files.temp_of(name) for name in ARRAYS], dataset.classes)}
         del train_images  # release the mapping before the file is renamed
         _write_bytes(files.new("meta.json"), json.dumps(meta, indent=1).encode())
     return meta
@@ -123,13 +129,29 @@ class _AtomicFiles:
             raise DataError(f"could not write the data cache in {self.folder}: {exc}") from exc
 
 
-def _write_images(path: Path, split) -> None:
+def _write_images(path: Path, split) -> list[str]:
+    """Fill path with the split's images; returns the problems of files that could not be decoded."""
     images = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8,
                                        shape=(len(split.labels), *split.image_shape))
-    split.write_images(images)
+    problems = split.write_images(images) or []
     images.flush()
     del images  # unmap before fsync so every page is in the file
     _fsync_file(path)
+    return problems
+
+
+ARRAYS = ["train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy"]
+
+
+def fingerprint(paths, classes: list[str]) -> str:
+    """sha256 of the cached arrays' bytes and the class names: equal fingerprints, equal training data.
+    Reading the arrays back costs far less than decoding them (it is in the page cache)."""
+    digest = hashlib.sha256(json.dumps(classes).encode())
+    for path in paths:
+        with open(path, "rb") as f:
+            while chunk := f.read(HASH_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _write_labels(path: Path, labels: np.ndarray) -> None:
@@ -161,7 +183,7 @@ def _fsync_folder(folder: Path) -> None:
 
 # ---------------------------------------------------------------- reading
 
-META_KEYS = {"dataset", "classes", "channels", "image_size", "mean", "std", "n_train", "n_val"}
+META_KEYS = {"dataset", "classes", "channels", "image_size", "mean", "std", "n_train", "n_val", "fingerprint"}
 
 
 def _read_meta(path: Path) -> dict:

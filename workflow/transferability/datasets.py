@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import hashlib
 import os
 import pickle
 import struct
@@ -54,23 +55,44 @@ def in_memory_split(images: np.ndarray, labels: np.ndarray) -> Split:
 
 
 def read_dataset(cfg: dict, workers: int | None = None) -> Dataset:
+    return _kind(cfg).read(cfg, workers or os.cpu_count() or 1)
+
+
+def source_fingerprint(cfg: dict) -> str:
+    """A cheap fingerprint of the files the cache is decoded from: their paths, sizes and modification
+    times (as make and rsync compare files), not their contents. Any added, removed, replaced or edited
+    file changes it; the workflow rebuilds the cache when it changes. Data that cannot be found gives
+    a fingerprint naming why, so the cache job runs and reports it."""
+    try:
+        files = _kind(cfg).source_files(cfg)
+    except DataError as error:
+        return f"unavailable: {error}"
+    digest = hashlib.sha256()
+    for path in files:
+        stat = os.stat(path)
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return f"{len(files)} files, sha256 {digest.hexdigest()[:32]}"
+
+
+@dataclass(frozen=True)
+class Kind:
+    read: Callable[[dict, int], "Dataset"]  # (dataset config, decoding threads) -> Dataset
+    source_files: Callable[[dict], list]  # the paths of the files read, for source_fingerprint
+
+
+def _kind(cfg: dict) -> Kind:
     kind = cfg.get("kind")
-    if kind == "fashion_mnist":
-        return read_fashion_mnist(cfg)
-    if kind == "imagefolder":
-        return read_imagefolder(cfg, workers or os.cpu_count() or 1)
-    if kind == "synthetic":
-        return make_synthetic(cfg)
-    if kind in CIFAR_FORMATS:
-        return read_cifar(cfg)
-    raise DataError(f"unknown dataset.kind {kind!r}; use one of fashion_mnist, imagefolder, "
-                    f"synthetic, {', '.join(CIFAR_FORMATS)}")
+    if kind not in KINDS:
+        raise DataError(f"unknown dataset.kind {kind!r}; use one of {', '.join(KINDS)}")
+    return KINDS[kind]
 
 
 # ---------------------------------------------------------------- shared image conversion
 
 def convert_image(img: Image.Image, channels: int, size: int) -> np.ndarray:
     """PIL image of any mode -> uint8 (channels, size, size)."""
+    if img.mode.startswith("I"):  # 16-bit greyscale (PNG, TIFF): PIL's convert("L") would clip it to white
+        img = Image.fromarray(np.round(np.asarray(img, np.float64) / 257).clip(0, 255).astype(np.uint8))
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")  # PIL asks for this before dropping palette transparency
     img = img.convert("L" if channels == 1 else "RGB")
@@ -107,14 +129,18 @@ FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
-def read_fashion_mnist(cfg: dict) -> Dataset:
+def read_fashion_mnist(cfg: dict, workers: int = 1) -> Dataset:
+    return _fashion_mnist_from(*_find_fashion_mnist(cfg), cfg)
+
+
+def _find_fashion_mnist(cfg: dict) -> tuple[Path, dict[str, Path]]:
     places = [Path(cfg["root"])] if cfg.get("root") else []
     places += FASHION_MNIST_DIRS
     places = [p.expanduser().absolute() for p in places]
     for folder in places:
         files = {key: _plain_or_gz(folder / name) for key, name in FASHION_MNIST_FILES.items()}
         if all(files.values()):
-            return _fashion_mnist_from(folder, files, cfg)
+            return folder, files
     raise DataError(search_message(
         "Fashion-MNIST files (" + ", ".join(FASHION_MNIST_FILES.values()) + ", plain or .gz)", places,
         "apt-get install dataset-fashion-mnist, or download the four IDX files from the Fashion-MNIST "
@@ -162,9 +188,27 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 DECODE_CHUNK = 1024  # bounds the number of queued decode tasks for very large folders
+LISTED_PROBLEMS = 20  # unreadable files named in the error; the rest are counted
 
 
 def read_imagefolder(cfg: dict, workers: int) -> Dataset:
+    """root/train/<class>/** and root/<val_dir>/<class>/**, as torchvision's ImageFolder lists them:
+    classes are the sorted folder names, images anywhere below a class folder belong to it. Every
+    file's header is read before the long decode, and every unreadable file is reported at once."""
+    root, val_name, classes = _imagefolder_layout(cfg)
+    listed = {name: _list_images(root / name, classes) for name in ("train", val_name)}
+    raise_problems(_unreadable_headers([path for files in listed.values() for path, _ in files], workers))
+    shape = (cfg.get("channels") or 3, cfg["image_size"], cfg["image_size"])
+    train, val = (_folder_split(files, shape, workers) for files in listed.values())
+    return Dataset(classes, str(root), train, val)
+
+
+def imagefolder_files(cfg: dict) -> list[str]:
+    root, val_name, classes = _imagefolder_layout(cfg)  # strings: a Path per file would triple the cost
+    return [path for name in ("train", val_name) for path, _ in _list_images(root / name, classes)]
+
+
+def _imagefolder_layout(cfg: dict) -> tuple[Path, str, list[str]]:
     if not cfg.get("root"):
         raise DataError("dataset.root must be set for an imagefolder data set")
     root = Path(cfg["root"]).expanduser().absolute()
@@ -179,9 +223,7 @@ def read_imagefolder(cfg: dict, workers: int) -> Dataset:
     if not classes:
         raise DataError(f"no class folders in {root / 'train'}; {layout}")
     _check_same_classes(classes, _visible_subfolders(root / val_name), root / val_name)
-    shape = (cfg.get("channels") or 3, cfg["image_size"], cfg["image_size"])
-    train, val = (_folder_split(root / name, classes, shape, workers) for name in ("train", val_name))
-    return Dataset(classes, str(root), train, val)
+    return root, val_name, classes
 
 
 def _visible_subfolders(folder: Path) -> list[str]:
@@ -198,28 +240,60 @@ def _check_same_classes(train_classes: list[str], val_classes: list[str], val_di
         raise DataError(f"class folder(s) {', '.join(unknown)} in {val_dir} do not exist in train")
 
 
-def _folder_split(folder: Path, classes: list[str], shape: tuple, workers: int) -> Split:
-    files, labels = [], []
-    for label, name in enumerate(classes):
-        images = sorted(p for p in (folder / name).iterdir()
-                        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file())
-        if not images:
-            raise DataError(f"class folder {folder / name} contains no image files "
-                            f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
-        files += images
-        labels += [label] * len(images)
-    return Split(np.array(labels, np.int64), shape, partial(_decode_into, files=files, workers=workers))
+def _list_images(folder: Path, classes: list[str]) -> list[tuple[str, int]]:
+    """(path, label) of every image below each class folder, in torchvision's order (make_dataset:
+    sorted walk, symlinks followed); hidden files and folders are left out."""
+    from torchvision.datasets.folder import make_dataset  # imported here: only image folders need it
+
+    below = len(str(folder))
+
+    def is_image(path: str) -> bool:  # string operations: called once per file of an ImageNet-size folder
+        hidden = f"{os.sep}." in path[below:]
+        return not hidden and os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+
+    files = make_dataset(str(folder), {name: i for i, name in enumerate(classes)}, is_valid_file=is_image,
+                         allow_empty=True)
+    empty = [str(folder / name) for name in sorted(set(classes) - {classes[label] for _, label in files})]
+    if empty:
+        which = f"class folder {empty[0]} contains" if len(empty) == 1 else f"class folders {', '.join(empty)} contain"
+        raise DataError(f"{which} no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return files
 
 
-def _decode_into(dest: np.ndarray, files: list[Path], workers: int) -> None:
+def _folder_split(files: list[tuple[str, int]], shape: tuple, workers: int) -> Split:
+    labels = np.array([label for _, label in files], np.int64)
+    paths = [Path(path) for path, _ in files]
+    return Split(labels, shape, partial(_decode_into, files=paths, workers=workers))
+
+
+def _unreadable_headers(files: list[Path], workers: int) -> list[str]:
+    """Problems found by opening every file (PIL reads the header only): a fraction of a decode's cost."""
+    def problem(path: Path) -> str | None:
+        try:
+            with Image.open(path):
+                return None
+        except Exception as e:  # PIL raises many types for broken files; all mean "unreadable"
+            return f"{path} ({_one_line(e)})"
+
+    with ThreadPoolExecutor(workers) as pool:
+        return [p for p in pool.map(problem, files, chunksize=256) if p]
+
+
+def _decode_into(dest: np.ndarray, files: list[Path], workers: int) -> list[str]:
+    """Decode every file into its row of dest; returns the problems (files that could not be decoded)."""
     channels, size, _ = dest.shape[1:]
+    problems = []
 
     def decode(i: int) -> None:  # each task owns row i, so the order is deterministic
-        dest[i] = load_image(files[i], channels, size)
+        try:
+            dest[i] = load_image(files[i], channels, size)
+        except DataError as e:
+            problems.append(str(e))
 
     with ThreadPoolExecutor(workers) as pool:  # PIL releases the GIL while decoding and resizing
         for start in range(0, len(files), DECODE_CHUNK):
             list(pool.map(decode, range(start, min(start + DECODE_CHUNK, len(files)))))
+    return sorted(problems)
 
 
 def load_image(path: Path, channels: int, size: int) -> np.ndarray:
@@ -229,12 +303,26 @@ def load_image(path: Path, channels: int, size: int) -> np.ndarray:
             img.draft("L" if channels == 1 else "RGB", (size, size))
             return convert_image(img, channels, size)
     except Exception as e:  # PIL raises many types for broken files; all mean "unreadable"
-        raise DataError(f"cannot decode image {path}: {e}") from e
+        raise DataError(f"{path} ({_one_line(e)})") from e
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def raise_problems(problems: list[str]) -> None:
+    """One line naming every unreadable file (the first LISTED_PROBLEMS, then a count)."""
+    if not problems:
+        return
+    shown = "; ".join(problems[:LISTED_PROBLEMS])
+    more = f"; and {len(problems) - LISTED_PROBLEMS} more" if len(problems) > LISTED_PROBLEMS else ""
+    raise DataError(f"cannot decode images: {len(problems)} unreadable file(s): {shown}{more}; "
+                    "fix or remove them and rerun")
 
 
 # ---------------------------------------------------------------- synthetic
 
-def make_synthetic(cfg: dict) -> Dataset:
+def make_synthetic(cfg: dict, workers: int = 1) -> Dataset:
     """Per class a smooth random template; images are it, randomly shifted, rescaled and noisy.
 
     A shared component makes classes similar, so a small convnet learns them over a few
@@ -303,12 +391,26 @@ CIFAR_DIRS = ["data/{kind}", "~/.cache/{kind}"]  # searched after dataset.root; 
 CIFAR_PIXELS = 3 * 32 * 32
 
 
-def read_cifar(cfg: dict) -> Dataset:
+def read_cifar(cfg: dict, workers: int = 1) -> Dataset:
+    folder, fmt = _located_cifar(cfg)
+    read = _read_cifar_python if fmt.header == 0 else _read_cifar_binary
+    classes, train, val = read(folder, fmt)
+    splits = [in_memory_split(conform(images, cfg.get("channels"), cfg.get("image_size")), labels)
+              for images, labels in (train, val)]
+    return Dataset(classes, str(folder), *splits)
+
+
+def cifar_files(cfg: dict) -> list[Path]:
+    folder, fmt = _located_cifar(cfg, download=False)
+    return [folder / name for name in (*fmt.train, fmt.val, fmt.names)]
+
+
+def _located_cifar(cfg: dict, download: bool = True) -> tuple[Path, "CifarFormat"]:
     kind = cfg["kind"]
     bases = [Path(cfg["root"])] if cfg.get("root") else []
     bases = [p.expanduser().absolute() for p in bases + [Path(d.format(kind=kind)) for d in CIFAR_DIRS]]
     found = _find_cifar(kind, bases)
-    if found is None and cfg.get("download"):
+    if found is None and download and cfg.get("download"):
         _download_cifar(kind, bases[0])
         found = _find_cifar(kind, bases[:1])
     if found is None:
@@ -316,12 +418,7 @@ def read_cifar(cfg: dict) -> Dataset:
         raise DataError(search_message(
             f"{kind} files", places, "Extract the python or binary version from the CIFAR web page into "
             "one of these folders, set dataset.root to the folder holding it, or set dataset.download: true"))
-    folder, fmt = found
-    read = _read_cifar_python if fmt.header == 0 else _read_cifar_binary
-    classes, train, val = read(folder, fmt)
-    splits = [in_memory_split(conform(images, cfg.get("channels"), cfg.get("image_size")), labels)
-              for images, labels in (train, val)]
-    return Dataset(classes, str(folder), *splits)
+    return found
 
 
 def _find_cifar(kind: str, bases: list[Path]) -> tuple[Path, CifarFormat] | None:
@@ -422,3 +519,13 @@ def load_cifar_pickle(path: Path) -> dict:
     if not isinstance(batch, dict):
         raise DataError(f"{path} is not a CIFAR pickle (no dict inside); delete it and download it again")
     return batch
+
+
+# dataset.kind -> its reader and the files it reads (the schema's enum is checked against this table)
+KINDS = {
+    "fashion_mnist": Kind(read_fashion_mnist, lambda cfg: sorted(_find_fashion_mnist(cfg)[1].values())),
+    "imagefolder": Kind(read_imagefolder, imagefolder_files),
+    "synthetic": Kind(make_synthetic, lambda cfg: []),  # generated from the config alone
+    "cifar10": Kind(read_cifar, cifar_files),
+    "cifar100": Kind(read_cifar, cifar_files),
+}

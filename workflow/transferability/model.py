@@ -4,8 +4,11 @@ The net is an nn.Sequential of 8 named blocks; block i is weight layer i togethe
 ReLU / pooling / normalisation / dropout that follow it, so "the first n layers" is `net[:n]`.
 """
 
+import functools
 from collections import OrderedDict
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .nets import N_LAYERS
@@ -46,7 +49,8 @@ def build_model(arch: dict, in_channels: int, n_classes: int) -> nn.Sequential:
             layers.append(nn.MaxPool2d(arch["pool_kernel"], arch["pool_stride"]))
         layers.append(nn.ReLU(inplace=True))
         if arch["lrn"] and i < 2:  # CaffeNet normalises after pool1 and pool2
-            layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
+            lrn = FusedLRN if arch.get("lrn_fused") else nn.LocalResponseNorm  # not a preset key: off, unhashed
+            layers.append(lrn(5, alpha=1e-4, beta=0.75))
         blocks[LAYER_NAMES[i]] = nn.Sequential(*layers)
         channels = out
     features = _flat_size(arch, channels)
@@ -61,6 +65,30 @@ def build_model(arch: dict, in_channels: int, n_classes: int) -> nn.Sequential:
     model = nn.Sequential(blocks)
     initialise(model)
     return model
+
+
+def channel_lrn(x: torch.Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+    """Caffe's across-channel LRN, x / (k + alpha/size * sum of x^2 over `size` neighbouring channels)^beta:
+    the function of nn.LocalResponseNorm, as element-wise ops over shifted channel slices (in fp32), which
+    torch.compile fuses into one kernel per pass that reads a channels_last tensor as it lies."""
+    squares = x.float().square()
+    padded = F.pad(squares, (0, 0, 0, 0, size // 2, (size - 1) // 2))  # zero channels before and after
+    window = sum(padded[:, i:i + x.shape[1]] for i in range(size))
+    return (x.float() * (window * (alpha / size) + k).pow(-beta)).to(x.dtype)
+
+
+@functools.cache
+def _compiled_channel_lrn():
+    return torch.compile(channel_lrn, dynamic=False)
+
+
+class FusedLRN(nn.LocalResponseNorm):
+    """nn.LocalResponseNorm (same arguments, no parameters) computed by channel_lrn: compiled into fused
+    kernels on a GPU (`model.lrn_fused`), plain on the CPU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lrn = _compiled_channel_lrn() if x.is_cuda else channel_lrn
+        return lrn(x, self.size, self.alpha, self.beta, self.k)
 
 
 def initialise(model: nn.Sequential) -> None:

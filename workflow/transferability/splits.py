@@ -51,6 +51,19 @@ def _resolve(classes: list[str], half: list, name: str) -> list[int]:
     return indices
 
 
+MIN_CLASSES_PER_HALF = 2  # with one class a half has nothing to learn: every net scores top-1 1.0
+
+
+def check_halves(classes: list[str], half_a: list[int], half_b: list[int]) -> None:
+    """Each half must hold at least two classes; say so before any net is trained."""
+    for name, half in (("A", half_a), ("B", half_b)):
+        if len(half) < MIN_CLASSES_PER_HALF:
+            held = ", ".join(repr(classes[i]) for i in half) or "none"
+            raise SplitError(f"half {name} has {len(half)} class(es) ({held}) of the data set's {len(classes)}; "
+                             f"each half needs at least {MIN_CLASSES_PER_HALF} (a data set of at least "
+                             f"{2 * MIN_CLASSES_PER_HALF} classes)")
+
+
 def write_split(path, classes: list[str], half_a: list[int], half_b: list[int]) -> None:
     """One row per class: its half, its label within the half (ascending original order), its
     original index and name. Readable by people and by read_split."""

@@ -7,7 +7,9 @@ and atomically. The workflow removes the checkpoints of finished nets after a su
 
 import csv
 import hashlib
+import importlib.metadata
 import json
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from . import checkpoint
 from .batches import centre_crop, crop_and_mirror, normalise, select_half
 from .data import load_cache
-from .devices import pick_device
+from .devices import pick_device, usable_gpu_bytes
 from .io import atomic_path, write_json
 from .memory import keep_freed_memory
 from .model import LAYER_NAMES, build_model
@@ -45,6 +47,7 @@ class Job:
     device: str = "auto"
     checkpoint_minutes: float = 0.0  # 0: checkpoint at the end of each epoch only
     compile: bool = False  # torch.compile the net; the first step's extra time is reported as compile_s
+    nets_per_gpu: int = 1  # jobs sharing one GPU (resources.nets_per_gpu); this one gets its share of the memory
 
 
 def settings_hash(settings: dict) -> str:
@@ -71,14 +74,61 @@ def build_net(settings: dict, in_channels: int, n_classes: int, source_weights=N
 
 
 def copy_layers(model: torch.nn.Sequential, source: dict, n: int) -> None:
+    """Copy the first n layers from the source's weights; every tensor of them must be there, fit, and
+    nothing else may be (a layer left random and frozen would pass for a transferred one)."""
     prefixes = tuple(f"{name}." for name in LAYER_NAMES[:n])
-    own = model.state_dict()
+    own = {k: v for k, v in model.state_dict().items() if k.startswith(prefixes)}
     copied = {k: v for k, v in source.items() if k.startswith(prefixes)}
-    for key, value in copied.items():
-        if key not in own or own[key].shape != value.shape:
-            raise ValueError(f"source weights do not fit this net at {key}: was the base net trained with "
-                             "another model config?")
+    hint = "was the base net trained with another model config or data set?"
+    for key in sorted(own.keys() - copied.keys()):
+        raise ValueError(f"source weights lack {key} (this net's is {tuple(own[key].shape)}); {hint}")
+    for key in sorted(copied.keys() - own.keys()):
+        raise ValueError(f"source weights have {key} {tuple(copied[key].shape)}, which this net lacks; {hint}")
+    for key in sorted(own):
+        if own[key].shape != copied[key].shape:
+            raise ValueError(f"source weights do not fit this net at {key}: source {tuple(copied[key].shape)}, "
+                             f"this net {tuple(own[key].shape)}; {hint}")
     model.load_state_dict(copied, strict=False)
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def net_identity(settings: dict, meta: dict, classes: list[int], source_weights) -> dict:
+    """Everything that decides a net's bits: a checkpoint is resumed only if its identity is this one."""
+    return {"settings": settings_hash(settings), "data_fingerprint": meta["fingerprint"],
+            "split_classes": [meta["classes"][i] for i in classes],
+            "source_sha256": file_sha256(source_weights) if source_weights else None}
+
+
+def provenance(identity: dict, device: torch.device, precision: str) -> dict:
+    """What metrics.json records of how the net was made (besides its settings)."""
+    return {**{k: v for k, v in identity.items() if k != "settings"}, "package": _package_version(),
+            "git_commit": _git_commit(), "torch": torch.__version__, "device": str(device), "precision": precision}
+
+
+def _package_version() -> str | None:
+    try:
+        return importlib.metadata.version("transferability")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without an install
+        return None
+
+
+def _git_commit() -> str | None:
+    """The workflow's commit (with -dirty for local changes) when it runs from a git checkout."""
+    try:
+        described = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=Path(__file__).parent,
+                                   capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if described.returncode != 0:  # not a checkout (an installed copy), or git refuses
+        return None
+    return described.stdout.strip() or None
 
 
 def train(job: Job, log=print) -> dict:
@@ -87,18 +137,18 @@ def train(job: Job, log=print) -> dict:
 
 
 def data_budget(device: torch.device) -> float:
-    """Bytes of uint8 images a job keeps in memory (on the GPU for a GPU job); larger halves are read
-    from the memory-mapped cache batch by batch."""
+    """Bytes of uint8 images a job keeps in memory (on the GPU for a GPU job, within its share of a shared
+    GPU); larger halves are read from the memory-mapped cache batch by batch."""
     if device.type == "cpu":
         return HOST_DATA_BYTES
-    return GPU_DATA_FRACTION * torch.cuda.get_device_properties(device).total_memory
+    return GPU_DATA_FRACTION * usable_gpu_bytes(device)
 
 
 def prepare(job: Job, log=print) -> "_Run":
     torch.set_num_threads(job.threads)
     keep_freed_memory()
     spec = parse_net(job.settings["net"])
-    device, gpu_lock = pick_device(job.device, log=log)
+    device, gpu_lock = pick_device(job.device, log=log, nets_per_gpu=job.nets_per_gpu)
     cache = load_cache(job.data_dir)
     classes = read_split(job.split_file)[spec.target]
     budget = data_budget(device)
@@ -106,8 +156,10 @@ def prepare(job: Job, log=print) -> "_Run":
     val_data = select_half(cache.val_images, cache.val_labels, classes, None, device,
                            budget - train_data.resident_bytes)
     frozen, trainable = build_net(job.settings, cache.meta["channels"], len(classes), job.source_weights)
+    identity = net_identity(job.settings, cache.meta, classes, job.source_weights)
     run = _Run(job, frozen.to(device, memory_format=torch.channels_last),
-               trainable.to(device, memory_format=torch.channels_last), train_data, val_data, cache.meta, device, log)
+               trainable.to(device, memory_format=torch.channels_last), train_data, val_data, cache.meta, device, log,
+               identity)
     run.gpu_lock = gpu_lock  # held (open) for as long as the run exists
     return run
 
@@ -119,14 +171,14 @@ def _empty_sums() -> dict:
 class _Run:
     """The state of one training run, its loop, checkpoints and final files."""
 
-    def __init__(self, job, frozen, trainable, train_data, val_data, meta, device, log):
+    def __init__(self, job, frozen, trainable, train_data, val_data, meta, device, log, identity):
         self.job, self.frozen, self.trainable, self.log = job, frozen, trainable, log
         self.train_data, self.val_data, self.device = train_data, val_data, device
         self.cfg, self.augment = job.settings["train"], job.settings["augment"]
         self.size = job.settings["model"]["input_size"]
         self.mean = torch.tensor(meta["mean"], device=device).view(1, -1, 1, 1)
         self.inv_std = 1 / torch.tensor(meta["std"], device=device).view(1, -1, 1, 1)
-        self.hash = settings_hash(job.settings)
+        self.hash, self.identity = settings_hash(job.settings), identity
         if device.type == "cuda":  # cuDNN's fastest convolutions may add in any order: reruns and resumes
             torch.backends.cudnn.deterministic = True  # must give the same bits, as on the CPU
         self.optimizer = MomentumSGD(trainable.parameters(), lr=self.cfg["lr"], momentum=self.cfg["momentum"],
@@ -259,7 +311,7 @@ class _Run:
     # ---- checkpoints and outputs ----------------------------------------------------------------
     def _save_checkpoint(self) -> None:
         checkpoint.save(self.job.checkpoint_dir, {
-            "settings_hash": self.hash, "epoch": self.epoch, "step": self.step, "perm": self.perm,
+            "identity": self.identity, "epoch": self.epoch, "step": self.step, "perm": self.perm,
             "frozen": self.frozen.state_dict(), "trainable": self.trainable.state_dict(),
             "optimizer": self.optimizer.state_dict(), "rng": checkpoint.rng_states(self.generator),
             "rows": self.rows, "sums": self._plain_sums()})
@@ -268,7 +320,7 @@ class _Run:
         return {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in self.sums.items()}
 
     def _resume(self) -> None:
-        state = checkpoint.load(self.job.checkpoint_dir, self.hash)
+        state = checkpoint.load(self.job.checkpoint_dir, self.identity, self.log)
         if state is None:
             return
         self.frozen.load_state_dict(state["frozen"])
@@ -309,5 +361,6 @@ class _Run:
                 "images_per_s": images / train_s,
                 "n_train": len(self.train_data), "n_val": len(self.val_data), "n_classes": self.train_data.n_classes,
                 "settings_hash": self.hash, "device": str(self.device), "threads": self.job.threads,
-                "compile_s": self.compile_s}
+                "compile_s": self.compile_s,
+                "provenance": provenance(self.identity, self.device, self.cfg["precision"])}
 
