@@ -55,6 +55,30 @@ def test_smoke_dag_makes_every_net_table_and_figure(finished_run):
     assert not (finished_run / "results/checkpoints").exists(), "checkpoints of finished nets are removed"
 
 
+def test_smoke_dag_makes_the_layer_analyses(finished_run):
+    """CKA, probes, the combined figure and the filter atlas (issue 15), from the same run."""
+    tables = finished_run / "results/tables"
+    similarity = pd.read_csv(tables / "similarity.csv")
+    base = similarity[similarity["pair"] == "baseA vs baseB"]
+    assert list(base["layer"]) == list(range(1, 8)), "layers 1-7; no logits: the halves share no classes"
+    assert similarity["mean"].between(0, 1).all() and (similarity["units"] == 1).all()
+    assert similarity["ci95_low"].isna().all(), "one unit: no interval, never 0"
+    fine_tuned = similarity[similarity["pair"] != "baseA vs baseB"]
+    assert len(fine_tuned) == 2 * 28, "BnB+ and AnB+ at each of their copied layers"
+    assert (fine_tuned["layer"] <= fine_tuned["n"]).all()
+    probes = pd.read_csv(tables / "probes.csv")
+    assert set(probes["probe"]) == {"transfer", "selffer", "drop"} and set(probes["n"]) == set(range(1, 8))
+    assert probes.loc[probes["probe"] != "drop", "mean"].between(0.2, 1).all()
+    measures = pd.read_csv(tables / "layer_measures.csv")
+    assert measures.groupby("measure").size().to_dict() == {"one_minus_cka": 7, "probe_drop": 7, "transfer_drop": 7}
+    correlations = pd.read_csv(tables / "layer_measure_correlations.csv")
+    assert set(correlations["measure"]) == {"one_minus_cka", "probe_drop"}
+    assert correlations["spearman_rho"].between(-1, 1).all() and (correlations["layers"] == 7).all()
+    for name in ("layer_measures", "filters"):
+        for ext in ("png", "pdf"):
+            assert (finished_run / f"results/figures/{name}.{ext}").stat().st_size > 10_000
+
+
 def test_second_run_has_nothing_to_do(finished_run):
     assert planned_jobs(run_snakemake(finished_run, "-n")) == {}
 
@@ -63,18 +87,24 @@ def test_report_holds_figures_and_tables(finished_run):
     run_snakemake(finished_run, "--report", "report.html")
     html = (finished_run / "report.html").read_text(errors="replace")
     assert "figure2_top.png" in html and "nets.csv" in html
+    assert "layer_measures.png" in html and "filters.png" in html and "similarity.csv" in html
 
 
 @pytest.mark.parametrize("change, expected", [
-    (["plots={'dpi': 100}"], {"draw_figure": 2, "all": 1}),
+    (["plots={'dpi': 100}"], {"draw_figure": 2, "compare_layer_measures": 1, "draw_filter_atlas": 1, "all": 1}),
     (["train={'epochs': 3, 'batch_size': 32, 'lr': 0.03, 'lr_step_epochs': 0}"],
      {"train_net": 30, "remove_finished_checkpoints": 1, "collect_results": 1, "summarize_layers": 1,
-      "draw_figure": 2, "all": 1}),
+      "draw_figure": 2, "measure_similarity": 1, "train_probes": 1, "compare_layer_measures": 1,
+      "draw_filter_atlas": 1, "all": 1}),
     (["layers=[1, 2, 3]"], {"remove_finished_checkpoints": 1, "collect_results": 1, "summarize_layers": 1,
-                            "draw_figure": 2, "all": 1}),
+                            "draw_figure": 2, "measure_similarity": 1, "compare_layer_measures": 1, "all": 1}),
     (["checkpoints={'every_minutes': 5, 'keep': True}"], {}),
     (["resources={'nets_per_gpu': 4}"], {}),
-], ids=["plot-setting", "training-setting", "fewer-layers", "checkpoint-setting", "nets-per-gpu"])
+    (["analyses={'similarity_images': 300}"], {"measure_similarity": 1, "compare_layer_measures": 1, "all": 1}),
+    (["analyses={'probe_images_per_class': 100}"], {"train_probes": 1, "compare_layer_measures": 1, "all": 1}),
+    (["analyses={'run': []}"], {}),
+], ids=["plot-setting", "training-setting", "fewer-layers", "checkpoint-setting", "nets-per-gpu",
+        "similarity-images", "probe-images", "analyses-off"])
 def test_a_change_reruns_exactly_what_it_affects(finished_run, change, expected):
     assert planned_jobs(run_snakemake(finished_run, "-n", "--config", *change)) == expected
 
@@ -143,6 +173,13 @@ def test_rest_of_the_paper_dissimilar_split_random_frozen_reduced_data(tmp_path)
     assert (findings["outcome"] != "").all()
     per_layer = pd.read_csv(tmp_path / "results/tables/per_layer.csv")
     assert (per_layer.loc[per_layer["treatment"] == "transfer", "count"] >= 2).all()  # spread over seeds
+    similarity = pd.read_csv(tmp_path / "results/tables/similarity.csv")
+    base = similarity[similarity["pair"] == "baseA vs baseB"]
+    assert set(base["group"]) == {"random", "dissimilar"} and (base["units"] == 2).all()  # one per seed
+    assert (base["ci95_low"] <= base["mean"]).all() and (base["mean"] <= base["ci95_high"]).all()
+    assert not (tmp_path / "results/analyses/whole").exists(), "the unsplit task has no baseB to compare"
+    measures = pd.read_csv(tmp_path / "results/tables/layer_measures.csv")
+    assert set(measures.loc[measures["measure"] == "transfer_drop", "n"]) == {1, 4, 7}
 
 
 def test_every_transfer_net_is_wired_to_the_right_base(finished_run):

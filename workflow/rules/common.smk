@@ -180,7 +180,8 @@ def final_outputs():
     if paper_overlay():
         tables.append("results/tables/paper_comparison.csv")
     figures = [f"results/figures/{name}.{ext}" for name in figure_names() for ext in ("png", "pdf")]
-    return tables + figures + ([] if config["checkpoints"]["keep"] else [CHECKPOINTS_REMOVED])
+    analyses = analysis_outputs()  # workflow/rules/analyses.smk
+    return tables + figures + analyses + ([] if config["checkpoints"]["keep"] else [CHECKPOINTS_REMOVED])
 
 
 def figure_context():

@@ -13,6 +13,8 @@ from .data import DataError, build_cache
 from .io import atomic_path, read_json
 
 FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")
+# Commands that need torch: a local run hands them to its warm server (warm.py), saving the import.
+WARM_COMMANDS = ("train", "similarity", "probes", "filters")
 # Training jobs import only what they use: pandas, matplotlib and torch load lazily per command.
 
 
@@ -100,6 +102,75 @@ def figure(args) -> None:
         plots.save(fig, path, dpi=args.dpi)
 
 
+def _unit(args):
+    """One split and seed of the analyses: data cache, class halves, nets folder and model settings."""
+    import torch
+
+    from .data import load_cache
+    from .similarity import Unit
+
+    torch.set_num_threads(args.threads)
+    return Unit(split=args.split_name, seed=args.seed, cache=load_cache(args.data),
+                halves=splits.read_split(args.split), nets_dir=Path(args.nets_dir),
+                arch=json.loads(args.model), max_features=args.max_features)
+
+
+def similarity(args) -> None:
+    from . import tables
+    from .similarity import similarity_rows
+
+    rows = similarity_rows(_unit(args), args.fine_tuned, args.images)
+    tables.write_csv(rows, args.out)
+    print(f"{len(rows)} CKA values of {args.split_name} seed {args.seed} on {rows['images'].max()} images")
+
+
+def probes(args) -> None:
+    from . import tables
+    from .similarity import probe_rows
+
+    rows = probe_rows(_unit(args), args.images_per_class, args.targets)
+    tables.write_csv(rows, args.out)
+    print(f"{len(rows)} linear probes of {args.split_name} seed {args.seed}")
+
+
+def filters(args) -> None:
+    from safetensors.torch import load_file
+
+    from . import layer_figures, plots
+    from .train import build_net
+
+    state = {name: load_file(path) for name, path in zip(("baseA", "baseB"), args.weights)}
+    in_channels, n_classes = state["baseA"]["conv1.0.weight"].shape[1], state["baseA"]["fc8.0.weight"].shape[0]
+    # baseA's own starting point, built as its training job built it (the same seed and code path)
+    _, start = build_net({"net": "baseA", "seed": args.seed, "model": json.loads(args.model)}, in_channels, n_classes)
+    panels = {"baseA": state["baseA"]["conv1.0.weight"].numpy(), "baseB": state["baseB"]["conv1.0.weight"].numpy(),
+              "random init (baseA before training)": start.conv1[0].weight.detach().numpy()}
+    fig = layer_figures.filter_atlas(panels, subtitle=f"{args.split_name}, seed {args.seed}")
+    for path in args.out:
+        plots.save(fig, path, dpi=args.dpi)
+
+
+def layer_measures(args) -> None:
+    import pandas as pd
+
+    from . import layer_figures, measures, plots, tables
+
+    kinds = json.loads(args.split_kinds)
+    similarity = pd.concat(map(pd.read_csv, args.similarity), ignore_index=True) if args.similarity else None
+    probe = pd.concat(map(pd.read_csv, args.probes), ignore_index=True) if args.probes else None
+    if similarity is not None:
+        tables.write_csv(measures.rounded(measures.similarity_summary(similarity, kinds)), args.similarity_out)
+    if probe is not None:
+        tables.write_csv(measures.rounded(measures.probe_summary(probe, kinds)), args.probes_out)
+    per_layer = measures.layer_measures(tables.read_nets(args.nets), similarity, probe, kinds)
+    correlations = measures.rank_correlations(per_layer)
+    tables.write_csv(measures.rounded(per_layer), args.measures_out)
+    tables.write_csv(measures.rounded(correlations), args.correlations_out)
+    fig = layer_figures.layer_measures_figure(per_layer, correlations)
+    for path in args.out:
+        plots.save(fig, path, dpi=args.dpi)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="transferability", description=__doc__)
     sub = p.add_subparsers(required=True)
@@ -163,12 +234,52 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--dpi", type=int, default=200)
     f.add_argument("--out", nargs="+", required=True)
     f.set_defaults(run=figure)
+    for name, run, helptext in (("similarity", similarity, "linear CKA between the layers of one split and seed's nets"),
+                                ("probes", probes, "linear probes on the frozen layers of one split and seed's base nets")):
+        u = sub.add_parser(name, help=helptext)
+        u.add_argument("--data", required=True, help="the data cache folder")
+        u.add_argument("--split", required=True, help="the split's class halves (.tsv)")
+        u.add_argument("--split-name", required=True)
+        u.add_argument("--seed", type=int, required=True)
+        u.add_argument("--nets-dir", required=True, help="results/nets/<split>/seed<seed>")
+        u.add_argument("--model", required=True, help="the architecture, as JSON")
+        u.add_argument("--max-features", type=int, default=4096, help="larger conv maps are average-pooled")
+        u.add_argument("--threads", type=int, default=1)
+        u.add_argument("--out", required=True)
+        u.set_defaults(run=run)
+        if name == "similarity":
+            u.add_argument("--images", type=int, required=True, help="validation images in the probe set")
+            u.add_argument("fine_tuned", nargs="*", help="fine-tuned nets to compare with their source")
+        else:
+            u.add_argument("--images-per-class", type=int, required=True)
+            u.add_argument("--targets", nargs="+", choices=["A", "B"], default=["A", "B"],
+                           help="the halves probed (the targets of the split's directions)")
+    v = sub.add_parser("filters", help="the conv1 filter atlas of baseA, baseB and a random-init net")
+    v.add_argument("--weights", nargs=2, required=True, help="baseA's and baseB's weights.safetensors")
+    v.add_argument("--model", required=True, help="the architecture, as JSON")
+    v.add_argument("--split-name", required=True)
+    v.add_argument("--seed", type=int, required=True)
+    v.add_argument("--dpi", type=int, default=200)
+    v.add_argument("--out", nargs="+", required=True)
+    v.set_defaults(run=filters)
+    y = sub.add_parser("layer-measures", help="similarity and probe tables, and the cheap measures against the transfer drop")
+    y.add_argument("--nets", required=True)
+    y.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
+    y.add_argument("--similarity", nargs="*", default=[], help="per split and seed similarity.csv files")
+    y.add_argument("--probes", nargs="*", default=[], help="per split and seed probes.csv files")
+    y.add_argument("--similarity-out")
+    y.add_argument("--probes-out")
+    y.add_argument("--measures-out", required=True)
+    y.add_argument("--correlations-out", required=True)
+    y.add_argument("--dpi", type=int, default=200)
+    y.add_argument("--out", nargs="+", required=True)
+    y.set_defaults(run=layer_measures)
     return p
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["train"] and (status := warm.run_warm(argv)) is not None:
+    if argv[:1] and argv[0] in WARM_COMMANDS and (status := warm.run_warm(argv)) is not None:
         return status
     args = parser().parse_args(argv)
     try:

@@ -1,0 +1,166 @@
+# Beyond the paper: what the layers learned (CKA similarity, linear probes, the conv1 filter atlas) and
+# whether these cheap measures rank the layers as the transfer drop does. See the README's section
+# "What the layers learned" and transferability/similarity.py, measures.py, layer_figures.py.
+from transferability.nets import parse_net
+
+ANALYSES = config["analyses"]["run"]
+MODEL_JSON = json.dumps(architecture(config["model"]), sort_keys=True)
+
+
+def analysis_splits():
+    """Splits with both base nets: the controls' unsplit task ("whole") has only one."""
+    return [split for split in split_definitions() if {"baseA", "baseB"} <= set(nets_of_split(split))]
+
+
+def analysis_units(kind):
+    return [f"results/analyses/{split}/seed{seed}/{kind}.csv" for split in analysis_splits() for seed in config["seeds"]]
+
+
+def fine_tuned_nets(wildcards):
+    return [net for net in nets_of_split(wildcards.split) if parse_net(net).fine_tuned]
+
+
+def unit_weights(*nets):
+    """Input function: the weights of the base nets (and, if asked, the fine-tuned nets) of one unit."""
+    def weights(wildcards):
+        names = ["baseA", "baseB"] + (fine_tuned_nets(wildcards) if "fine_tuned" in nets else [])
+        return [f"{net_dir(wildcards.split, wildcards.seed, net)}/weights.safetensors" for net in names]
+    return weights
+
+
+def directions_of_split(split):
+    return config["splits"]["explicit"].get(split, {}).get("directions", config["directions"])
+
+
+def atlas_unit():
+    """The filter atlas shows the first split and seed with both base nets."""
+    return analysis_splits()[0], config["seeds"][0]
+
+
+# Everything the layer-measures job writes; the tables of a disabled analysis are left out.
+LAYER_MEASURE_OUTPUTS = {
+    "measures": "results/tables/layer_measures.csv",
+    "correlations": "results/tables/layer_measure_correlations.csv",
+    **({"similarity": "results/tables/similarity.csv"} if "similarity" in ANALYSES else {}),
+    **({"probes": "results/tables/probes.csv"} if "probes" in ANALYSES else {}),
+}
+
+
+def analysis_outputs():
+    """What `all` asks of this file: nothing for analyses that are off (or without two base nets)."""
+    if not analysis_splits():
+        return []
+    outputs = []
+    if {"similarity", "probes"} & set(ANALYSES):
+        outputs += [*LAYER_MEASURE_OUTPUTS.values(), "results/figures/layer_measures.png", "results/figures/layer_measures.pdf"]
+    if "filters" in ANALYSES:
+        outputs += ["results/figures/filters.png", "results/figures/filters.pdf"]
+    return outputs
+
+
+UNIT_OPTIONS = ("--data results/data --split {input.split} --split-name {wildcards.split} --seed {wildcards.seed} "
+                "--nets-dir results/nets/{wildcards.split}/seed{wildcards.seed} --model {params.model:q} "
+                "--max-features {params.max_features} --threads {threads}")
+
+
+rule measure_similarity:
+    input:
+        DATA,
+        meta="results/data/meta.json",
+        split="results/splits/{split}.tsv",
+        weights=unit_weights("base", "fine_tuned"),
+    output:
+        "results/analyses/{split}/seed{seed}/similarity.csv",
+    params:
+        model=MODEL_JSON,
+        max_features=config["analyses"]["max_features"],
+        images=config["analyses"]["similarity_images"],
+        fine_tuned=lambda wildcards: " ".join(fine_tuned_nets(wildcards)),
+    log:
+        "logs/measure_similarity/{split}/seed{seed}.log",
+    conda:
+        "../../envs/environment.yaml"
+    benchmark:
+        "benchmarks/analyses/measure_similarity/{split}/seed{seed}.tsv"
+    threads: config["train"]["threads"]
+    shell:
+        "{PYTHON} -m transferability similarity " + UNIT_OPTIONS + " --images {params.images} "
+        "--out {output} {params.fine_tuned} > {log} 2>&1"
+
+
+rule train_probes:
+    input:
+        DATA,
+        meta="results/data/meta.json",
+        split="results/splits/{split}.tsv",
+        weights=unit_weights("base"),
+    output:
+        "results/analyses/{split}/seed{seed}/probes.csv",
+    params:
+        model=MODEL_JSON,
+        max_features=config["analyses"]["max_features"],
+        images_per_class=config["analyses"]["probe_images_per_class"],
+        targets=lambda wildcards: " ".join(sorted({d[1] for d in directions_of_split(wildcards.split)})),
+    log:
+        "logs/train_probes/{split}/seed{seed}.log",
+    conda:
+        "../../envs/environment.yaml"
+    benchmark:
+        "benchmarks/analyses/train_probes/{split}/seed{seed}.tsv"
+    threads: config["train"]["threads"]
+    shell:
+        "{PYTHON} -m transferability probes " + UNIT_OPTIONS + " --images-per-class {params.images_per_class} "
+        "--targets {params.targets} --out {output} > {log} 2>&1"
+
+
+rule compare_layer_measures:
+    input:
+        nets="results/tables/nets.csv",
+        similarity=analysis_units("similarity") if "similarity" in ANALYSES else [],
+        probes=analysis_units("probes") if "probes" in ANALYSES else [],
+    output:
+        measures=report(LAYER_MEASURE_OUTPUTS["measures"], category="Layers", caption="../report/layer_measures.rst"),
+        correlations=report(LAYER_MEASURE_OUTPUTS["correlations"], category="Layers",
+                            caption="../report/layer_measure_correlations.rst"),
+        **({"similarity": report(LAYER_MEASURE_OUTPUTS["similarity"], category="Layers", caption="../report/similarity.rst")}
+           if "similarity" in ANALYSES else {}),
+        **({"probes": report(LAYER_MEASURE_OUTPUTS["probes"], category="Layers", caption="../report/probes.rst")}
+           if "probes" in ANALYSES else {}),
+        png=report("results/figures/layer_measures.png", category="Layers", caption="../report/layer_measures_figure.rst"),
+        pdf="results/figures/layer_measures.pdf",
+    params:
+        split_kinds=json.dumps({split: split_kind(split) for split in split_definitions()}),
+        dpi=config["plots"]["dpi"],
+        tables=lambda wildcards, output: " ".join(f"--{kind}-out {output[kind]}" for kind in ("similarity", "probes")
+                                                  if kind in output.keys()),
+    log:
+        "logs/compare_layer_measures.log",
+    conda:
+        "../../envs/environment.yaml"
+    benchmark:
+        "benchmarks/analyses/compare_layer_measures.tsv"
+    shell:
+        "{PYTHON} -m transferability layer-measures --nets {input.nets} --split-kinds {params.split_kinds:q} "
+        "--similarity {input.similarity} --probes {input.probes} {params.tables} --measures-out {output.measures} "
+        "--correlations-out {output.correlations} --dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"
+
+
+rule draw_filter_atlas:
+    input:
+        weights=[f"{net_dir(*atlas_unit(), net)}/weights.safetensors" for net in ("baseA", "baseB")] if analysis_splits() else [],
+    output:
+        png=report("results/figures/filters.png", category="Layers", caption="../report/filters.rst"),
+        pdf="results/figures/filters.pdf",
+    params:
+        model=MODEL_JSON,
+        unit=lambda wildcards: "--split-name {} --seed {}".format(*atlas_unit()),
+        dpi=config["plots"]["dpi"],
+    log:
+        "logs/draw_filter_atlas.log",
+    conda:
+        "../../envs/environment.yaml"
+    benchmark:
+        "benchmarks/analyses/draw_filter_atlas.tsv"
+    shell:
+        "{PYTHON} -m transferability filters --weights {input.weights} --model {params.model:q} {params.unit} "
+        "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"

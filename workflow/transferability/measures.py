@@ -1,0 +1,128 @@
+"""Per-layer measures beside the transfer curve: CKA similarity, linear-probe accuracy, and how well these
+cheap measures rank the layers by their transfer drop.
+
+Units of replication: a measure between the two base nets of a split (CKA of baseA and baseB) has one
+value per (split, seed); a directed measure (a transfer drop, a probe drop, a fine-tuned net against its
+source) has one per (split, seed, target half), as the effects table pairs them. Random splits are pooled
+into one group, "random"; each explicit split is its own group; within a group both directions are pooled
+(the paper's Figure 3 averages directions too). Spreads are 95% t intervals across units (df = units - 1);
+with a single unit they are undefined and left empty, never 0.
+"""
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+SUMMARY_COLUMNS = ["mean", "std", "units", "ci95_low", "ci95_high"]
+MEASURES = {  # measure -> how the figure and tables name it
+    "transfer_drop": "transfer drop AnB - BnB (trained nets)",
+    "one_minus_cka": "1 - CKA(baseA, baseB)",
+    "probe_drop": "probe drop: probe on A's layer - probe on B's layer, for B",
+}
+CHEAP_MEASURES = ["one_minus_cka", "probe_drop"]
+DECIMALS = 4
+
+
+def split_group(split: str, split_kind: str) -> str:
+    """Random splits are repetitions of one experiment; an explicit split is an experiment of its own."""
+    return "random" if split_kind == "random" else split
+
+
+def with_groups(table: pd.DataFrame, split_kinds: dict) -> pd.DataFrame:
+    unknown = sorted(set(table["split"].astype(str)) - set(split_kinds))
+    if unknown:
+        raise ValueError(f"splits {unknown} are not in the config's splits ({sorted(split_kinds)})")
+    groups = [split_group(str(s), split_kinds[str(s)]) for s in table["split"]]
+    return table.assign(group=groups)
+
+
+def summarise(table: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    """Mean, standard deviation, units and the 95% t interval of `value` per `keys`; each row of `table`
+    is one unit. std and the interval are NaN (an empty CSV cell) for a single unit."""
+    grouped = table.groupby(keys, sort=True, dropna=False)[value]
+    summary = grouped.agg(mean="mean", std="std", units="count").reset_index()
+    sem = summary["std"] / np.sqrt(summary["units"])
+    quantile = stats.t.ppf(0.975, np.maximum(summary["units"] - 1, 1))
+    half_width = (sem * quantile).where(summary["units"] > 1)
+    summary["ci95_low"], summary["ci95_high"] = summary["mean"] - half_width, summary["mean"] + half_width
+    return summary[keys + SUMMARY_COLUMNS]
+
+
+def similarity_summary(units: pd.DataFrame, split_kinds: dict) -> pd.DataFrame:
+    """One row per group, pair of nets (baseA vs baseB, or a fine-tuned treatment vs its source), chop
+    layer n of the fine-tuned net (empty for the base pair) and compared layer."""
+    table = with_groups(units, split_kinds).assign(n=lambda t: t["n"].astype("Int64"))
+    keys = ["group", "pair", "n", "layer", "layer_name"]
+    return summarise(table, keys, "cka")
+
+
+def probe_units(probes: pd.DataFrame) -> pd.DataFrame:
+    """Per (split, seed, target half, layer): the probe on the other half's base net ("transfer"), on
+    the target's own base net ("selffer"), and their difference ("drop", the analogue of AnB - BnB)."""
+    own = probes[probes["source"] == probes["target"]].set_index(["split", "seed", "target", "layer"])["top1"]
+    other = probes[probes["source"] != probes["target"]].set_index(["split", "seed", "target", "layer"])["top1"]
+    joined = pd.concat({"selffer": own, "transfer": other}, axis=1).dropna()
+    joined["drop"] = joined["transfer"] - joined["selffer"]
+    return joined.reset_index()
+
+
+def probe_summary(probes: pd.DataFrame, split_kinds: dict) -> pd.DataFrame:
+    """Per group, probe (transfer: A's features for B; selffer: B's own; drop) and layer n."""
+    units = with_groups(probe_units(probes), split_kinds)
+    long = units.melt(id_vars=["group", "split", "seed", "target", "layer"],
+                      value_vars=["transfer", "selffer", "drop"], var_name="probe", value_name="top1")
+    return summarise(long.rename(columns={"layer": "n"}), ["group", "probe", "n"], "top1")
+
+
+def transfer_drop_units(nets: pd.DataFrame) -> pd.DataFrame:
+    """AnB - BnB per (split, seed, target half, n), from the nets table (frozen transfer vs selffer)."""
+    full = nets[nets["images_per_class"].isna() & nets["top1"].notna()]
+    cells = full.set_index(["split", "seed", "target", "n", "treatment"])["top1"]
+    wide = cells.unstack("treatment")
+    if not {"transfer", "selffer"} <= set(wide.columns):
+        return pd.DataFrame(columns=["split", "seed", "target", "n", "value"])
+    drop = (wide["transfer"] - wide["selffer"]).dropna().rename("value")
+    return drop.reset_index()
+
+
+def layer_measures(nets: pd.DataFrame, similarity: pd.DataFrame | None, probes: pd.DataFrame | None,
+                   split_kinds: dict) -> pd.DataFrame:
+    """The combined figure's numbers: per group, measure (MEASURES) and layer n, mean and spread."""
+    parts = [transfer_drop_units(nets).assign(measure="transfer_drop")]
+    if similarity is not None:
+        base = similarity[similarity["pair"] == "baseA vs baseB"]
+        parts.append(base.assign(measure="one_minus_cka", n=base["layer"], value=1 - base["cka"]))
+    if probes is not None:
+        parts.append(probe_units(probes).assign(measure="probe_drop", n=lambda t: t["layer"],
+                                                value=lambda t: t["drop"]))
+    units = pd.concat([p[["split", "seed", "measure", "n", "value"]] for p in parts], ignore_index=True)
+    units = with_groups(units[units["n"].between(1, 7)], split_kinds)
+    return summarise(units, ["group", "measure", "n"], "value")
+
+
+def rank_correlations(measures: pd.DataFrame) -> pd.DataFrame:
+    """Spearman's rank correlation, over the layers n, between each cheap measure's mean and the mean
+    transfer drop, per group. A cheap measure that predicts the drop has rho near -1 for 1 - CKA (more
+    dissimilar, larger loss, AnB - BnB more negative) and near +1 for the probe drop (same sign)."""
+    rows = []
+    for group, table in measures.groupby("group"):
+        means = table.pivot(index="n", columns="measure", values="mean")
+        units = table.groupby("measure")["units"].min()
+        for measure in CHEAP_MEASURES:
+            if measure not in means or "transfer_drop" not in means:
+                continue
+            pairs = means[[measure, "transfer_drop"]].dropna()
+            rho, p_value = np.nan, np.nan
+            if len(pairs) >= 3 and pairs.nunique().min() > 1:
+                result = stats.spearmanr(pairs[measure], pairs["transfer_drop"])
+                rho, p_value = result.statistic, result.pvalue
+            rows.append({"group": group, "measure": measure, "against": "transfer_drop",
+                         "spearman_rho": rho, "p_value": p_value, "layers": len(pairs),
+                         "expected_sign": -1 if measure == "one_minus_cka" else 1,
+                         "units_measure": units[measure], "units_transfer_drop": units["transfer_drop"]})
+    return pd.DataFrame(rows, columns=["group", "measure", "against", "spearman_rho", "p_value", "layers",
+                                       "expected_sign", "units_measure", "units_transfer_drop"])
+
+
+def rounded(table: pd.DataFrame) -> pd.DataFrame:
+    return table.round(DECIMALS)
