@@ -80,3 +80,12 @@ def test_filter_mosaic_keeps_zero_grey_and_each_filters_sign():
     assert mosaic.shape == (2 * 3 + 1, 2 * 3 + 1, 3)
     assert mosaic[1, 1, 0] == 1.0 and mosaic[1, 1, 1] == 0.5  # filter 0: its peak at full red, zero grey
     assert mosaic[1 + 1, 4 + 1, 2] == 0.0  # filter 1: its negative peak at no blue
+
+
+def test_the_rank_correlation_p_value_is_exact_for_few_layers():
+    """A perfect order of 4 layers is one of 2 in 24 orders as extreme: p = 1/12, not scipy's asymptotic 0."""
+    from transferability.measures import spearman
+    rho, p = spearman(np.array([0.1, 0.2, 0.3, 0.4]), np.array([-0.01, -0.02, -0.05, -0.09]))
+    assert rho == -1 and p == pytest.approx(2 / 24)
+    rho, p = spearman(np.arange(7.0), np.arange(7.0) ** 2)
+    assert rho == 1 and p == pytest.approx(2 / 5040)
