@@ -1,67 +1,6 @@
 # Beyond the paper: what the layers learned (CKA similarity, linear probes, the conv1 filter atlas) and
 # whether these cheap measures rank the layers as the transfer drop does. See the README's section
 # "What the layers learned" and transferability/similarity.py, measures.py, layer_figures.py.
-from transferability.nets import parse_net
-
-ANALYSES = config["analyses"]["run"]
-MODEL_JSON = json.dumps(architecture(config["model"]), sort_keys=True)
-
-
-def analysis_splits():
-    """Splits with both base nets: the controls' unsplit task ("whole") has only one."""
-    return [split for split in split_definitions() if {"baseA", "baseB"} <= set(nets_of_split(split))]
-
-
-def analysis_units(kind):
-    return [f"results/analyses/{split}/seed{seed}/{kind}.csv" for split in analysis_splits() for seed in config["seeds"]]
-
-
-def fine_tuned_nets(wildcards):
-    return [net for net in nets_of_split(wildcards.split) if parse_net(net).fine_tuned]
-
-
-def unit_weights(*nets):
-    """Input function: the weights of the base nets (and, if asked, the fine-tuned nets) of one unit."""
-    def weights(wildcards):
-        names = ["baseA", "baseB"] + (fine_tuned_nets(wildcards) if "fine_tuned" in nets else [])
-        return [f"{net_dir(wildcards.split, wildcards.seed, net)}/weights.safetensors" for net in names]
-    return weights
-
-
-def directions_of_split(split):
-    return config["splits"]["explicit"].get(split, {}).get("directions", config["directions"])
-
-
-def atlas_unit():
-    """The filter atlas shows the first split and seed with both base nets."""
-    return analysis_splits()[0], config["seeds"][0]
-
-
-# Everything the layer-measures job writes; the tables of a disabled analysis are left out.
-LAYER_MEASURE_OUTPUTS = {
-    "measures": "results/tables/layer_measures.csv",
-    "correlations": "results/tables/layer_measure_correlations.csv",
-    **({"similarity": "results/tables/similarity.csv"} if "similarity" in ANALYSES else {}),
-    **({"probes": "results/tables/probes.csv"} if "probes" in ANALYSES else {}),
-}
-
-
-def analysis_outputs():
-    """What `all` asks of this file: nothing for analyses that are off (or without two base nets)."""
-    if not analysis_splits():
-        return []
-    outputs = []
-    if {"similarity", "probes"} & set(ANALYSES):
-        outputs += [*LAYER_MEASURE_OUTPUTS.values(), "results/figures/layer_measures.png", "results/figures/layer_measures.pdf"]
-    if "filters" in ANALYSES:
-        outputs += ["results/figures/filters.png", "results/figures/filters.pdf"]
-    return outputs
-
-
-UNIT_OPTIONS = ("--data results/data --split {input.split} --split-name {wildcards.split} --seed {wildcards.seed} "
-                "--nets-dir results/nets/{wildcards.split}/seed{wildcards.seed} --model {params.model:q} "
-                "--max-features {params.max_features} --threads {threads}")
-
 
 rule measure_similarity:
     input:
