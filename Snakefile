@@ -26,5 +26,5 @@ include: "workflow/rules/analyses.smk"
 
 rule all:
     input:
-        final_outputs(),
+        PLAN.final_outputs(),
     default_target: True

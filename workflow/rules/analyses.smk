@@ -2,82 +2,77 @@
 # whether these cheap measures rank the layers as the transfer drop does. See the README's section
 # "What the layers learned" and transferability/similarity.py, measures.py, layer_figures.py.
 
+
 rule measure_similarity:
     input:
-        DATA,
-        meta="results/data/meta.json",
-        split="results/splits/{split}.tsv",
-        weights=unit_weights("base", "fine_tuned"),
+        PLAN.data_files(),
+        meta=PLAN.meta,
+        split=PLAN.split_file(),
+        weights=lambda wildcards: PLAN.unit_weights(wildcards.split, wildcards.seed, fine_tuned=True),
     output:
-        "results/analyses/{split}/seed{seed}/similarity.csv",
+        PLAN.analysis_file("similarity"),
     params:
-        model=MODEL_JSON,
-        max_features=config["analyses"]["max_features"],
+        unit=lambda wildcards, input, threads: PLAN.unit_options(wildcards.split, wildcards.seed, input.split, threads),
         images=config["analyses"]["similarity_images"],
-        fine_tuned=lambda wildcards: " ".join(fine_tuned_nets(wildcards)),
+        fine_tuned=lambda wildcards: " ".join(PLAN.fine_tuned_nets(wildcards.split)),
     log:
-        "logs/measure_similarity/{split}/seed{seed}.log",
+        PLAN.log("measure_similarity", "{split}/seed{seed}"),
     conda:
         "../../envs/environment.yaml"
     benchmark:
-        "benchmarks/analyses/measure_similarity/{split}/seed{seed}.tsv"
+        PLAN.benchmark("measure_similarity", "{split}/seed{seed}")
     threads: config["train"]["threads"]
     shell:
-        "{PYTHON} -m transferability similarity " + UNIT_OPTIONS + " --images {params.images} "
+        "{PYTHON} -m transferability similarity {params.unit} --images {params.images} "
         "--out {output} {params.fine_tuned} > {log} 2>&1"
 
 
 rule train_probes:
     input:
-        DATA,
-        meta="results/data/meta.json",
-        split="results/splits/{split}.tsv",
-        weights=unit_weights("base"),
+        PLAN.data_files(),
+        meta=PLAN.meta,
+        split=PLAN.split_file(),
+        weights=lambda wildcards: PLAN.unit_weights(wildcards.split, wildcards.seed),
     output:
-        "results/analyses/{split}/seed{seed}/probes.csv",
+        PLAN.analysis_file("probes"),
     params:
-        model=MODEL_JSON,
-        max_features=config["analyses"]["max_features"],
+        unit=lambda wildcards, input, threads: PLAN.unit_options(wildcards.split, wildcards.seed, input.split, threads),
         images_per_class=config["analyses"]["probe_images_per_class"],
-        targets=lambda wildcards: " ".join(sorted({d[1] for d in directions_of_split(wildcards.split)})),
+        targets=lambda wildcards: plan.probe_targets(config, wildcards.split),
     log:
-        "logs/train_probes/{split}/seed{seed}.log",
+        PLAN.log("train_probes", "{split}/seed{seed}"),
     conda:
         "../../envs/environment.yaml"
     benchmark:
-        "benchmarks/analyses/train_probes/{split}/seed{seed}.tsv"
+        PLAN.benchmark("train_probes", "{split}/seed{seed}")
     threads: config["train"]["threads"]
     shell:
-        "{PYTHON} -m transferability probes " + UNIT_OPTIONS + " --images-per-class {params.images_per_class} "
+        "{PYTHON} -m transferability probes {params.unit} --images-per-class {params.images_per_class} "
         "--targets {params.targets} --out {output} > {log} 2>&1"
 
 
 rule compare_layer_measures:
     input:
-        nets="results/tables/nets.csv",
-        similarity=analysis_units("similarity") if "similarity" in ANALYSES else [],
-        probes=analysis_units("probes") if "probes" in ANALYSES else [],
+        nets=PLAN.table("nets"),
+        similarity=PLAN.analysis_units("similarity"),
+        probes=PLAN.analysis_units("probes"),
     output:
-        measures=report(LAYER_MEASURE_OUTPUTS["measures"], category="Layers", caption="../report/layer_measures.rst"),
-        correlations=report(LAYER_MEASURE_OUTPUTS["correlations"], category="Layers",
-                            caption="../report/layer_measure_correlations.rst"),
-        **({"similarity": report(LAYER_MEASURE_OUTPUTS["similarity"], category="Layers", caption="../report/similarity.rst")}
-           if "similarity" in ANALYSES else {}),
-        **({"probes": report(LAYER_MEASURE_OUTPUTS["probes"], category="Layers", caption="../report/probes.rst")}
-           if "probes" in ANALYSES else {}),
-        png=report("results/figures/layer_measures.png", category="Layers", caption="../report/layer_measures_figure.rst"),
-        pdf="results/figures/layer_measures.pdf",
+        **{kind: report(path, category="Layers", caption=f"../report/{os.path.basename(path)[:-4]}.rst")
+           for kind, path in PLAN.layer_measure_outputs().items()},
+        png=report(PLAN.figure("layer_measures", "png"), category="Layers", caption="../report/layer_measures_figure.rst"),
+        pdf=PLAN.figure("layer_measures", "pdf"),
     params:
-        split_kinds=json.dumps({split: split_kind(split) for split in split_definitions()}),
+        split_kinds=json.dumps(PLAN.split_kinds()),
         dpi=config["plots"]["dpi"],
         tables=lambda wildcards, output: " ".join(f"--{kind}-out {output[kind]}" for kind in ("similarity", "probes")
                                                   if kind in output.keys()),
     log:
-        "logs/compare_layer_measures.log",
+        PLAN.log("compare_layer_measures"),
+    localrule: True
     conda:
         "../../envs/environment.yaml"
     benchmark:
-        "benchmarks/analyses/compare_layer_measures.tsv"
+        PLAN.benchmark("compare_layer_measures")
     shell:
         "{PYTHON} -m transferability layer-measures --nets {input.nets} --split-kinds {params.split_kinds:q} "
         "--similarity {input.similarity} --probes {input.probes} {params.tables} --measures-out {output.measures} "
@@ -86,20 +81,21 @@ rule compare_layer_measures:
 
 rule draw_filter_atlas:
     input:
-        weights=[f"{net_dir(*atlas_unit(), net)}/weights.safetensors" for net in ("baseA", "baseB")] if analysis_splits() else [],
+        weights=PLAN.atlas_weights(),
     output:
-        png=report("results/figures/filters.png", category="Layers", caption="../report/filters.rst"),
-        pdf="results/figures/filters.pdf",
+        png=report(PLAN.figure("filters", "png"), category="Layers", caption="../report/filters.rst"),
+        pdf=PLAN.figure("filters", "pdf"),
     params:
-        model=MODEL_JSON,
-        unit=lambda wildcards: "--split-name {} --seed {}".format(*atlas_unit()),
+        model=PLAN.model_json(),
+        unit=PLAN.atlas_unit() if PLAN.analysis_splits() else "",
         dpi=config["plots"]["dpi"],
     log:
-        "logs/draw_filter_atlas.log",
+        PLAN.log("draw_filter_atlas"),
+    localrule: True
     conda:
         "../../envs/environment.yaml"
     benchmark:
-        "benchmarks/analyses/draw_filter_atlas.tsv"
+        PLAN.benchmark("draw_filter_atlas")
     shell:
         "{PYTHON} -m transferability filters --weights {input.weights} --model {params.model:q} {params.unit} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"

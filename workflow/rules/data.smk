@@ -1,23 +1,25 @@
-# Decode the data set once into uint8 arrays that every training job memory-maps.
+# Decode the data set once into uint8 arrays that every training job memory-maps; runs over the same
+# data set config share it (results/cache/<kind>-<hash>, plan.py).
 
 
 rule cache_dataset:
     output:
-        DATA,
-        meta="results/data/meta.json",
+        PLAN.data_files(),
+        meta=PLAN.meta,
     params:
         dataset=json.dumps(config["dataset"]),
         # Paths, sizes and times of the files read: an added, removed or edited image rebuilds the cache
         # (Snakemake reruns a job whose params changed), and every net after it. A listing, not a decode.
         source=lambda wildcards: source_fingerprint(config["dataset"]),
+        out=PLAN.data,
     log:
-        "logs/cache_dataset.log",
+        PLAN.data_log,
     conda:
         "../../envs/environment.yaml"
     benchmark:
-        "benchmarks/cache_dataset.tsv"
+        PLAN.data_benchmark
     retries: 0  # a bad data set fails the same way every time: report it once
     threads: 4  # image-decoding threads; Snakemake lowers it to --cores, set-threads raises it
     shell:
         "{PYTHON} -m transferability cache-data --dataset {params.dataset:q} --workers {threads} "
-        "--out results/data > {log} 2>&1"
+        "--out {params.out} > {log} 2>&1"

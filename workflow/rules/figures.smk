@@ -3,19 +3,20 @@
 
 rule draw_figure:
     input:
-        nets="results/tables/nets.csv",
-        per_layer="results/tables/per_layer.csv",
-        effects="results/tables/effects.csv",
-        findings="results/tables/findings.csv",
+        nets=PLAN.table("nets"),
+        per_layer=PLAN.table("per_layer"),
+        effects=PLAN.table("effects"),
+        findings=PLAN.table("findings"),
     output:
-        png=report("results/figures/{figure}.png", category="Figures", caption="../report/figure.rst"),
-        pdf="results/figures/{figure}.pdf",
+        png=report(PLAN.figure("{figure}", "png"), category="Figures", caption="../report/figure.rst"),
+        pdf=PLAN.figure("{figure}", "pdf"),
     params:
-        paper="--paper" if paper_overlay() else "",
+        paper="--paper" if PLAN.paper_overlay() else "",
         dpi=config["plots"]["dpi"],
-        context=json.dumps(figure_context()),
+        context=PLAN.figure_context(),
     log:
-        "logs/draw_figure/{figure}.log",
+        PLAN.log("draw_figure", "{figure}"),
+    localrule: True
     conda:
         "../../envs/environment.yaml"
     shell:

@@ -3,13 +3,14 @@
 
 rule split_classes:
     input:
-        meta="results/data/meta.json",
+        meta=PLAN.meta,
     output:
-        "results/splits/{split}.tsv",
+        PLAN.split_file(),
     params:
-        definition=lambda wildcards: json.dumps(split_definitions()[wildcards.split]),
+        definition=lambda wildcards: json.dumps(PLAN.splits()[wildcards.split]),
     log:
-        "logs/split_classes/{split}.log",
+        PLAN.log("split_classes", "{split}"),
+    localrule: True
     retries: 0  # a split that cannot be made fails the same way every time
     conda:
         "../../envs/environment.yaml"

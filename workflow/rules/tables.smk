@@ -3,14 +3,15 @@
 
 rule collect_results:
     input:
-        metrics=all_metrics(),
-        epochs=[path.replace("metrics.json", "epochs.csv") for path in all_metrics()],  # read beside each
+        metrics=PLAN.all_metrics(),
+        epochs=PLAN.all_epochs(),  # read beside each metrics.json
     output:
-        report("results/tables/nets.csv", category="Tables", caption="../report/nets.rst"),
+        report(PLAN.table("nets"), category="Tables", caption="../report/nets.rst"),
     params:
-        split_kinds=json.dumps({split: split_kind(split) for split in split_definitions()}),
+        split_kinds=json.dumps(PLAN.split_kinds()),
     log:
-        "logs/collect_results.log",
+        PLAN.log("collect_results"),
+    localrule: True
     conda:
         "../../envs/environment.yaml"
     shell:
@@ -19,13 +20,14 @@ rule collect_results:
 
 rule summarize_layers:
     input:
-        "results/tables/nets.csv",
+        PLAN.table("nets"),
     output:
-        per_layer=report("results/tables/per_layer.csv", category="Tables", caption="../report/per_layer.rst"),
-        effects=report("results/tables/effects.csv", category="Tables", caption="../report/effects.rst"),
-        findings=report("results/tables/findings.csv", category="Tables", caption="../report/findings.rst"),
+        per_layer=report(PLAN.table("per_layer"), category="Tables", caption="../report/per_layer.rst"),
+        effects=report(PLAN.table("effects"), category="Tables", caption="../report/effects.rst"),
+        findings=report(PLAN.table("findings"), category="Tables", caption="../report/findings.rst"),
     log:
-        "logs/summarize_layers.log",
+        PLAN.log("summarize_layers"),
+    localrule: True
     conda:
         "../../envs/environment.yaml"
     shell:
@@ -35,11 +37,12 @@ rule summarize_layers:
 
 rule compare_with_paper:
     input:
-        "results/tables/per_layer.csv",
+        PLAN.table("per_layer"),
     output:
-        report("results/tables/paper_comparison.csv", category="Tables", caption="../report/paper_comparison.rst"),
+        report(PLAN.table("paper_comparison"), category="Tables", caption="../report/paper_comparison.rst"),
     log:
-        "logs/compare_with_paper.log",
+        PLAN.log("compare_with_paper"),
+    localrule: True
     conda:
         "../../envs/environment.yaml"
     shell:

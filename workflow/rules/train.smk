@@ -3,32 +3,36 @@
 
 rule train_net:
     input:
-        DATA,
-        meta="results/data/meta.json",
-        split="results/splits/{split}.tsv",
-        source=source_weights,
+        PLAN.data_files(),
+        meta=PLAN.meta,
+        split=PLAN.split_file(),
+        source=lambda wildcards: PLAN.source_weights(wildcards.split, wildcards.seed, wildcards.net),
     output:
-        weights="results/nets/{split}/seed{seed}/{net}/weights.safetensors",
-        epochs="results/nets/{split}/seed{seed}/{net}/epochs.csv",
-        metrics="results/nets/{split}/seed{seed}/{net}/metrics.json",
+        weights=PLAN.net_file("weights.safetensors"),
+        epochs=PLAN.net_file("epochs.csv"),
+        metrics=PLAN.net_file("metrics.json"),
     params:
-        settings=lambda wildcards: json.dumps(train_settings(wildcards), sort_keys=True),
-        checkpoints=lambda wildcards: checkpoint_dir(wildcards.split, wildcards.seed, wildcards.net),
+        settings=lambda wildcards: PLAN.train_settings(wildcards.split, wildcards.seed, wildcards.net),
+        checkpoints=lambda wildcards: PLAN.checkpoint_dir(wildcards.split, wildcards.seed, wildcards.net),
+        data=PLAN.data,
+        # How a job runs, not what it computes (device, checkpoint interval, ...): not a parameter that
+        # decides the result, but params is where a rule's non-file inputs belong.
+        run_options=PLAN.run_options(),
     log:
-        "logs/train_net/{split}/seed{seed}/{net}.log",
+        PLAN.log("train_net", "{split}/seed{seed}/{net}"),
     conda:
         "../../envs/environment.yaml"
     benchmark:
-        "benchmarks/train_net/{split}/seed{seed}/{net}.tsv"
+        PLAN.benchmark("train_net", "{split}/seed{seed}/{net}")
     threads: config["train"]["threads"]
     resources:
         gpu=config["resources"]["gpus"],  # locally one slot: --resources gpu=<GPUs x resources.nets_per_gpu>
-        runtime=train_runtime_minutes,
+        runtime=lambda wildcards, input, attempt: PLAN.train_runtime_minutes(input.meta, attempt),
         mem_mb=lambda wildcards, attempt: config["resources"]["mem_mb"] * attempt,
     shell:
-        "{PYTHON} -m transferability train --settings {params.settings:q} --data results/data "
+        "{PYTHON} -m transferability train --settings {params.settings:q} --data {params.data} "
         "--split {input.split} --source '{input.source}' --out-dir $(dirname {output.metrics}) "
-        "--checkpoint-dir {params.checkpoints} --threads {threads} {RUN_OPTIONS} > {log} 2>&1"
+        "--checkpoint-dir {params.checkpoints} --threads {threads} {params.run_options} > {log} 2>&1"
 
 
 onstart:
@@ -40,16 +44,19 @@ onstart:
 # a net whose outputs Snakemake never recorded as done is rewritten from its final checkpoint.
 rule remove_finished_checkpoints:
     input:
-        all_metrics(),
+        PLAN.all_metrics(),
     output:
-        CHECKPOINTS_REMOVED,
+        PLAN.checkpoints_removed,
+    params:
+        nets=f"{PLAN.root}/nets",
+        root=PLAN.checkpoints,
     log:
-        "logs/remove_finished_checkpoints.log",
+        PLAN.log("remove_finished_checkpoints"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability remove-checkpoints --nets results/nets --root results/checkpoints "
+        "{PYTHON} -m transferability remove-checkpoints --nets {params.nets} --root {params.root} "
         "--out {output} {input} > {log} 2>&1"
 
 

@@ -1,5 +1,6 @@
 """Config checking with messages a person can act on: the key, the value, what is allowed."""
 
+import copy
 import re
 from pathlib import Path
 
@@ -63,6 +64,21 @@ def _scalar(text: str, schema: dict):
         except ValueError:
             return text
     return parsed if isinstance(parsed, (bool, int, float)) else text
+
+
+def fill_defaults(config: dict, schema: dict) -> dict:
+    """The schema's defaults for every key left out, in place, also inside sections that were left out
+    (as Snakemake's validate does)."""
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = copy.deepcopy(sub["default"])
+        if isinstance(config.get(key), dict):
+            fill_defaults(config[key], sub)
+    for pattern, sub in schema.get("patternProperties", {}).items():
+        for key, value in config.items():
+            if isinstance(value, dict) and re.search(pattern, str(key)):
+                fill_defaults(value, sub)
+    return config
 
 
 def check_config(config: dict, schema: dict) -> None:

@@ -3,16 +3,61 @@
 baseA, baseB      trained from scratch on half A (B)
 baseB_k25         trained from scratch on 25 training images per class of half B (reduced data)
 A3B, A3B+         first 3 layers copied from baseA, frozen (+: fine-tuned), the rest trained on B
+A3B+lr            as A3B+, the copied layers fine-tuned at a tenth of the learning rate (not in the paper)
 B3B, B3B+         the selffer control: layers copied from baseB itself
 R3B               first 3 layers left at their random initialisation, frozen, the rest trained on B
+
+Every treatment is one entry of TREATMENTS; the name pattern, the parser, the grid of net names and the
+schema's treatment lists (checked by a test) follow from it.
 """
 
 import re
+import string
 from dataclasses import dataclass
 
 N_LAYERS = 8  # conv1-conv5, fc6-fc8: "layer n" chops after weight layer n, n = 1..7
-NET_PATTERN = r"base[AB](_k[1-9][0-9]*)?|[AB][1-7][AB]\+?|R[1-7][AB]"
-_PARSE = re.compile(r"base(?P<base>[AB])(_k(?P<k>\d+))?|(?P<src>[ABR])(?P<n>[1-7])(?P<tgt>[AB])(?P<ft>\+?)")
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """One kind of net of the transfer grid. `template` spells its name for source half {s}, target
+    half {t} and layer {n}; `source` says where its first n layers come from: "self" (the target's own
+    base net), "other" (the other half's base net) or "random" (left at their initialisation)."""
+    template: str
+    source: str
+    fine_tuned: bool = False
+    copied_lr_factor: float = 1.0  # learning rate of the copied layers, relative to the rest
+
+    def name(self, src: str, tgt: str, n: int) -> str:
+        return self.template.format(s=src, t=tgt, n=n)
+
+    def regex(self, groups: bool = True) -> str:
+        """The names of this treatment as a regex, with groups s, t and n (the same half twice: (?P=t));
+        groups=False: a plain pattern, as Snakemake's wildcard constraints want."""
+        text, seen = "", set()
+        for literal, field, _, _ in string.Formatter().parse(self.template):
+            text += re.escape(literal)
+            if field:
+                values = "[1-7]" if field == "n" else "[AB]"
+                text += values if not groups else f"(?P={field})" if field in seen else f"(?P<{field}>{values})"
+                seen.add(field)
+        return text
+
+
+# treatment -> its names and what it copies, freezes and fine-tunes (the schema's enums list these keys)
+TREATMENTS = {
+    "selffer": Treatment("{t}{n}{t}", "self"),
+    "selffer_ft": Treatment("{t}{n}{t}+", "self", fine_tuned=True),
+    "transfer": Treatment("{s}{n}{t}", "other"),
+    "transfer_ft": Treatment("{s}{n}{t}+", "other", fine_tuned=True),
+    # a common practice the paper did not try: fine-tune the copied layers more gently than the new ones
+    "transfer_ft_lowlr": Treatment("{s}{n}{t}+lr", "other", fine_tuned=True, copied_lr_factor=0.1),
+    "random_frozen": Treatment("R{n}{t}", "random"),
+}
+_BASE = r"base(?P<base>[AB])(_k(?P<k>[1-9][0-9]*))?"
+_NAMES = {name: re.compile(t.regex()) for name, t in TREATMENTS.items()}
+# Snakemake's wildcard constraint: every name above
+NET_PATTERN = "|".join([r"base[AB](_k[1-9][0-9]*)?", *sorted({t.regex(groups=False) for t in TREATMENTS.values()})])
 
 
 @dataclass(frozen=True)
@@ -23,16 +68,7 @@ class NetSpec:
     n: int = 0  # number of leading weight layers copied (or left random)
     fine_tuned: bool = False
     images_per_class: int | None = None
-
-    @property
-    def treatment(self) -> str:
-        """The paper's name for this kind of net (the `experiment` column of its results)."""
-        if not self.source:
-            return "base"
-        if self.source == "R":
-            return "random_frozen"
-        kind = "selffer" if self.source == self.target else "transfer"
-        return kind + ("_ft" if self.fine_tuned else "")
+    treatment: str = "base"  # the paper's name for this kind of net (the `experiment` column of its results)
 
     @property
     def frozen_layers(self) -> int:
@@ -44,25 +80,42 @@ class NetSpec:
         """Name of the base net whose weights this net copies, if any."""
         return f"base{self.source}" if self.source in ("A", "B") else None
 
+    @property
+    def copied_lr_factor(self) -> float:
+        """Learning rate of the copied (fine-tuned) layers relative to the others."""
+        return TREATMENTS[self.treatment].copied_lr_factor if self.treatment in TREATMENTS else 1.0
+
 
 def parse_net(name: str) -> NetSpec:
     """Parse a net name such as 'A3B+'; raise ValueError naming the grammar on anything else."""
-    match = _PARSE.fullmatch(name)
-    if not match:
-        raise ValueError(f"bad net name {name!r}: expected baseA, baseB, baseB_k<images>, or "
-                         "<A|B|R><n=1..7><A|B>[+], e.g. A3B+")
-    if match["base"]:
-        k = int(match["k"]) if match["k"] else None
-        return NetSpec(name, target=match["base"], images_per_class=k)
-    if match["src"] == "R" and match["ft"]:
-        raise ValueError(f"bad net name {name!r}: random-frozen nets (R) have no fine-tuned variant")
-    return NetSpec(name, target=match["tgt"], source=match["src"], n=int(match["n"]),
-                   fine_tuned=bool(match["ft"]))
+    base = re.fullmatch(_BASE, name)
+    if base:
+        return NetSpec(name, target=base["base"], images_per_class=int(base["k"]) if base["k"] else None)
+    for treatment, pattern in _NAMES.items():
+        match = pattern.fullmatch(name)
+        kind = TREATMENTS[treatment]
+        if match and (kind.source != "other" or match["s"] != match["t"]):
+            source = {"self": match["t"], "other": match.groupdict().get("s"), "random": "R"}[kind.source]
+            return NetSpec(name, target=match["t"], source=source, n=int(match["n"]), fine_tuned=kind.fine_tuned,
+                           treatment=treatment)
+    forms = sorted({t.name("S", "T", "n") for t in TREATMENTS.values()}, key=len)
+    raise ValueError(f"bad net name {name!r}: expected baseA, baseB, baseB_k<images>, or one of {', '.join(forms)} "
+                     "(S the source half, T the target half, n = 1..7), e.g. A3B+")
 
 
 def transfer_grid(direction: str, layers, treatments) -> list[str]:
     """Net names of one direction ('AB': A->B, 'BA': B->A) for the chosen layers and treatments."""
     src, tgt = direction
-    names = {"selffer": "{t}{n}{t}", "selffer_ft": "{t}{n}{t}+", "transfer": "{s}{n}{t}",
-             "transfer_ft": "{s}{n}{t}+", "random_frozen": "R{n}{t}"}
-    return [names[kind].format(s=src, t=tgt, n=n) for kind in treatments for n in layers]
+    return [TREATMENTS[kind].name(src, tgt, n) for kind in treatments for n in layers]
+
+
+def param_groups(trainable, spec: NetSpec, train: dict):
+    """The trainable layers' parameters for the optimiser: one group, or, for a treatment with a
+    copied-layer learning-rate factor (train settings' copied_lr_factor), the copied layers in a group
+    of their own at that fraction of the rate (torch.optim's parameter groups)."""
+    factor = train.get("copied_lr_factor", 1.0)
+    if factor == 1.0:
+        return list(trainable.parameters())
+    copied = trainable[:spec.n - spec.frozen_layers]  # fine-tuned: the copied layers lead the trainable part
+    rest = trainable[spec.n - spec.frozen_layers:]
+    return [{"params": list(copied.parameters()), "lr": train["lr"] * factor}, {"params": list(rest.parameters())}]

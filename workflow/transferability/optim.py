@@ -7,7 +7,10 @@ import torch
 
 class MomentumSGD:
     def __init__(self, params, lr: float, momentum: float, weight_decay: float):
-        self.params = list(params)
+        # params, or torch.optim-style groups ({"params", "lr"}): each group's rate stays a fixed factor of lr
+        groups = [g if isinstance(g, dict) else {"params": [g]} for g in params]
+        self.params = [p for g in groups for p in g["params"]]
+        self.factors = [g.get("lr", lr) / lr for g in groups for _ in g["params"]]
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
         self.buffers: list[torch.Tensor | None] = [None] * len(self.params)
 
@@ -27,7 +30,10 @@ class MomentumSGD:
             buffers = [self.buffers[i] for i in live]
             torch._foreach_mul_(buffers, self.momentum)
             torch._foreach_add_(buffers, grads)
-        torch._foreach_add_(params, [self.buffers[i] for i in live], alpha=-self.lr)
+        for factor in sorted({self.factors[i] for i in live}):
+            group = [i for i in live if self.factors[i] == factor]
+            torch._foreach_add_([self.params[i] for i in group], [self.buffers[i] for i in group],
+                                alpha=-self.lr * factor)
 
     def zero_grad(self) -> None:
         for param in self.params:

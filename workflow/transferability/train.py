@@ -25,7 +25,7 @@ from .devices import pick_device, usable_gpu_bytes
 from .io import atomic_path, write_json
 from .memory import keep_freed_memory
 from .model import LAYER_NAMES, build_model
-from .nets import parse_net
+from .nets import param_groups, parse_net
 from .optim import MomentumSGD
 from .splits import read_split
 
@@ -181,7 +181,7 @@ class _Run:
         self.hash, self.identity = settings_hash(job.settings), identity
         if device.type == "cuda":  # cuDNN's fastest convolutions may add in any order: reruns and resumes
             torch.backends.cudnn.deterministic = True  # must give the same bits, as on the CPU
-        self.optimizer = MomentumSGD(trainable.parameters(), lr=self.cfg["lr"], momentum=self.cfg["momentum"],
+        self.optimizer = MomentumSGD(param_groups(trainable, parse_net(job.settings["net"]), self.cfg), lr=self.cfg["lr"], momentum=self.cfg["momentum"],
                                      weight_decay=self.cfg["weight_decay"])
         self.generator = torch.Generator(device).manual_seed(derived_seed(job.settings["seed"], "data"))
         # bf16 autocast: about twice the speed on GPUs and on CPUs with bf16 units (AMX, AVX-512 BF16);

@@ -1,0 +1,435 @@
+"""What a run trains, writes and draws, from its config alone: its splits, its nets and each net's
+settings, its paths, tables and figures. The Snakefiles call it in one line each; the tests and the
+benchmarks use the same functions, so a training job's settings are built in one place.
+
+A run's outputs live in results/<run>/ (run: the config key, else the name of the last --configfile
+without its suffix, config.yaml's run being `default`), so two presets never overwrite each other. The
+decoded data cache is shared by every run over the same data set config: results/cache/<kind>-<hash>/
+(an ImageNet cache is tens of GB, and decoding it takes hours).
+"""
+
+import copy
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+from .config import RUN_ONLY_TRAIN_KEYS, ConfigError, check_config, coerce_config, fill_defaults, load_schema
+from .model import architecture
+from .nets import TREATMENTS, parse_net, transfer_grid
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+WORKFLOW_DIR = PACKAGE_DIR.parent
+SCHEMA = WORKFLOW_DIR / "schemas/config.schema.yaml"
+DEFAULT_CONFIG = WORKFLOW_DIR.parent / "config.yaml"
+DEFAULT_RUN = "default"  # the run of config.yaml (its file name would say "config")
+CACHE = "cache"  # results/cache holds the data caches, so no run may have that name
+DATA_FILES = ("train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy")
+TABLES = ("nets", "per_layer", "effects", "findings")
+
+
+# ---- the config: a file, its base, the schema's defaults
+
+
+def load_config(path=DEFAULT_CONFIG, overrides=None) -> dict:
+    """A config file as the workflow reads it (its base merged under it, `overrides` over it), checked
+    and with the schema's defaults; `run` is named after the file unless the file names it."""
+    path = Path(path)
+    config = merge(read_config_file(path), overrides or {})
+    config.setdefault("run", run_name([path]))
+    return checked(config)
+
+
+def read_config_file(path) -> dict:
+    """A config file with its `base` (a path relative to the file) merged under it, recursively."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from error
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of keys, got {type(config).__name__}")
+    base = config.pop("base", None)
+    return merge(read_config_file(path.parent / base), config) if base else config
+
+
+def merge(base: dict, over: dict) -> dict:
+    """`over` on top of `base`: mappings merge key by key, anything else (lists included) is replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else copy.deepcopy(value)
+    return merged
+
+
+def apply_base(config: dict, configfiles) -> None:
+    """Snakemake's config, in place: the `base` of the last --configfile that names one merged under it."""
+    for path in reversed([Path(p) for p in configfiles]):
+        if "base" in (yaml.safe_load(path.read_text()) or {}):
+            merged = merge(read_config_file(path), config)
+            merged.pop("base", None)
+            config.clear()
+            config.update(merged)
+            return
+    config.pop("base", None)
+
+
+def run_name(configfiles) -> str:
+    """The last config file's name without its suffix (config.yaml: `default`)."""
+    if not configfiles or Path(configfiles[-1]).resolve() == DEFAULT_CONFIG.resolve():
+        return DEFAULT_RUN
+    return Path(configfiles[-1]).stem
+
+
+def checked(config: dict) -> dict:
+    """The config, in place: strings of --config read as numbers, checked (ConfigError naming the key),
+    the schema's defaults filled in, and the checks across keys the schema cannot say."""
+    schema = load_schema(SCHEMA)
+    coerce_config(config, schema)
+    check_config(config, schema)
+    fill_defaults(config, schema)
+    if config["splits"]["random"] is None:  # random halves only where no explicit split is asked for
+        config["splits"]["random"] = [] if config["splits"]["explicit"] else [0]
+    if config["run"] == CACHE:
+        raise ConfigError(f"config key run = {CACHE!r} is reserved for the data caches (results/{CACHE}); "
+                          "choose another run name")
+    if not config["splits"]["random"] and not config["splits"]["explicit"]:
+        raise ConfigError("config key splits: no split to run; give splits.random or splits.explicit")
+    _check_runtime_cap(config)
+    return config
+
+
+def _check_runtime_cap(config: dict) -> None:
+    cap, every = config["resources"]["max_runtime_minutes"], config["checkpoints"]["every_minutes"]
+    if cap is not None and not 0 < every < cap:
+        raise ConfigError(f"config key checkpoints.every_minutes = {every} must be above 0 and below "
+                          f"resources.max_runtime_minutes = {cap}: a job stopped at its time limit resumes "
+                          "from its last checkpoint on its next attempt, so it needs one in each attempt")
+
+
+def dataset_key(dataset: dict) -> str:
+    """The data cache's folder name: the kind and a hash of the data set's whole config."""
+    digest = hashlib.sha256(json.dumps(dataset, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{dataset['kind']}-{digest}"
+
+
+# ---- what a run has: splits, nets, settings
+
+
+class UnknownSplit(dict):
+    def __missing__(self, split):
+        raise ValueError(f"split {split!r} is not in the config; configured splits: {', '.join(self) or 'none'} "
+                         "(see splits.random and splits.explicit)")
+
+
+def package_file(value):
+    """Class-list paths starting with 'paper/' name the lists shipped with the package."""
+    if isinstance(value, str) and value.startswith("paper/"):
+        return str(PACKAGE_DIR / value)
+    return value
+
+
+def split_definitions(config) -> dict:
+    """Every split's definition by name: random<seed> from a seed, explicit class lists, and `whole`
+    (every class as one task) when the controls run there."""
+    splits = UnknownSplit({f"random{s}": {"random_seed": s} for s in config["splits"]["random"]})
+    for name, spec in config["splits"]["explicit"].items():
+        splits[name] = {half: package_file(spec[half]) for half in "AB"}
+    if config["controls_on"] == "whole":
+        splits["whole"] = {"whole": True}
+    return splits
+
+
+def split_kind(config, split) -> str:
+    """random, explicit, dissimilar (an explicit split the config marks so: Section 4.2) or unsplit."""
+    if split == "whole":
+        return "unsplit"
+    if split in {f"random{s}" for s in config["splits"]["random"]}:
+        return "random"
+    return "dissimilar" if config["splits"]["explicit"][split].get("dissimilar") else "explicit"
+
+
+def split_kinds(config) -> dict:
+    return {split: split_kind(config, split) for split in split_definitions(config)}
+
+
+def directions_of_split(config, split) -> list:
+    return config["splits"]["explicit"].get(split, {}).get("directions", config["directions"])
+
+
+def nets_of_split(config, split) -> list[str]:
+    """Names of every net one split trains, base nets included. The controls (random-frozen layers,
+    reduced data) run on the target halves, or only on the whole task when controls_on is whole."""
+    reduced = config["reduced_data"]["images_per_class"]
+    if split == "whole":
+        frozen = transfer_grid("AA", config["layers"], ["random_frozen"]) if "random_frozen" in config["treatments"] else []
+        return ["baseA", *frozen, *(f"baseA_k{k}" for k in reduced)]
+    treatments = config["splits"]["explicit"].get(split, {}).get("treatments", config["treatments"])
+    if config["controls_on"] == "whole":
+        treatments = [t for t in treatments if t != "random_frozen"]
+    names = set()
+    for direction in directions_of_split(config, split):
+        names |= {"baseA", "baseB", *transfer_grid(direction, config["layers"], treatments)}
+    if config["controls_on"] == "halves":
+        names |= {f"base{config['reduced_data']['half']}_k{k}" for k in reduced}
+    return sorted(names)
+
+
+def all_nets(config) -> list[tuple]:
+    """(split, seed, net) of every net the config asks for."""
+    return [(split, seed, net) for split in split_definitions(config) for seed in config["seeds"]
+            for net in nets_of_split(config, split)]
+
+
+def train_settings(config, split, seed, net) -> dict:
+    """Everything that decides a net's result, and nothing else: a change here reruns exactly the nets
+    it affects. Threads, device, compilation and checkpointing are left out on purpose; a treatment's
+    own settings (its copied layers' learning-rate factor) only where it has them."""
+    train = {k: v for k, v in config["train"].items() if k not in RUN_ONLY_TRAIN_KEYS}
+    factor = parse_net(net).copied_lr_factor
+    if factor != 1.0:
+        train["copied_lr_factor"] = factor
+    return {"dataset": config["dataset"]["kind"], "split": split, "seed": int(seed), "net": net,
+            "model": architecture(config["model"]), "train": train, "augment": config["augment"]}
+
+
+def train_runtime_minutes(config, meta: dict, attempt: int) -> int:
+    """A time limit from the config: images to train on / a conservative speed, with margin, growing
+    with each retry so a job killed for its time limit gets more the next time, and never above
+    resources.max_runtime_minutes (a capped job resumes from its checkpoint on its next attempt).
+    Counts the whole data set per epoch where a net sees about half, plus its validation images."""
+    train = config["train"]
+    images = train["iterations"] * train["batch_size"] if train["iterations"] else train["epochs"] * meta["n_train"]
+    seconds = (images + train["epochs"] * meta["n_val"]) / config["resources"]["images_per_second"]
+    minutes = int(10 + 1.5 * attempt * seconds / 60)
+    cap = config["resources"]["max_runtime_minutes"]
+    return minutes if cap is None else min(minutes, int(cap))
+
+
+def run_options(config) -> str:
+    """How a training job runs, not what it computes: kept out of its settings, so changing them reruns no net."""
+    return (f"--device {config['train']['device']} --checkpoint-minutes {config['checkpoints']['every_minutes']}"
+            f" --nets-per-gpu {config['resources']['nets_per_gpu']}" + (" --compile" if config["train"]["compile"] else ""))
+
+
+# ---- tables and figures
+
+
+def figure_names(config) -> list[str]:
+    """Figure 2 always; Figure 3 when a dissimilar split or random-frozen nets are run; the
+    reduced-data curve when reduced-data nets are."""
+    names = ["figure2_top", "figure2_bottom"]
+    if config["splits"]["explicit"] or "random_frozen" in config["treatments"]:
+        names.append("figure3")
+    if config["reduced_data"]["images_per_class"]:
+        names.append("reduced_data")
+    return names
+
+
+def paper_overlay(config) -> bool:
+    """The paper's ImageNet values belong beside ImageNet-sized runs only, unless asked for."""
+    choice = config["plots"]["paper"]
+    return config["model"]["preset"] == "caffenet" if choice == "auto" else choice
+
+
+def figure_context(config) -> dict:
+    """What each figure's subtitle and legends say about the run: data set, net, training, half names."""
+    train = config["train"]
+    training = f"{train['iterations']} iterations" if train["iterations"] else f"{train['epochs']} epochs"
+    halves = {name: {half: half_label(spec, half) for half in "AB"} for name, spec in config["splits"]["explicit"].items()}
+    return {"dataset": config["dataset"]["kind"], "model": config["model"]["preset"], "training": training,
+            "halves": halves}
+
+
+def half_label(spec, half) -> str:
+    """A half's name in the config, else its classes (a file of classes: the file's name)."""
+    if half in spec.get("names", {}):
+        return spec["names"][half]
+    classes = spec[half]
+    if isinstance(classes, str):
+        return os.path.basename(classes)
+    text = ", ".join(map(str, classes))
+    return text if len(text) <= 28 else text[:25] + "..."
+
+
+def analysis_splits(config) -> list[str]:
+    """Splits with both base nets: the controls' unsplit task ("whole") has only one."""
+    return [split for split in split_definitions(config) if {"baseA", "baseB"} <= set(nets_of_split(config, split))]
+
+
+def fine_tuned_nets(config, split) -> list[str]:
+    return [net for net in nets_of_split(config, split) if parse_net(net).fine_tuned]
+
+
+def atlas_unit(config) -> tuple:
+    """The filter atlas shows the first split and seed with both base nets."""
+    return analysis_splits(config)[0], config["seeds"][0]
+
+
+def probe_targets(config, split) -> str:
+    """The halves probed: the targets of the split's directions."""
+    return " ".join(sorted({direction[1] for direction in directions_of_split(config, split)}))
+
+
+class Plan:
+    """One run of one config: the functions above bound to it, and where each of its files goes."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.run = config["run"]
+        self.root = f"results/{self.run}"
+        self.data = f"results/{CACHE}/{dataset_key(config['dataset'])}"
+        self.analyses = config["analyses"]["run"]
+
+    # -- paths (wildcards by default, so the rules' outputs read as templates)
+    def data_files(self) -> list[str]:
+        return [f"{self.data}/{name}" for name in DATA_FILES]
+
+    @property
+    def meta(self) -> str:
+        return f"{self.data}/meta.json"
+
+    def split_file(self, split="{split}") -> str:
+        return f"{self.root}/splits/{split}.tsv"
+
+    def nets_dir(self, split="{split}", seed="{seed}") -> str:
+        return f"{self.root}/nets/{split}/seed{seed}"
+
+    def net_file(self, name, split="{split}", seed="{seed}", net="{net}") -> str:
+        return f"{self.root}/nets/{split}/seed{seed}/{net}/{name}"
+
+    @property
+    def checkpoints(self) -> str:
+        return f"{self.root}/checkpoints"
+
+    def checkpoint_dir(self, split, seed, net) -> str:
+        # Outside the declared outputs: Snakemake deletes those before it reruns a job.
+        return f"{self.root}/checkpoints/{split}/seed{seed}/{net}"
+
+    @property
+    def checkpoints_removed(self) -> str:
+        return f"{self.root}/checkpoints_removed.txt"
+
+    def table(self, name) -> str:
+        return f"{self.root}/tables/{name}.csv"
+
+    def figure(self, name="{figure}", ext="png") -> str:
+        return f"{self.root}/figures/{name}.{ext}"
+
+    def analysis_file(self, kind, split="{split}", seed="{seed}") -> str:
+        return f"{self.root}/analyses/{split}/seed{seed}/{kind}.csv"
+
+    def log(self, rule, unit="") -> str:
+        return f"{self.root}/logs/{rule}{'/' + unit if unit else ''}.log"
+
+    def benchmark(self, rule, unit="") -> str:
+        return f"{self.root}/benchmarks/{rule}{'/' + unit if unit else ''}.tsv"
+
+    @property
+    def data_log(self) -> str:
+        return f"{self.data}.log"  # beside the shared cache: it belongs to no one run
+
+    @property
+    def data_benchmark(self) -> str:
+        return f"{self.data}.benchmark.tsv"
+
+    # -- the experiment
+    def splits(self) -> dict:
+        return split_definitions(self.config)
+
+    def split_kinds(self) -> dict:
+        return split_kinds(self.config)
+
+    def nets_of_split(self, split) -> list[str]:
+        return nets_of_split(self.config, split)
+
+    def all_metrics(self) -> list[str]:
+        return [self.net_file("metrics.json", *key) for key in all_nets(self.config)]
+
+    def all_epochs(self) -> list[str]:
+        return [self.net_file("epochs.csv", *key) for key in all_nets(self.config)]
+
+    def train_settings(self, split, seed, net) -> str:
+        return json.dumps(train_settings(self.config, split, seed, net), sort_keys=True)
+
+    def train_runtime_minutes(self, meta_path, attempt) -> int:
+        return train_runtime_minutes(self.config, json.loads(Path(meta_path).read_text()), attempt)
+
+    def source_weights(self, split, seed, net) -> list[str]:
+        """The base net whose first n layers this net copies (none for base and random-frozen nets)."""
+        source = parse_net(net).source_net
+        return [self.net_file("weights.safetensors", split, seed, source)] if source else []
+
+    def run_options(self) -> str:
+        return run_options(self.config)
+
+    def figure_names(self) -> list[str]:
+        return figure_names(self.config)
+
+    def paper_overlay(self) -> bool:
+        return paper_overlay(self.config)
+
+    def figure_context(self) -> str:
+        return json.dumps(figure_context(self.config))
+
+    def model_json(self) -> str:
+        return json.dumps(architecture(self.config["model"]), sort_keys=True)
+
+    # -- the layer analyses (workflow/rules/analyses.smk)
+    def analysis_splits(self) -> list[str]:
+        return analysis_splits(self.config)
+
+    def analysis_units(self, kind) -> list[str]:
+        if kind not in self.analyses:
+            return []
+        return [self.analysis_file(kind, split, seed) for split in self.analysis_splits() for seed in self.config["seeds"]]
+
+    def fine_tuned_nets(self, split) -> list[str]:
+        return fine_tuned_nets(self.config, split)
+
+    def unit_weights(self, split, seed, fine_tuned=False) -> list[str]:
+        """The weights of one unit's base nets (and, if asked, its fine-tuned nets)."""
+        names = ["baseA", "baseB"] + (self.fine_tuned_nets(split) if fine_tuned else [])
+        return [self.net_file("weights.safetensors", split, seed, net) for net in names]
+
+    def atlas_weights(self) -> list[str]:
+        return self.unit_weights(*atlas_unit(self.config)) if self.analysis_splits() else []
+
+    def atlas_unit(self) -> str:
+        return "--split-name {} --seed {}".format(*atlas_unit(self.config))
+
+    def unit_options(self, split, seed, split_file, threads) -> str:
+        """The options every per-unit analysis command takes: its data, split, nets and model."""
+        return (f"--data {self.data} --split {split_file} --split-name {split} --seed {seed} "
+                f"--nets-dir {self.nets_dir(split, seed)} --model '{self.model_json()}' "
+                f"--max-features {self.config['analyses']['max_features']} --threads {threads}")
+
+    def layer_measure_outputs(self) -> dict:
+        """Everything the layer-measures job writes; the tables of a disabled analysis are left out."""
+        tables = {"measures": "layer_measures", "correlations": "layer_measure_correlations",
+                  "similarity": "similarity", "probes": "probes"}
+        return {kind: self.table(name) for kind, name in tables.items()
+                if kind in ("measures", "correlations") or kind in self.analyses}
+
+    def analysis_outputs(self) -> list[str]:
+        """What `all` asks of the analyses: nothing for analyses that are off (or without two base nets)."""
+        if not self.analysis_splits():
+            return []
+        outputs = []
+        if {"similarity", "probes"} & set(self.analyses):
+            outputs += [*self.layer_measure_outputs().values(), *self.figure_pair("layer_measures")]
+        if "filters" in self.analyses:
+            outputs += self.figure_pair("filters")
+        return outputs
+
+    def figure_pair(self, name) -> list[str]:
+        return [self.figure(name, "png"), self.figure(name, "pdf")]
+
+    def final_outputs(self) -> list[str]:
+        tables = [self.table(name) for name in TABLES] + ([self.table("paper_comparison")] if self.paper_overlay() else [])
+        figures = [path for name in self.figure_names() for path in self.figure_pair(name)]
+        removed = [] if self.config["checkpoints"]["keep"] else [self.checkpoints_removed]
+        return tables + figures + self.analysis_outputs() + removed
+
