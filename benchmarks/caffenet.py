@@ -4,6 +4,7 @@ images/s, achieved TFLOP/s and the fraction of the device's dense bf16 peak."""
 import torch
 
 from harness import SCHEMA, T, fill_defaults, note, record, steady_rate
+from transferability import plan
 from transferability.batches import HalfData
 from transferability.config import check_config, load_schema
 from transferability.model import architecture, forward_flops
@@ -32,8 +33,7 @@ def caffenet_run(device, batch: int, compile_net: bool, lrn_fused: bool = False)
            "train": {"batch_size": batch, "eval_batch_size": batch}}
     check_config(cfg, load_schema(SCHEMA))
     fill_defaults(cfg, load_schema(SCHEMA))
-    settings = {"dataset": "synthetic", "split": "bench", "seed": 0, "net": "baseB",
-                "model": architecture(cfg["model"]), "train": cfg["train"], "augment": cfg["augment"]}
+    settings = plan.train_settings(cfg, "bench", 0, "baseB")
     n = 4 * batch
     images = torch.randint(0, 256, (n, 3, 256, 256), dtype=torch.uint8, device=device)
     data = HalfData(images, torch.randint(0, 1000, (n,), device=device), 1000)

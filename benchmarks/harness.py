@@ -13,11 +13,11 @@ sys.path.insert(0, str(ROOT / "workflow"))  # the package, also where it was not
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
+from transferability import plan  # noqa: E402
 from transferability import train as T  # noqa: E402
-from transferability.config import RUN_ONLY_TRAIN_KEYS, check_config, load_schema  # noqa: E402
+from transferability.config import check_config, load_schema  # noqa: E402
 from transferability.data import build_cache  # noqa: E402
 from transferability.devices import pick_device  # noqa: E402
-from transferability.model import architecture  # noqa: E402
 from transferability.splits import explicit_halves, random_halves, read_class_list, write_split  # noqa: E402
 
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
@@ -82,12 +82,9 @@ class Setup:
         return name, explicit_halves(classes, resolve(halves["A"]), resolve(halves["B"]))
 
     def settings(self, net: str, **train) -> dict:
-        """As workflow/rules/common.smk's train_settings."""
-        cfg = self.cfg
-        return {"dataset": cfg["dataset"]["kind"], "split": self.split_name, "seed": cfg["seeds"][0], "net": net,
-                "model": architecture(cfg["model"]),
-                "train": {**{k: v for k, v in cfg["train"].items() if k not in RUN_ONLY_TRAIN_KEYS}, **train},
-                "augment": cfg["augment"]}
+        """As the train_net rule builds them (plan.train_settings), with these training keys changed."""
+        config = plan.merge(self.cfg, {"train": train})
+        return plan.train_settings(config, self.split_name, self.cfg["seeds"][0], net)
 
     def job(self, net: str, source=None, tag="", **train) -> T.Job:
         out = self.dir / "nets" / f"{net}{tag}"

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from transferability import splits
+from transferability import plan, splits
 from transferability.data import build_cache
-from transferability.model import architecture
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -35,13 +34,19 @@ def workdir(tmp_path_factory):
     return root
 
 
+SMOKE = ROOT / "tests/smoke.yaml"
+
+
 def settings(net: str, epochs: int = 2, **train) -> dict:
-    """A training job's settings, shaped as the train_net rule builds them."""
-    return {"dataset": "synthetic", "split": "random0", "seed": 0, "net": net,
-            "model": architecture({"preset": "small", "input_size": 16}),
-            "train": {"epochs": epochs, "batch_size": 32, "lr": 0.02, "momentum": 0.9, "weight_decay": 5e-4,
-                      "lr_decay": 0.1, "lr_step_epochs": 0, "eval_batch_size": 256, "precision": "bf16", **train},
-            "augment": {"crop_padding": 1, "mirror": True}}
+    """A training job's settings, as the train_net rule builds them (plan.train_settings), for the smoke
+    config with these training keys changed."""
+    config = plan.load_config(SMOKE, {"train": {"epochs": epochs, "lr": 0.02, "eval_batch_size": 256, **train}})
+    return plan.train_settings(config, "random0", 0, net)
+
+
+def run_dir(workdir: Path, run: str = "smoke") -> Path:
+    """Where a run's outputs go: results/<run> (the config file's name without its suffix; plan.py)."""
+    return workdir / "results" / run
 
 
 @pytest.fixture(scope="session")

@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 import yaml
 
-from transferability import checkpoint, cli, datasets, splits
+from transferability import checkpoint, cli, datasets, plan, splits
 from transferability.config import ConfigError, check_config, coerce_config, load_schema
 from transferability.data import build_cache
-from transferability.model import architecture
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SCHEMA = load_schema(ROOT / "workflow/schemas/config.schema.yaml")
+SMOKE = ROOT / "tests/smoke.yaml"
 TINY = {"kind": "synthetic", "synthetic": {"classes": 4, "train_per_class": 20, "val_per_class": 5,
                                            "image_size": 16, "channels": 1, "seed": 0}}
 PROFILE_NOTE = "Using workflow specific profile"  # Snakemake's own note, printed before anything else
@@ -148,10 +148,10 @@ def test_command_line_strings_are_read_as_numbers_where_the_schema_wants_them():
 # ---------------------------------------------------------------- wildcard paths that try to escape
 
 ESCAPE_CASES = [
-    ("dot-dot-out-of-the-workdir", "results/nets/../../../outside/seed0/baseA/metrics.json", ["No rule to produce"]),
+    ("dot-dot-out-of-the-workdir", "results/config/nets/../../../outside/seed0/baseA/metrics.json", ["No rule to produce"]),
     ("absolute-path-outside", "{outside}/seed0/baseA/metrics.json", ["No rule to produce"]),
-    ("split-name-with-slash", "results/nets/a/b/seed0/baseA/metrics.json", ["No rule to produce"]),
-    ("split-not-in-config", "results/nets/nosuch/seed0/baseA/metrics.json",
+    ("split-name-with-slash", "results/config/nets/a/b/seed0/baseA/metrics.json", ["No rule to produce"]),
+    ("split-not-in-config", "results/config/nets/nosuch/seed0/baseA/metrics.json",
      ["split 'nosuch' is not in the config; configured splits: random0"]),
 ]
 
@@ -318,12 +318,10 @@ def test_bad_split_gives_one_line_and_no_file(tmp_path, definition, expected):
 # ---------------------------------------------------------------- training errors, via `train`
 
 def settings(net: str) -> dict:
-    """Shaped as the train_net rule's --settings (see train_settings in workflow/rules/common.smk)."""
-    return {"dataset": "synthetic", "split": "random0", "seed": 0, "net": net,
-            "model": architecture({"preset": "small", "input_size": 16}),
-            "train": {"epochs": 1, "batch_size": 16, "lr": 0.02, "momentum": 0.9, "weight_decay": 5e-4,
-                      "lr_decay": 0.1, "lr_step_epochs": 0, "eval_batch_size": 100},
-            "augment": {"crop_padding": 1, "mirror": True}}
+    """The train_net rule's --settings (plan.train_settings) for a short run of the smoke config; the
+    net's name set afterwards, so a name the plan would refuse reaches the command."""
+    config = plan.load_config(SMOKE, {"train": {"epochs": 1, "batch_size": 16, "lr": 0.02, "eval_batch_size": 100}})
+    return {**plan.train_settings(config, "random0", 0, "baseA"), "net": net}
 
 
 def _truncate(path: Path, keep: float) -> Path:

@@ -83,7 +83,7 @@ class Run:
         self.workdir = workdir
         if prepare:
             config = args[args.index("--config"):]
-            run_snakemake(workdir, "--cores", "2", "results/data/meta.json", "results/splits/random0.tsv", *config)
+            run_snakemake(workdir, "--cores", "2", "results/smoke/splits/random0.tsv", *config)  # and the cache
         command = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
                    str(ROOT / "tests/smoke.yaml"), "--workflow-profile", str(profile), *args]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -145,11 +145,11 @@ def start_run():
 
 
 def net_target(seed: int, net: str) -> str:
-    return f"results/nets/random0/seed{seed}/{net}/metrics.json"
+    return f"results/smoke/nets/random0/seed{seed}/{net}/metrics.json"
 
 
 def wait_for_checkpoint(run: Run, seed: int, net: str, timeout: float = 240):
-    checkpoint = run.workdir / f"results/checkpoints/random0/seed{seed}/{net}/last.pt"
+    checkpoint = run.workdir / f"results/smoke/checkpoints/random0/seed{seed}/{net}/last.pt"
     deadline = time.monotonic() + timeout
     while not checkpoint.exists():
         assert time.monotonic() < deadline and run.process.poll() is None, f"{net} seed{seed} never checkpointed"
@@ -186,7 +186,7 @@ def running_job(run_id: str, seed: int, net: str) -> str:
 
 def training_pid(workdir: Path, seed: int, net: str) -> int:
     """The training process of one net of this test's run (its command names the net's checkpoint folder)."""
-    marker = f"results/checkpoints/random0/seed{seed}/{net}"
+    marker = f"results/smoke/checkpoints/random0/seed{seed}/{net}"
     for proc in Path("/proc").iterdir():
         try:
             command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -198,7 +198,7 @@ def training_pid(workdir: Path, seed: int, net: str) -> int:
 
 
 def net_log(workdir: Path, seed: int, net: str) -> str:
-    return (workdir / f"logs/train_net/random0/seed{seed}/{net}.log").read_text()
+    return (workdir / f"results/smoke/logs/train_net/random0/seed{seed}/{net}.log").read_text()
 
 
 def test_smoke_dag_without_accounting_survives_a_controller_that_lost_its_jobs(plain_cluster, finished_run,
@@ -227,8 +227,8 @@ def test_smoke_dag_without_accounting_survives_a_controller_that_lost_its_jobs(p
           f"the gone job noticed {noticed - lost:.1f} s after slurmctld lost its state")
     assert noticed - lost <= GONE_BOUND_S
     assert len(re.findall(r"submitted with SLURM jobid \d+", output)) == 4  # 3 groups, the training one twice
-    ours = pd.read_csv(tmp_path / "results/tables/nets.csv").drop(columns=TIMING)
-    local = pd.read_csv(finished_run / "results/tables/nets.csv").drop(columns=TIMING)
+    ours = pd.read_csv(tmp_path / "results/smoke/tables/nets.csv").drop(columns=TIMING)
+    local = pd.read_csv(finished_run / "results/smoke/tables/nets.csv").drop(columns=TIMING)
     pd.testing.assert_frame_equal(ours, local)
 
 

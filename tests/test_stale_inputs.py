@@ -160,7 +160,7 @@ def dag_config(workdir, root):
     return workdir / "config.yaml"
 
 
-NETS_TABLE = "results/tables/nets.csv"
+NETS_TABLE = "results/config/tables/nets.csv"  # the run of config.yaml in the working directory
 
 
 def run_dag(workdir, root, *args, **kwargs):
@@ -172,7 +172,7 @@ def nets_table(workdir):
 
 
 def train_logs(workdir):
-    return {p.stem: p.read_text() for p in (workdir / "logs/train_net/random0/seed0").glob("*.log")}
+    return {p.stem: p.read_text() for p in (workdir / "results/config/logs/train_net/random0/seed0").glob("*.log")}
 
 
 @pytest.mark.slow
@@ -213,8 +213,8 @@ def test_a_bad_image_is_reported_once_with_every_bad_file_and_not_retried(tmp_pa
         path.write_bytes(b"truncated")
     result = run_dag(tmp_path, root, "--cores", "2", NETS_TABLE, check=False)
     assert result.returncode != 0
-    log = (tmp_path / "logs/cache_dataset.log").read_text()
+    log = next((tmp_path / "results/cache").glob("imagefolder-*.log")).read_text()  # beside the shared cache
     assert all(str(path) in log for path in bad), log
     output = result.stdout + result.stderr
     assert output.count("Error in rule cache_dataset") == 1, output[-3000:]
-    assert not (tmp_path / "results/data/meta.json").exists()
+    assert not list((tmp_path / "results/cache").glob("*/meta.json"))

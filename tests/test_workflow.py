@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import ROOT, SNAKEMAKE, run_snakemake
+from conftest import ROOT, SNAKEMAKE, run_dir, run_snakemake
 from transferability.model import LAYER_NAMES
 from transferability.nets import parse_net
 
@@ -33,31 +33,31 @@ def planned_jobs(result) -> dict:
 
 
 def test_smoke_dag_makes_every_net_table_and_figure(finished_run):
-    nets = pd.read_csv(finished_run / "results/tables/nets.csv")
+    nets = pd.read_csv(run_dir(finished_run) / "tables/nets.csv")
     assert len(nets) == 30 and nets["net"].is_unique
     assert nets.groupby("treatment").size().to_dict() == {
         "base": 2, "selffer": 7, "selffer_ft": 7, "transfer": 7, "transfer_ft": 7}
     assert nets["top1"].between(0, 1).all()
     base_b = nets.set_index("net").loc["baseB", "top1"]
     assert base_b > 0.3, f"baseB at {base_b}: the smoke nets learn nothing (chance is 0.2)"
-    per_layer = pd.read_csv(finished_run / "results/tables/per_layer.csv")
+    per_layer = pd.read_csv(run_dir(finished_run) / "tables/per_layer.csv")
     assert set(per_layer["n"]) == set(range(8))
-    effects = pd.read_csv(finished_run / "results/tables/effects.csv")
+    effects = pd.read_csv(run_dir(finished_run) / "tables/effects.csv")
     assert {"co_adaptation", "specificity", "boost"} <= set(effects["effect"])
     assert (effects["units"] == 1).all() and effects["sem"].isna().all(), "one unit: no spread, never 0"
-    findings = pd.read_csv(finished_run / "results/tables/findings.csv", dtype={"finding": str}).set_index("finding")
+    findings = pd.read_csv(run_dir(finished_run) / "tables/findings.csv", dtype={"finding": str}).set_index("finding")
     judged = findings.loc[["2", "3", "4", "5"]]  # one split, seed and direction: nothing can be decided
     assert (judged["outcome"] == "undetermined").all() and judged["why"].str.contains("1 unit").all()
     for name in ("figure2_top", "figure2_bottom"):
         for ext in ("png", "pdf"):
-            assert (finished_run / f"results/figures/{name}.{ext}").stat().st_size > 10_000
-    assert (finished_run / "logs/train_net/random0/seed0/A4B+.log").read_text().count("/3 ") == 3
-    assert not (finished_run / "results/checkpoints").exists(), "checkpoints of finished nets are removed"
+            assert (run_dir(finished_run) / f"figures/{name}.{ext}").stat().st_size > 10_000
+    assert (run_dir(finished_run) / "logs/train_net/random0/seed0/A4B+.log").read_text().count("/3 ") == 3
+    assert not (run_dir(finished_run) / "checkpoints").exists(), "checkpoints of finished nets are removed"
 
 
 def test_smoke_dag_makes_the_layer_analyses(finished_run):
     """CKA, probes, the combined figure and the filter atlas (issue 15), from the same run."""
-    tables = finished_run / "results/tables"
+    tables = run_dir(finished_run) / "tables"
     similarity = pd.read_csv(tables / "similarity.csv")
     base = similarity[similarity["pair"] == "baseA vs baseB"]
     assert list(base["layer"]) == list(range(1, 8)), "layers 1-7; no logits: the halves share no classes"
@@ -76,7 +76,7 @@ def test_smoke_dag_makes_the_layer_analyses(finished_run):
     assert correlations["spearman_rho"].between(-1, 1).all() and (correlations["layers"] == 7).all()
     for name in ("layer_measures", "filters"):
         for ext in ("png", "pdf"):
-            assert (finished_run / f"results/figures/{name}.{ext}").stat().st_size > 10_000
+            assert (run_dir(finished_run) / f"figures/{name}.{ext}").stat().st_size > 10_000
 
 
 def test_second_run_has_nothing_to_do(finished_run):
@@ -113,14 +113,14 @@ def test_checkpoints_left_by_a_run_killed_after_its_last_net_go_in_the_next_run(
     """Snakemake killed after the last training job: a rerun with nothing else to do still removes them."""
     workdir = tmp_path / "copy"
     shutil.copytree(finished_run, workdir, symlinks=True)
-    (workdir / "results/checkpoints_removed.txt").unlink()  # killed before that job finished
-    left = workdir / "results/checkpoints/random0/seed0/baseA"
+    (run_dir(workdir) / "checkpoints_removed.txt").unlink()  # killed before that job finished
+    left = run_dir(workdir) / "checkpoints/random0/seed0/baseA"
     left.mkdir(parents=True)
     (left / "last.pt").write_bytes(b"checkpoint")
     assert planned_jobs(run_snakemake(workdir, "-n")) == {"remove_finished_checkpoints": 1, "all": 1}
     run_snakemake(workdir, "--cores", "1")
-    assert not (workdir / "results/checkpoints").exists()
-    assert "30 nets finished; the checkpoints of 1 removed" in (workdir / "results/checkpoints_removed.txt").read_text()
+    assert not (run_dir(workdir) / "checkpoints").exists()
+    assert "30 nets finished; the checkpoints of 1 removed" in (run_dir(workdir) / "checkpoints_removed.txt").read_text()
 
 
 def _start(workdir):
@@ -141,7 +141,7 @@ def test_random_sigkills_cost_nothing_but_time(finished_run, tmp_path):
         time.sleep(rng.uniform(4, 14))
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        for path in (workdir / "results/nets").rglob("metrics.json"):
+        for path in (run_dir(workdir) / "nets").rglob("metrics.json"):
             finished.setdefault(path, path.read_text())
         run_snakemake(workdir, "--unlock")
     run_snakemake(workdir, "--cores", "2")
@@ -150,35 +150,41 @@ def test_random_sigkills_cost_nothing_but_time(finished_run, tmp_path):
     # be rewritten from its final checkpoint when Snakemake died before recording it as done).
     retrained = [str(p) for p, content in finished.items() if p.read_text() != content]
     assert not retrained, f"finished nets were trained again: {retrained}"
-    ours = pd.read_csv(workdir / "results/tables/nets.csv").drop(columns=TIMING)
-    reference = pd.read_csv(finished_run / "results/tables/nets.csv").drop(columns=TIMING)
+    ours = pd.read_csv(run_dir(workdir) / "tables/nets.csv").drop(columns=TIMING)
+    reference = pd.read_csv(run_dir(finished_run) / "tables/nets.csv").drop(columns=TIMING)
     pd.testing.assert_frame_equal(ours, reference)
-    assert not (workdir / "results/checkpoints").exists(), "checkpoints of finished nets are removed"
+    assert not (run_dir(workdir) / "checkpoints").exists(), "checkpoints of finished nets are removed"
 
 
 def test_rest_of_the_paper_dissimilar_split_random_frozen_reduced_data(tmp_path):
     """tests/smoke_paper.yaml: a dissimilar split both ways, random-frozen layers and reduced data on the
     whole task, two seeds: Figure 3, the reduced-data curve and the Section 4.2 / 4.3 findings."""
     run_snakemake(tmp_path, "--cores", "2", config=[ROOT / "tests/smoke.yaml", ROOT / "tests/smoke_paper.yaml"])
-    nets = pd.read_csv(tmp_path / "results/tables/nets.csv")
+    run = run_dir(tmp_path, "smoke_paper")  # the last config file's name
+    nets = pd.read_csv(run / "tables/nets.csv")
     by_kind = nets.groupby(["split_kind", "treatment"]).size().to_dict()
     assert by_kind[("dissimilar", "transfer")] == 2 * 2 * 3  # seeds x directions x layers
     assert by_kind[("unsplit", "random_frozen")] == 2 * 3 and by_kind[("unsplit", "base")] == 2 * 3
     assert sorted(nets["images_per_class"].dropna().unique()) == [20, 100]
+    # the treatment added beyond the paper (nets.TREATMENTS): its nets, effects and figure legend
+    assert by_kind[("random", "transfer_ft_lowlr")] == 2 * 3  # seeds x layers
+    assert set(nets.loc[nets["treatment"] == "transfer_ft_lowlr", "net"]) == {"A1B+lr", "A4B+lr", "A7B+lr"}
+    effects = pd.read_csv(run / "tables/effects.csv")
+    assert {"low_lr_boost", "low_lr_vs_fine_tuning"} <= set(effects["effect"])
     for name in ("figure3", "reduced_data"):
-        assert (tmp_path / f"results/figures/{name}.png").stat().st_size > 10_000
-    findings = pd.read_csv(tmp_path / "results/tables/findings.csv", dtype={"finding": str}).set_index("finding")
+        assert (run / f"figures/{name}.png").stat().st_size > 10_000
+    findings = pd.read_csv(run / "tables/findings.csv", dtype={"finding": str}).set_index("finding")
     assert findings.loc[["4.2", "4.3"], "value"].notna().all(), "sections 4.2 and 4.3 were not measured"
     assert findings.loc[["4.2", "4.3"], "units"].tolist() == [2 + 2 * 2, 2 + 2]  # two seeds, both directions
     assert (findings["outcome"] != "").all()
-    per_layer = pd.read_csv(tmp_path / "results/tables/per_layer.csv")
+    per_layer = pd.read_csv(run / "tables/per_layer.csv")
     assert (per_layer.loc[per_layer["treatment"] == "transfer", "count"] >= 2).all()  # spread over seeds
-    similarity = pd.read_csv(tmp_path / "results/tables/similarity.csv")
+    similarity = pd.read_csv(run / "tables/similarity.csv")
     base = similarity[similarity["pair"] == "baseA vs baseB"]
     assert set(base["group"]) == {"random", "dissimilar"} and (base["units"] == 2).all()  # one per seed
     assert (base["ci95_low"] <= base["mean"]).all() and (base["mean"] <= base["ci95_high"]).all()
-    assert not (tmp_path / "results/analyses/whole").exists(), "the unsplit task has no baseB to compare"
-    measures = pd.read_csv(tmp_path / "results/tables/layer_measures.csv")
+    assert not (run / "analyses/whole").exists(), "the unsplit task has no baseB to compare"
+    measures = pd.read_csv(run / "tables/layer_measures.csv")
     assert set(measures.loc[measures["measure"] == "transfer_drop", "n"]) == {1, 4, 7}
 
 
@@ -186,7 +192,7 @@ def test_every_transfer_net_is_wired_to_the_right_base(finished_run):
     """In the real smoke DAG: each net copies from the base net its name says (A3B from baseA, B3B from
     baseB, same split and seed): its recorded source hash is that base's file, and a frozen net's first n
     layers are that base's, bit for bit."""
-    nets = finished_run / "results/nets/random0/seed0"
+    nets = run_dir(finished_run) / "nets/random0/seed0"
     bases = {half: load_file(str(nets / f"base{half}/weights.safetensors")) for half in "AB"}
     digests = {half: hashlib.sha256((nets / f"base{half}/weights.safetensors").read_bytes()).hexdigest()
                for half in "AB"}

@@ -46,6 +46,9 @@ EFFECTS = {
     "fine_tune_recovery": ("selffer_ft", "base"),
     "transfer_drop": ("transfer", "base"),
     "random_frozen_drop": ("random_frozen", "base"),
+    # beyond the paper: fine-tuning the copied layers at a tenth of the rate (nets.TREATMENTS)
+    "low_lr_boost": ("transfer_ft_lowlr", "base"),
+    "low_lr_vs_fine_tuning": ("transfer_ft_lowlr", "transfer_ft"),
 }
 
 

@@ -27,16 +27,19 @@ STYLE = {
     "selffer_ft": dict(color="#6fa0e8", face="#6fa0e8", marker="+", label="selffer BnB$^+$", offset=-0.07),
     "transfer": dict(color="#a01010", face="#a01010", marker="D", label="transfer AnB", offset=0.07),
     "transfer_ft": dict(color="#f07c7c", face="#f07c7c", marker="+", label="transfer AnB$^+$", offset=0.21),
+    "transfer_ft_lowlr": dict(color="#e0a000", face="white", marker="x", label="transfer AnB$^+$, copied layers lr x0.1",
+                              offset=0.32),
     "random_frozen": dict(color="#555555", face="#555555", marker="s", label="random frozen", offset=0.0),
 }
 # treatment -> its name in the paper's notation for target half T trained from source half S
 NET_NAMES = {"base": "base{T}", "selffer": "{T}n{T}", "selffer_ft": "{T}n{T}$^+$", "transfer": "{S}n{T}",
-             "transfer_ft": "{S}n{T}$^+$"}
+             "transfer_ft": "{S}n{T}$^+$", "transfer_ft_lowlr": "{S}n{T}$^+$ (copied lr x0.1)"}
 # treatment -> its label where both directions are pooled (each mean is over both target halves)
 POOLED_LABELS = {"base": "base (baseA, baseB)", "selffer": "selffer (BnB, AnA)",
                  "selffer_ft": "selffer$^+$ (BnB$^+$, AnA$^+$)", "transfer": "transfer (AnB, BnA)",
-                 "transfer_ft": "transfer$^+$ (AnB$^+$, BnA$^+$)"}
-FIGURE2_TREATMENTS = ["base", "selffer", "selffer_ft", "transfer", "transfer_ft"]
+                 "transfer_ft": "transfer$^+$ (AnB$^+$, BnA$^+$)",
+                 "transfer_ft_lowlr": "transfer$^+$, copied lr x0.1 (AnB$^+$lr, BnA$^+$lr)"}
+FIGURE2_TREATMENTS = ["base", "selffer", "selffer_ft", "transfer", "transfer_ft", "transfer_ft_lowlr"]
 DIRECTION_COLOURS = ["#7b3294", "#e08214"]  # the two target halves of a dissimilar split
 PAPER_LINE = dict(alpha=0.3, linestyle="--", linewidth=1.5)
 PAPER_LABEL = "paper (ImageNet), relative to its base"
@@ -178,7 +181,7 @@ def _mean_line(ax, rows, base, treatment, sem, label):
 
 # treatment -> its effect against the base net (figure 2's bands show the spread of that difference)
 AGAINST_BASE = {"selffer": "co_adaptation", "selffer_ft": "fine_tune_recovery", "transfer": "transfer_drop",
-                "transfer_ft": "boost"}
+                "transfer_ft": "boost", "transfer_ft_lowlr": "low_lr_boost"}
 
 
 def _band(effects, rows, treatment):
