@@ -127,3 +127,22 @@ def test_fused_lrn_is_off_and_out_of_the_settings_unless_asked_for():
     arch = architecture({"preset": "caffenet"})
     assert "lrn_fused" not in arch  # no net's settings (and so no result) change with this option's existence
     assert not any(isinstance(m, FusedLRN) for m in build_model(arch, 3, 10).modules())
+
+
+def test_the_low_lr_treatment_steps_its_copied_layers_at_the_factor():
+    """A3B+lr (nets.TREATMENTS' transfer_ft_lowlr): its first 3 layers in a parameter group of their own
+    at copied_lr_factor x the rate; every other net one group, so its steps are unchanged."""
+    from transferability.nets import param_groups
+    from transferability.optim import MomentumSGD
+
+    model = build_model(architecture({"preset": "small", "input_size": 16}), 1, 5)
+    assert param_groups(model, parse_net("A3B+"), {"lr": 0.02}) == list(model.parameters())
+    groups = param_groups(model, parse_net("A3B+lr"), {"lr": 0.02, "copied_lr_factor": 0.1})
+    assert [len(g["params"]) for g in groups] == [len(list(model[:3].parameters())), len(list(model[3:].parameters()))]
+    before = [p.detach().clone() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    MomentumSGD(groups, lr=0.02, momentum=0.9, weight_decay=0.0).step()
+    moved = [(b - p.detach()).abs().max().item() for b, p in zip(before, model.parameters())]
+    copied = len(groups[0]["params"])
+    assert all(m == pytest.approx(0.002, rel=1e-3) for m in moved[:copied]) and all(m == pytest.approx(0.02, rel=1e-3) for m in moved[copied:])

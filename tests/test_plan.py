@@ -1,0 +1,176 @@
+"""The plan of a run (transferability/plan.py) on the presets, and the open sets' tables against the
+schema: what each config trains, where its files go, and how a config file combines with another."""
+
+import pytest
+import yaml
+
+from conftest import ROOT, SMOKE, run_snakemake
+from transferability import analysis, datasets, plan, plots
+from transferability.config import ConfigError, load_schema
+from transferability.nets import TREATMENTS, parse_net, transfer_grid
+
+PRESETS = {"default": ROOT / "config.yaml", "cifar10": ROOT / "config/cifar10.yaml",
+           "cifar100": ROOT / "config/cifar100.yaml", "imagenet": ROOT / "config/imagenet.yaml", "smoke": SMOKE}
+SCHEMA = load_schema(plan.SCHEMA)
+
+
+@pytest.fixture(scope="module", params=list(PRESETS))
+def preset(request):
+    return request.param, plan.load_config(PRESETS[request.param])
+
+
+def test_each_preset_is_its_own_run_under_results(preset):
+    name, config = preset
+    paths = plan.Plan(config)
+    assert config["run"] == name and paths.root == f"results/{name}"
+    outputs = paths.final_outputs()
+    assert outputs and all(path.startswith(f"results/{name}/") for path in outputs)
+    assert paths.table("nets") in outputs and paths.figure("figure2_top", "pdf") in outputs
+
+
+def test_presets_never_share_an_output_and_share_the_cache_only_over_the_same_data():
+    plans = {name: plan.Plan(plan.load_config(path)) for name, path in PRESETS.items()}
+    outputs = [set(p.final_outputs()) | set(p.all_metrics()) for p in plans.values()]
+    assert all(not (a & b) for i, a in enumerate(outputs) for b in outputs[i + 1:])
+    assert len({p.data for p in plans.values()}) == len(plans)  # five data sets
+    tweaked = plan.Plan(plan.load_config(PRESETS["default"], {"run": "more_seeds", "seeds": [0, 1, 2]}))
+    assert tweaked.data == plans["default"].data and tweaked.root == "results/more_seeds"
+
+
+def test_every_net_has_settings_the_train_command_reads(preset):
+    _, config = preset
+    nets = plan.all_nets(config)
+    assert len(nets) == len(set(nets))
+    for split, seed, net in nets:
+        settings = plan.train_settings(config, split, seed, net)
+        assert settings["net"] == net and settings["seed"] == seed and settings["split"] == split
+        assert not set(settings["train"]) & {"threads", "device", "compile", "warm_start"}  # rerun nothing
+        assert ("copied_lr_factor" in settings["train"]) == (parse_net(net).treatment == "transfer_ft_lowlr")
+
+
+def test_the_default_plans_the_documented_grid():
+    config = plan.load_config(PRESETS["default"])
+    assert list(plan.split_definitions(config)) == ["random0", "random1", "garments_accessories"]
+    assert plan.split_kinds(config) == {"random0": "random", "random1": "random", "garments_accessories": "dissimilar"}
+    random0 = plan.nets_of_split(config, "random0")
+    assert len(random0) == 2 + 2 * 5 * 4  # two base nets; both directions x 5 treatments x 4 layers
+    assert plan.nets_of_split(config, "garments_accessories") == sorted(
+        ["baseA", "baseB", *transfer_grid("AB", [1, 3, 5, 7], ["transfer"]), *transfer_grid("BA", [1, 3, 5, 7], ["transfer"])])
+    assert plan.figure_names(config) == ["figure2_top", "figure2_bottom", "figure3"]
+    assert not plan.paper_overlay(config)
+
+
+def test_imagenet_plans_the_papers_controls_on_the_whole_task():
+    config = plan.load_config(PRESETS["imagenet"])
+    whole = plan.nets_of_split(config, "whole")
+    assert "baseA" in whole and len([n for n in whole if n.startswith("baseA_k")]) == 12
+    assert plan.split_kind(config, "whole") == "unsplit" and "reduced_data" in plan.figure_names(config)
+    assert plan.paper_overlay(config)
+    assert plan.split_definitions(config)["natman"]["A"].endswith("paper/half_man_idx.txt")
+    assert plan.Plan(config).analysis_splits() == ["random0", "random1", "random2", "random3", "natman"]
+
+
+def test_an_unknown_split_names_the_configured_ones():
+    with pytest.raises(ValueError, match="split 'nosuch' is not in the config; configured splits: random0"):
+        plan.split_definitions(plan.load_config(SMOKE))["nosuch"]
+
+
+# ---- how a config file combines with others
+
+
+def write(path, config):
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_a_config_file_without_base_takes_the_schemas_defaults_not_config_yaml(tmp_path):
+    config = plan.load_config(write(tmp_path / "mine.yaml", {"dataset": {"kind": "synthetic"}}))
+    assert config["directions"] == ["AB"] and config["layers"] == [1, 2, 3, 4, 5, 6, 7]  # the schema's
+    assert config["run"] == "mine"
+
+
+def test_a_base_is_merged_under_the_file_key_by_key(tmp_path):
+    mine = write(tmp_path / "mine.yaml", {"base": str(ROOT / "config.yaml"), "train": {"epochs": 8}, "seeds": [0, 1]})
+    config = plan.load_config(mine)
+    default = plan.load_config(PRESETS["default"])
+    assert config["train"] == {**default["train"], "epochs": 8}  # the section merged, one key changed
+    assert config["seeds"] == [0, 1] and config["directions"] == default["directions"]
+    assert config["splits"] == default["splits"] and config["run"] == "mine"
+    (tmp_path / "sub").mkdir()
+    relative = write(tmp_path / "sub/other.yaml", {"base": "../mine.yaml", "layers": [1]})
+    assert plan.load_config(relative)["train"]["epochs"] == 8  # a base's base, each relative to its file
+
+
+def test_an_explicit_only_config_runs_no_random_split(tmp_path):
+    explicit = {"dataset": {"kind": "synthetic"}, "splits": {"explicit": {"mine": {"A": [0, 1], "B": [2, 3]}}}}
+    assert list(plan.split_definitions(plan.load_config(write(tmp_path / "e.yaml", explicit)))) == ["mine"]
+    asked = {**explicit, "splits": {**explicit["splits"], "random": [0]}}
+    assert list(plan.split_definitions(plan.load_config(write(tmp_path / "a.yaml", asked)))) == ["random0", "mine"]
+    assert list(plan.split_definitions(plan.load_config(write(tmp_path / "n.yaml", {})))) == ["random0"]
+
+
+def test_snakemake_merges_a_base_and_names_the_run_after_the_last_config_file(tmp_path):
+    mine = write(tmp_path / "mine.yaml", {"base": str(SMOKE), "layers": [2]})
+    result = run_snakemake(tmp_path, "-n", config=mine)
+    assert "results/mine/nets/random0/seed0/A2B+/metrics.json" in result.stdout
+    assert "A1B" not in result.stdout and "results/smoke" not in result.stdout
+
+
+def test_a_reserved_or_bad_run_name_is_refused():
+    with pytest.raises(ConfigError, match="run = 'cache' is reserved"):
+        plan.load_config(SMOKE, {"run": "cache"})
+    with pytest.raises(ConfigError, match="config key run"):
+        plan.load_config(SMOKE, {"run": "../elsewhere"})
+
+
+# ---- the runtime cap
+
+
+def test_the_runtime_cap_bounds_every_attempt():
+    meta = {"n_train": 1_281_167, "n_val": 50_000}
+    config = plan.load_config(PRESETS["imagenet"])
+    assert plan.train_runtime_minutes(config, meta, 1) > 2880  # days for 450,000 iterations of 256
+    capped = plan.load_config(PRESETS["imagenet"], {"resources": {"max_runtime_minutes": 2880}})
+    assert [plan.train_runtime_minutes(capped, meta, attempt) for attempt in (1, 2, 3)] == [2880] * 3
+
+
+@pytest.mark.parametrize("every", [0, 60, 90])
+def test_a_cap_without_a_shorter_checkpoint_interval_is_refused(every):
+    with pytest.raises(ConfigError, match="checkpoints.every_minutes = .* below resources.max_runtime_minutes = 60"):
+        plan.load_config(SMOKE, {"resources": {"max_runtime_minutes": 60}, "checkpoints": {"every_minutes": every}})
+
+
+# ---- one table per open set, and the schema's enums equal to each
+
+
+def schema_treatment_enums():
+    split = next(iter(SCHEMA["properties"]["splits"]["properties"]["explicit"]["patternProperties"].values()))
+    return [SCHEMA["properties"]["treatments"]["items"]["enum"], split["properties"]["treatments"]["items"]["enum"]]
+
+
+def test_schema_enums_are_the_tables():
+    assert all(enum == list(TREATMENTS) for enum in schema_treatment_enums())
+    assert SCHEMA["properties"]["dataset"]["properties"]["kind"]["enum"] == list(datasets.KINDS)
+
+
+def test_every_treatment_has_names_styles_and_effects():
+    against_base = {a for a, b in analysis.EFFECTS.values() if b == "base"}
+    for name, treatment in TREATMENTS.items():
+        nets = transfer_grid("AB", range(1, 8), [name])
+        assert [parse_net(net).treatment for net in nets] == [name] * 7  # the name says the treatment
+        assert name in plots.STYLE and name in against_base
+    assert set(plots.FIGURE2_TREATMENTS) - {"base"} <= set(TREATMENTS)
+
+
+def test_every_figure_a_run_can_ask_for_has_a_drawing():
+    config = plan.load_config(SMOKE, {"splits": {"explicit": {"d": {"A": [0, 1], "B": [2, 3]}}},
+                                      "reduced_data": {"images_per_class": [5]}})
+    assert set(plan.figure_names(config)) <= set(plots.FIGURES)
+
+
+def test_the_low_lr_treatment_fine_tunes_the_copied_layers_at_a_tenth():
+    spec = parse_net("A3B+lr")
+    assert (spec.source_net, spec.n, spec.fine_tuned, spec.frozen_layers) == ("baseA", 3, True, 0)
+    settings = plan.train_settings(plan.load_config(SMOKE), "random0", 0, "A3B+lr")
+    assert settings["train"]["copied_lr_factor"] == 0.1
+    assert "copied_lr_factor" not in plan.train_settings(plan.load_config(SMOKE), "random0", 0, "A3B+")["train"]
