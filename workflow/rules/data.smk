@@ -11,7 +11,7 @@ rule cache_dataset:
         # Paths, sizes and times of the files read: an added, removed or edited image rebuilds the cache
         # (Snakemake reruns a job whose params changed), and every net after it. A listing, not a decode.
         source=lambda wildcards: source_fingerprint(config["dataset"]),
-        out=PLAN.data,
+        out=lambda wildcards, output: os.path.dirname(output.meta),
     log:
         PLAN.data_log,
     conda:

@@ -14,7 +14,7 @@ rule train_net:
     params:
         settings=lambda wildcards: PLAN.train_settings(wildcards.split, wildcards.seed, wildcards.net),
         checkpoints=lambda wildcards: PLAN.checkpoint_dir(wildcards.split, wildcards.seed, wildcards.net),
-        data=PLAN.data,
+        data=lambda wildcards, input: os.path.dirname(input.meta),
         # How a job runs, not what it computes (device, checkpoint interval, ...): not a parameter that
         # decides the result, but params is where a rule's non-file inputs belong.
         run_options=PLAN.run_options(),
@@ -48,8 +48,9 @@ rule remove_finished_checkpoints:
     output:
         PLAN.checkpoints_removed,
     params:
-        nets=f"{PLAN.root}/nets",
-        root=PLAN.checkpoints,
+        # the run's folders of nets and of checkpoints (those are outside every rule's outputs, on purpose)
+        nets=lambda wildcards, output: PLAN.nets_root,
+        root=lambda wildcards, output: PLAN.checkpoints,
     log:
         PLAN.log("remove_finished_checkpoints"),
     localrule: True

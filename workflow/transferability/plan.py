@@ -297,6 +297,10 @@ class Plan:
     def nets_dir(self, split="{split}", seed="{seed}") -> str:
         return f"{self.root}/nets/{split}/seed{seed}"
 
+    @property
+    def nets_root(self) -> str:
+        return f"{self.root}/nets"
+
     def net_file(self, name, split="{split}", seed="{seed}", net="{net}") -> str:
         return f"{self.root}/nets/{split}/seed{seed}/{net}/{name}"
 
