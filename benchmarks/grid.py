@@ -31,7 +31,8 @@ from harness import ROOT, ROWS, note, record
 
 PRESET = ROOT / "config/cifar10.yaml"
 K_VALUES = (1, 2, 4, 8)
-TARGET = "results/checkpoints_removed.txt"  # the job that needs every net: training only, no tables or figures
+RUN = "results/config"  # the run of the config.yaml written into each work folder (plan.py)
+TARGET = f"{RUN}/checkpoints_removed.txt"  # the job that needs every net: training only, no tables or figures
 
 
 def grid_config(epochs: int = 1, directions=("AB",), layers=None, treatments=None, train_per_class: int = 5000,
@@ -100,7 +101,7 @@ def prepare_template(cfg: dict, scratch: Path, snakemake: str) -> Path:
     template.mkdir(parents=True)
     (template / "config.yaml").write_text(yaml.safe_dump(cfg))
     start = time.perf_counter()
-    _snakemake(snakemake, template, "results/splits/random0.tsv", ["--cores", "all"], template / "prepare.log")
+    _snakemake(snakemake, template, f"{RUN}/splits/random0.tsv", ["--cores", "all"], template / "prepare.log")
     record("grid", "data cache + split (once)", "grid", time.perf_counter() - start, "s", "not in the rows below")
     return template
 
@@ -134,8 +135,8 @@ def run_grid(k: int, template: Path, scratch: Path, snakemake: str, gpu: str = "
         wall = _snakemake(snakemake, workdir, TARGET, ["--cores", "all", "--resources", f"gpu={k}"],
                           workdir / "snakemake.log", env)
     job_wall = [float(next(csv.DictReader(tsv.read_text().splitlines(), delimiter="\t"))["s"])
-                for tsv in (workdir / "benchmarks/train_net").rglob("*.tsv")]
-    nets = len(list((workdir / "results/nets").rglob("metrics.json")))
+                for tsv in (workdir / RUN / "benchmarks/train_net").rglob("*.tsv")]
+    nets = len(list((workdir / RUN / "nets").rglob("metrics.json")))
     return {"k": k, "wall_s": wall, "nets": nets, "sum_job_wall_s": sum(job_wall), "in_flight": sum(job_wall) / wall,
             "peak_in_flight": peak_in_flight((workdir / "snakemake.log").read_text()), "gpu": sampler.result}
 

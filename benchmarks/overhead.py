@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from harness import ROOT, Setup, note
-from transferability import warm
+from transferability import plan, warm
 from transferability.splits import read_split
 
 
@@ -30,11 +30,12 @@ def run_dag(config_path: Path, cores: int, scratch: Path, out: Path) -> dict:
     if done.returncode:
         raise SystemExit(f"snakemake failed (exit {done.returncode}); see {out / 'dag.log'}")
     job_wall, train_wall = [], []
-    for tsv in sorted((workdir / "benchmarks/train_net").rglob("*.tsv")):
-        rel = tsv.relative_to(workdir / "benchmarks/train_net").with_suffix("")
+    run = workdir / "results" / plan.run_name([config_path])  # the run's folder (plan.py)
+    for tsv in sorted((run / "benchmarks/train_net").rglob("*.tsv")):
+        rel = tsv.relative_to(run / "benchmarks/train_net").with_suffix("")
         with open(tsv) as f:
             job_wall.append(float(next(csv.DictReader(f, delimiter="\t"))["s"]))
-        train_wall.append(json.loads((workdir / "results/nets" / rel / "metrics.json").read_text())["wall_s"])
+        train_wall.append(json.loads((run / "nets" / rel / "metrics.json").read_text())["wall_s"])
     total_job, total_train = sum(job_wall), sum(train_wall)
     return {"dag_wall_s": wall, "train_jobs": len(job_wall), "sum_job_wall_s": total_job,
             "sum_train_wall_s": total_train,
