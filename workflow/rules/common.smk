@@ -7,7 +7,8 @@ import tempfile
 
 PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
 sys.path.insert(0, PACKAGE_ROOT)
-# Jobs find the package too, even where it was not pip-installed (e.g. a conda env).
+# Jobs find the package too, even where it was not pip-installed (e.g. a conda env). (snakemake --lint
+# asks for an envvars directive: that is for variables a user must set; this one the workflow sets.)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
 PYTHON = sys.executable  # the interpreter running Snakemake, which has torch
 # Snakemake's start imported the Slurm plugin, and with it the package of the checkout pip-installed:
