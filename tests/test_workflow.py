@@ -83,6 +83,18 @@ def test_second_run_has_nothing_to_do(finished_run):
     assert planned_jobs(run_snakemake(finished_run, "-n")) == {}
 
 
+def test_a_second_run_lives_beside_the_first_and_shares_its_data_cache(finished_run, tmp_path):
+    """Another config over the same data in the same working directory: its own folder under results/,
+    the smoke run's cache reused (no cache_dataset job), and the smoke run left with nothing to do."""
+    other = tmp_path / "fewer_layers.yaml"
+    other.write_text(f"base: {ROOT / 'tests/smoke.yaml'}\nlayers: [2]\n")
+    planned = run_snakemake(finished_run, "-n", config=other)
+    jobs = planned_jobs(planned)
+    assert "cache_dataset" not in jobs and jobs["train_net"] == 2 + 4  # its base nets and 4 treatments at n = 2
+    assert "results/fewer_layers/tables/nets.csv" in planned.stdout and "results/smoke/" not in planned.stdout
+    assert planned_jobs(run_snakemake(finished_run, "-n")) == {}
+
+
 def test_report_holds_figures_and_tables(finished_run):
     run_snakemake(finished_run, "--report", "report.html")
     html = (finished_run / "report.html").read_text(errors="replace")

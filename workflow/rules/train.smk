@@ -15,9 +15,6 @@ rule train_net:
         settings=lambda wildcards: PLAN.train_settings(wildcards.split, wildcards.seed, wildcards.net),
         checkpoints=lambda wildcards: PLAN.checkpoint_dir(wildcards.split, wildcards.seed, wildcards.net),
         data=lambda wildcards, input: os.path.dirname(input.meta),
-        # How a job runs, not what it computes (device, checkpoint interval, ...): not a parameter that
-        # decides the result, but params is where a rule's non-file inputs belong.
-        run_options=PLAN.run_options(),
     log:
         PLAN.log("train_net", "{split}/seed{seed}/{net}"),
     conda:
@@ -29,10 +26,13 @@ rule train_net:
         gpu=config["resources"]["gpus"],  # locally one slot: --resources gpu=<GPUs x resources.nets_per_gpu>
         runtime=lambda wildcards, input, attempt: PLAN.train_runtime_minutes(input.meta, attempt),
         mem_mb=lambda wildcards, attempt: config["resources"]["mem_mb"] * attempt,
+        # How a job runs, not what it computes (device, checkpoint interval, GPU sharing, compilation): a
+        # resource, not a param, because params are a rerun trigger and changing these must rerun no net.
+        run_options=PLAN.run_options(),
     shell:
         "{PYTHON} -m transferability train --settings {params.settings:q} --data {params.data} "
         "--split {input.split} --source '{input.source}' --out-dir $(dirname {output.metrics}) "
-        "--checkpoint-dir {params.checkpoints} --threads {threads} {params.run_options} > {log} 2>&1"
+        "--checkpoint-dir {params.checkpoints} --threads {threads} {resources.run_options} > {log} 2>&1"
 
 
 onstart:
