@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, SMOKE, run_snakemake
-from transferability import analysis, datasets, plan, plots
+from transferability import analysis, datasets, model, plan, plots
 from transferability.config import ConfigError, load_schema
 from transferability.nets import TREATMENTS, parse_net, transfer_grid
 
@@ -149,8 +149,10 @@ def schema_treatment_enums():
 
 
 def test_schema_enums_are_the_tables():
+    """Adding a treatment, a data set reader or a model preset is one table entry, and the schema's list."""
     assert all(enum == list(TREATMENTS) for enum in schema_treatment_enums())
     assert SCHEMA["properties"]["dataset"]["properties"]["kind"]["enum"] == list(datasets.KINDS)
+    assert SCHEMA["properties"]["model"]["properties"]["preset"]["enum"] == list(model.PRESETS)
 
 
 def test_every_treatment_has_names_styles_and_effects():

@@ -12,7 +12,7 @@ rule train_net:
         epochs=PLAN.net_file("epochs.csv"),
         metrics=PLAN.net_file("metrics.json"),
     params:
-        settings=lambda wildcards: PLAN.train_settings(wildcards.split, wildcards.seed, wildcards.net),
+        settings=lambda wildcards: PLAN.train_settings_json(wildcards.split, wildcards.seed, wildcards.net),
         checkpoints=lambda wildcards: PLAN.checkpoint_dir(wildcards.split, wildcards.seed, wildcards.net),
         data=lambda wildcards, input: os.path.dirname(input.meta),
     log:

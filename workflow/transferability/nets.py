@@ -37,10 +37,16 @@ class Treatment:
         text, seen = "", set()
         for literal, field, _, _ in string.Formatter().parse(self.template):
             text += re.escape(literal)
-            if field:
-                values = "[1-7]" if field == "n" else "[AB]"
-                text += values if not groups else f"(?P={field})" if field in seen else f"(?P<{field}>{values})"
-                seen.add(field)
+            if not field:
+                continue
+            values = "[1-7]" if field == "n" else "[AB]"
+            if not groups:
+                text += values
+            elif field in seen:
+                text += f"(?P={field})"
+            else:
+                text += f"(?P<{field}>{values})"
+            seen.add(field)
         return text
 
 

@@ -355,7 +355,7 @@ class Plan:
     def all_epochs(self) -> list[str]:
         return [self.net_file("epochs.csv", *key) for key in all_nets(self.config)]
 
-    def train_settings(self, split, seed, net) -> str:
+    def train_settings_json(self, split, seed, net) -> str:
         return json.dumps(train_settings(self.config, split, seed, net), sort_keys=True)
 
     def train_runtime_minutes(self, meta_path, attempt) -> int:
