@@ -101,6 +101,12 @@ def test_a_base_is_merged_under_the_file_key_by_key(tmp_path):
     assert plan.load_config(relative)["train"]["epochs"] == 8  # a base's base, each relative to its file
 
 
+def test_a_base_that_names_its_file_again_is_refused(tmp_path):
+    write(tmp_path / "a.yaml", {"base": "b.yaml"})
+    with pytest.raises(ConfigError, match="its base names it again"):
+        plan.load_config(write(tmp_path / "b.yaml", {"base": "a.yaml"}))
+
+
 def test_an_explicit_only_config_runs_no_random_split(tmp_path):
     explicit = {"dataset": {"kind": "synthetic"}, "splits": {"explicit": {"mine": {"A": [0, 1], "B": [2, 3]}}}}
     assert list(plan.split_definitions(plan.load_config(write(tmp_path / "e.yaml", explicit)))) == ["mine"]

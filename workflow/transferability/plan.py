@@ -42,9 +42,11 @@ def load_config(path=DEFAULT_CONFIG, overrides=None) -> dict:
     return checked(config)
 
 
-def read_config_file(path) -> dict:
+def read_config_file(path, bases=()) -> dict:
     """A config file with its `base` (a path relative to the file) merged under it, recursively."""
-    path = Path(path)
+    path = Path(path).resolve()
+    if path in bases:
+        raise ConfigError(f"config file {path}: its base names it again ({' -> '.join(map(str, (*bases, path)))})")
     try:
         config = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
@@ -52,15 +54,15 @@ def read_config_file(path) -> dict:
     if not isinstance(config, dict):
         raise ConfigError(f"config file {path}: expected a mapping of keys, got {type(config).__name__}")
     base = config.pop("base", None)
-    return merge(read_config_file(path.parent / base), config) if base else config
+    return merge(read_config_file(path.parent / base, (*bases, path)), config) if base else config
 
 
 def merge(base: dict, over: dict) -> dict:
     """`over` on top of `base`: mappings merge key by key, anything else (lists included) is replaced."""
     merged = copy.deepcopy(base)
     for key, value in over.items():
-        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
-            else copy.deepcopy(value)
+        both_mappings = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merge(merged[key], value) if both_mappings else copy.deepcopy(value)
     return merged
 
 
