@@ -200,3 +200,17 @@ def test_small_rules_run_locally_and_heavy_ones_do_not():
             rules[name] = "localrule: True" in body.split("\n\n\n")[0]
     assert {name for name, local in rules.items() if local} == set(SMALL_RULES)
     assert set(rules) - set(SMALL_RULES) == {"cache_dataset", "train_net", "measure_similarity", "train_probes"}
+
+
+def test_the_low_lr_nets_have_their_own_legend_entry():
+    """Figure 2's net-by-net panel names the new treatment's nets, in the paper's notation."""
+    import pandas as pd
+
+    rows = [("baseB", "base", "", 0, 0.80), ("A1B+", "transfer_ft", "A", 1, 0.81), ("A1B+lr", "transfer_ft_lowlr", "A", 1, 0.82)]
+    nets = pd.DataFrame([{"dataset": "synthetic", "split": "random0", "split_kind": "random", "seed": 0, "net": net,
+                          "treatment": treatment, "source": source, "target": "B", "n": n, "fine_tuned": n > 0,
+                          "images_per_class": float("nan"), "top1": top1, "top5": 1.0}
+                         for net, treatment, source, n, top1 in rows])
+    fig = plots.figure2_top(nets)
+    labels = [text.get_text() for ax in fig.axes if ax.get_legend() for text in ax.get_legend().get_texts()]
+    assert "AnB$^+$ (copied lr x0.1)" in labels and "AnB$^+$" in labels

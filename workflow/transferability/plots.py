@@ -27,7 +27,7 @@ STYLE = {
     "selffer_ft": dict(color="#6fa0e8", face="#6fa0e8", marker="+", label="selffer BnB$^+$", offset=-0.07),
     "transfer": dict(color="#a01010", face="#a01010", marker="D", label="transfer AnB", offset=0.07),
     "transfer_ft": dict(color="#f07c7c", face="#f07c7c", marker="+", label="transfer AnB$^+$", offset=0.21),
-    "transfer_ft_lowlr": dict(color="#e0a000", face="white", marker="x", label="transfer AnB$^+$, copied layers lr x0.1",
+    "transfer_ft_lowlr": dict(color="#e0a000", face="#e0a000", marker="x", label="transfer AnB$^+$, copied layers lr x0.1",
                               offset=0.32),
     "random_frozen": dict(color="#555555", face="#555555", marker="s", label="random frozen", offset=0.0),
 }
