@@ -76,22 +76,33 @@ def test_transfer_grid_is_seven_by_four():
     assert "A4A" in transfer_grid("BA", [4], ["selffer"])
 
 
-def test_momentum_sgd_matches_torch_sgd_bit_for_bit():
-    from transferability.optim import MomentumSGD
+def test_sgd_is_the_papers_momentum_sgd_with_its_step_schedule():
+    """optim.sgd and optim.step_schedule (torch.optim) do the paper's update, written out here: v = m v + (g + wd w),
+    w -= lr v, with lr = base x decay^(steps done // every)."""
+    from transferability.optim import sgd, step_schedule
 
     torch.manual_seed(0)
-    ours_net = build_model(architecture({"preset": "small", "input_size": 16}), 1, 5)
-    torch_net = build_model(architecture({"preset": "small", "input_size": 16}), 1, 5)
-    torch_net.load_state_dict(ours_net.state_dict())
-    ours = MomentumSGD(ours_net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    reference = torch.optim.SGD(torch_net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    for _ in range(4):
+    net = build_model(architecture({"preset": "small", "input_size": 16}), 1, 5)
+    weights = [p.detach().clone() for p in net.parameters()]
+    velocity = [torch.zeros_like(w) for w in weights]
+    optimiser = sgd(net.parameters(), {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4})
+    schedule = step_schedule(optimiser, 0.1, 2)
+    rates = []
+    for step in range(5):
         x, y = torch.randn(8, 1, 16, 16), torch.randint(0, 5, (8,))
-        for net, optimiser in ((ours_net, ours), (torch_net, reference)):
-            optimiser.zero_grad()
-            torch.nn.functional.cross_entropy(net(x), y).backward()
-            optimiser.step()
-    assert all(torch.equal(a, b) for a, b in zip(ours_net.parameters(), torch_net.parameters()))
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        grads = [p.grad.clone() for p in net.parameters()]
+        rates.append(optimiser.param_groups[0]["lr"])
+        optimiser.step()
+        schedule.step()
+        lr = 0.05 * 0.1 ** (step // 2)
+        for w, v, g in zip(weights, velocity, grads):
+            v.mul_(0.9).add_(g + 5e-4 * w)
+            w.sub_(lr * v)
+    assert rates == pytest.approx([0.05, 0.05, 0.005, 0.005, 0.0005])
+    for w, p in zip(weights, net.parameters()):
+        assert torch.allclose(w, p, rtol=1e-6, atol=1e-7), "not the paper's momentum SGD"
 
 
 def test_fused_lrn_is_caffes_lrn_as_today_values_and_gradients():

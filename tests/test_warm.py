@@ -99,3 +99,25 @@ def test_the_server_ends_with_the_process_that_started_it(tmp_path):
     starter.wait()
     wait_for(lambda: not os.path.exists(path), seconds=10)
     wait_for(lambda: gone(server_pid), seconds=10)
+
+
+def test_a_job_under_the_server_records_its_own_time_cpu_and_memory(workdir, tmp_path, server):
+    """Snakemake's benchmark file measures the thin client; the forked job's usage.tsv measures the training:
+    CPU time of the order of its wall time, memory above the client's, wall time within the client's."""
+    out = tmp_path / "out"
+    start = time.monotonic()
+    client = subprocess.Popen(train_command(workdir, out, epochs=6), env=env(**{warm.SOCKET_ENV: server}),
+                              stdout=subprocess.DEVNULL)
+    _, status, client_usage = os.wait4(client.pid, 0)
+    client_wall = time.monotonic() - start
+    client.returncode = os.waitstatus_to_exitcode(status)
+    assert client.returncode == 0
+    lines = (out / "usage.tsv").read_text().splitlines()
+    assert lines[0].split("\t") == ["s", "h:m:s", "max_rss", "cpu_time"]
+    usage = dict(zip(lines[0].split("\t"), lines[1].split("\t")))
+    wall, cpu, rss = float(usage["s"]), float(usage["cpu_time"]), float(usage["max_rss"])
+    training = json.loads((out / "metrics.json").read_text())["wall_s"]
+    assert training <= wall <= client_wall
+    assert cpu > 0.5 * training, "the job's own CPU time, not the client's"
+    client_cpu, client_rss = client_usage.ru_utime + client_usage.ru_stime, client_usage.ru_maxrss / 1024
+    assert cpu > 5 * client_cpu and rss > 2 * client_rss, (cpu, client_cpu, rss, client_rss)

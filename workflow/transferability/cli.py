@@ -57,6 +57,17 @@ def train_net(args) -> None:
     print(f"done: top-1 {metrics['top1']:.4f}, top-5 {metrics['top5']:.4f}, {metrics['wall_s']:.1f} s")
 
 
+def warm_up_training() -> None:
+    """What the warm server does once for all its jobs: import the training code, and build an optimiser and
+    its schedule (torch.optim imports torch._dynamo on first use, about a second; see optim.py)."""
+    import torch
+
+    from . import optim, train  # noqa: F401
+
+    optimizer = optim.sgd([torch.zeros(1, requires_grad=True)], {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0})
+    optim.step_schedule(optimizer, 0.1, 1)
+
+
 def remove_checkpoints(args) -> None:
     from .checkpoint import remove_finished
 
@@ -200,7 +211,7 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("warm-server", help="import the training code once; fork a copy per training job")
     w.add_argument("socket")
     w.add_argument("parent_pid", type=int, help="serve until this process ends")
-    w.set_defaults(run=lambda args: warm.serve(args.socket, args.parent_pid))
+    w.set_defaults(run=lambda args: warm.serve(args.socket, args.parent_pid, entry=main, warm_up=warm_up_training))
     r = sub.add_parser("remove-checkpoints", help="drop the checkpoints of finished nets")
     r.add_argument("--nets", required=True, help="the folder of the nets' outputs")
     r.add_argument("--root", required=True, help="the folder of their checkpoints")
