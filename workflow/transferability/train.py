@@ -1,5 +1,10 @@
 """Train one net of the experiment: build it, copy (and maybe freeze) its first n layers, train on its half.
 
+`train(job)` = `prepare(job).fit()`: prepare picks the device (claiming a GPU slot), selects the data and
+builds the net into a Run; Run.fit is the whole loop (epochs of Run.train_step, an evaluation and a
+checkpoint after each). Around it, apart: the checkpoint state (Run.state_dict), the log (Progress), the
+final files and metrics (write_outputs, final_metrics).
+
 A job is restartable: it checkpoints every epoch (and every few minutes if asked) and, when started
 again with the same settings, continues exactly where it stopped. Its final files are written last
 and atomically. The workflow removes the checkpoints of finished nets after a successful run.
@@ -28,7 +33,7 @@ from .model import LAYER_NAMES, build_model
 from .nets import parse_net
 from .optim import sgd, step_factor, step_schedule
 from .splits import read_split
-from .usage import write_usage
+from .usage import hms, write_usage
 
 HOST_DATA_BYTES = 8e9
 GPU_DATA_FRACTION = 0.5  # the rest is for the net's activations
@@ -185,7 +190,7 @@ class Run:
         self.total_steps = self.cfg.get("iterations") or self.cfg["epochs"] * self.steps
         self.n_epochs = -(-self.total_steps // self.steps)
         self.lr_every = self.cfg.get("lr_step_iterations") or self.cfg["lr_step_epochs"] * self.steps
-        self.optimizer = sgd(self.trainable.parameters(), self.cfg)
+        self.optimizer = sgd(param_groups(self.trainable, job.settings), self.cfg)
         self.schedule = step_schedule(self.optimizer, self.cfg["lr_decay"], self.lr_every)
         self.generator = torch.Generator(device).manual_seed(derived_seed(job.settings["seed"], "data"))
         # bf16 autocast: about twice the speed on GPUs and on CPUs with bf16 units (AMX, AVX-512 BF16);
@@ -314,6 +319,12 @@ class Run:
             self.log(f"resuming from checkpoint: epoch {self.epoch}, step {self.step}")
 
 
+def param_groups(trainable: torch.nn.Sequential, settings: dict) -> list[dict]:
+    """The optimiser's parameter groups: today one, at the schedule's rate. A group may carry its own "lr"
+    (the schedule scales each group's own rate), e.g. copied layers trained slower than the new ones."""
+    return [{"params": list(trainable.parameters())}]
+
+
 def _empty_sums() -> dict:
     return {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
 
@@ -324,12 +335,6 @@ def plain_sums(sums: dict) -> dict:
 
 
 # ---- progress ---------------------------------------------------------------------------------------
-def hms(seconds: float) -> str:
-    """A duration as h:mm:ss (hours may exceed 24)."""
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
-
-
 class Progress:
     """The training log: what is trained, a line per epoch with the time left (h:mm:ss), and within an epoch
     longer than `every_s` seconds a line every `every_s` seconds."""

@@ -27,7 +27,7 @@ def job_usage() -> dict:
     system of all its threads, and of its finished child processes such as torch.compile's workers)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = process_age_s()
-    return {"s": wall, "h:m:s": _hms(wall), "max_rss": own.ru_maxrss / 1024,  # Linux counts KiB
+    return {"s": wall, "h:m:s": hms(wall), "max_rss": own.ru_maxrss / 1024,  # Linux counts KiB
             "cpu_time": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime}
 
 
@@ -38,8 +38,9 @@ def write_usage(path) -> dict:
     return usage
 
 
-def _hms(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
+def hms(seconds: float) -> str:
+    """A duration as h:mm:ss (hours may exceed 24)."""
+    minutes, secs = divmod(round(seconds), 60)
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
 
 
