@@ -6,6 +6,7 @@ rule draw_figure:
         nets="results/tables/nets.csv",
         per_layer="results/tables/per_layer.csv",
         effects="results/tables/effects.csv",
+        reduced_data="results/tables/reduced_data.csv",
         findings="results/tables/findings.csv",
     output:
         png=report("results/figures/{figure}.png", category="Figures", caption="../report/figure.rst"),
@@ -20,5 +21,5 @@ rule draw_figure:
         "../../envs/environment.yaml"
     shell:
         "{PYTHON} -m transferability figure {wildcards.figure} --nets {input.nets} --per-layer {input.per_layer} "
-        "--effects {input.effects} --findings {input.findings} --context {params.context:q} {params.paper} "
+        "--effects {input.effects} --reduced-data {input.reduced_data} --findings {input.findings} --context {params.context:q} {params.paper} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"

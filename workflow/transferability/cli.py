@@ -12,7 +12,9 @@ from . import splits, warm
 from .data import DataError, build_cache
 from .io import atomic_path, read_json
 
-FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")
+FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")  # plots.FIGURES, without importing it
+SUMMARY_TABLES = ("per_layer", "effects", "unit_effects", "reduced_data", "findings")  # analysis.SUMMARY_TABLES
+FIGURE_TABLES = ("per_layer", "effects", "reduced_data", "findings")  # the summary tables the figures read
 # Commands that need torch: a local run hands them to its warm server (warm.py), saving the import.
 WARM_COMMANDS = ("train", "similarity", "probes", "filters")
 # Training jobs import only what they use: pandas, matplotlib and torch load lazily per command.
@@ -78,14 +80,15 @@ def collect(args) -> None:
 def summarize(args) -> None:
     from . import analysis, tables
 
-    per_layer, effects, findings = analysis.summarize(tables.read_nets(args.nets))
-    for table, path in ((per_layer, args.per_layer), (effects, args.effects), (findings, args.findings)):
-        tables.write_csv(table, path, decimals=4)
-    for row in findings.itertuples():
+    summary = analysis.summarize(tables.read_nets(args.nets))
+    for name, table in summary.items():
+        # the per-unit values keep more digits: the compare command's intervals are computed from them
+        tables.write_csv(table, getattr(args, name), decimals=6 if name == "unit_effects" else 4)
+    for row in summary["findings"].itertuples():
         print(f"finding {row.finding}: {row.outcome} ({row.why})")
 
 
-def compare(args) -> None:
+def paper_comparison(args) -> None:
     from . import analysis, tables
 
     per_layer = tables.read_table(args.per_layer)
@@ -95,9 +98,9 @@ def compare(args) -> None:
 def figure(args) -> None:
     from . import plots, tables
 
-    fig = plots.draw(args.name, tables.read_nets(args.nets), tables.read_table(args.per_layer),
-                     tables.read_table(args.effects), tables.read_table(args.findings),
-                     context=json.loads(args.context), paper=args.paper)
+    written = {name: tables.read_table(getattr(args, name)) for name in FIGURE_TABLES}
+    fig = plots.draw(args.name, tables.read_nets(args.nets), written, context=json.loads(args.context),
+                     paper=args.paper)
     for path in args.out:
         plots.save(fig, path, dpi=args.dpi)
 
@@ -214,20 +217,18 @@ def parser() -> argparse.ArgumentParser:
     a.set_defaults(run=collect)
     m = sub.add_parser("summarize", help="per-layer means, effects and the paper's findings")
     m.add_argument("--nets", required=True)
-    m.add_argument("--per-layer", required=True)
-    m.add_argument("--effects", required=True)
-    m.add_argument("--findings", required=True)
+    for name in SUMMARY_TABLES:
+        m.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"where to write {name}.csv")
     m.set_defaults(run=summarize)
-    c = sub.add_parser("compare", help="our per-layer means next to the paper's")
+    c = sub.add_parser("paper-comparison", help="our per-layer means next to the paper's")
     c.add_argument("--per-layer", required=True, help="per_layer.csv of the summarize command")
     c.add_argument("--out", required=True)
-    c.set_defaults(run=compare)
+    c.set_defaults(run=paper_comparison)
     f = sub.add_parser("figure", help="draw one figure")
     f.add_argument("name", choices=FIGURES)
     f.add_argument("--nets", required=True)
-    f.add_argument("--per-layer", required=True)
-    f.add_argument("--effects", required=True)
-    f.add_argument("--findings", required=True)
+    for name in FIGURE_TABLES:
+        f.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"{name}.csv of the summarize command")
     f.add_argument("--context", default="{}",
                    help='JSON: {"model": ..., "training": ..., "halves": {split: {"A": name, "B": name}}}')
     f.add_argument("--paper", action="store_true", help="draw the paper's values faintly beside ours")
