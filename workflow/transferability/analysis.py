@@ -121,13 +121,20 @@ def unit_effects(nets: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([f[columns] for f in frames], ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
+EFFECT_KEYS = ["dataset", "split_kind", "group", "target", "effect", "n"]  # one row of effects.csv
+
+
+def effect_samples(units: pd.DataFrame) -> pd.DataFrame:
+    """The unit values behind each row of effects.csv (rows by EFFECT_KEYS): every unit with target ""
+    (the directions pooled), and the units of explicit and dissimilar splits again under their target
+    half (one row per direction of transfer)."""
+    per_half = units[units["split_kind"].isin(SEPARATE_HALVES)]
+    return pd.concat([units.assign(target=""), per_half], ignore_index=True)
+
+
 def effects_table(units: pd.DataFrame) -> pd.DataFrame:
-    """The effects per data set, group and n over their units (target ""); explicit and dissimilar
-    splits also per target half (one row per direction of transfer)."""
-    keys = ["dataset", "split_kind", "group", "target", "effect", "n"]
-    pooled = _summary(units.assign(target=""), keys, "diff")
-    per_half = _summary(units[units["split_kind"].isin(SEPARATE_HALVES)], keys, "diff")
-    table = pd.concat([pooled, per_half], ignore_index=True).sort_values(keys, ignore_index=True)
+    """The effects per data set, group, target and n over their units (see effect_samples)."""
+    table = _summary(effect_samples(units), EFFECT_KEYS, "diff")
     return table.rename(columns={"group": "split"})[EFFECT_COLUMNS]
 
 

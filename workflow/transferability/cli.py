@@ -95,6 +95,14 @@ def paper_comparison(args) -> None:
     tables.write_csv(analysis.compare_with_paper(per_layer, analysis.paper_per_layer()), args.out, decimals=4)
 
 
+def compare_runs(args) -> None:
+    from .compare import write_comparison
+
+    table = write_comparison(args.runs, args.out, dpi=args.dpi)
+    print(f"{args.out}: comparison.csv ({len(table)} rows), comparison.png and comparison.pdf of "
+          f"{table['run'].nunique()} runs; differences from {table['run'].iloc[0]}")
+
+
 def figure(args) -> None:
     from . import plots, tables
 
@@ -224,6 +232,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--per-layer", required=True, help="per_layer.csv of the summarize command")
     c.add_argument("--out", required=True)
     c.set_defaults(run=paper_comparison)
+    _add_results_commands(sub)
     f = sub.add_parser("figure", help="draw one figure")
     f.add_argument("name", choices=FIGURES)
     f.add_argument("--nets", required=True)
@@ -276,6 +285,16 @@ def parser() -> argparse.ArgumentParser:
     y.add_argument("--out", nargs="+", required=True)
     y.set_defaults(run=layer_measures)
     return p
+
+
+def _add_results_commands(sub) -> None:
+    """The commands a user runs on finished runs (not the rules): compare."""
+    c = sub.add_parser("compare", help="two or more runs' effects per n side by side, with Welch intervals of their "
+                                       "differences from the first run")
+    c.add_argument("runs", nargs="+", help="run folders (each holding tables/unit_effects.csv); the first is the reference")
+    c.add_argument("--out", required=True, help="folder for comparison.csv, comparison.png and comparison.pdf")
+    c.add_argument("--dpi", type=int, default=200)
+    c.set_defaults(run=compare_runs)
 
 
 def main(argv=None) -> int:

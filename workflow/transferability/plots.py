@@ -102,7 +102,7 @@ def _layer_axes(ax, ylabel=YLABEL):
     ax.set_xlim(-0.5, 7.5)
 
 
-def _not_run(ax, what):
+def not_run(ax, what):
     ax.text(0.5, 0.5, f"{what}: not run", transform=ax.transAxes, ha="center", va="center", color="grey")
 
 
@@ -158,7 +158,7 @@ def figure2_top(nets, paper=None, context=None):
             if paper is not None and len(bases):
                 paper_drawn |= _paper_relative(ax, paper, bases.mean())
             if half.empty:
-                _not_run(ax, "random-split nets")
+                not_run(ax, "random-split nets")
             else:
                 ax.set_title(f"target half {target} of each random split" if target else "random splits")
                 ax.legend(loc="lower left", frameon=False, fontsize=8)
@@ -246,7 +246,7 @@ def figure2_bottom(per_layer, effects, findings=None, paper=None, nets=None, con
         ax = fig.add_subplot()
         paper_drawn = False
         if base.empty:
-            _not_run(ax, "random-split base nets")
+            not_run(ax, "random-split base nets")
         else:
             level = base["mean"].iloc[0]
             paper_drawn = paper is not None and _paper_relative(ax, paper, level)
@@ -325,7 +325,7 @@ def _dissimilar_panel(ax, nets, per_layer, context):
         ax.set_title(f"Dissimilar halves ({split})" + (f"; also {', '.join(splits[1:])} in the tables"
                                                         if len(splits) > 1 else ""))
     else:
-        _not_run(ax, "a split marked dissimilar")
+        not_run(ax, "a split marked dissimilar")
         ax.set_title("Dissimilar halves")
     _layer_axes(ax)
 
@@ -338,7 +338,7 @@ def _random_frozen_panel(ax, nets, per_layer):
     units = frozen[[c for c in ("split", "seed", "target") if c in frozen]].drop_duplicates()
     bases = full[full["treatment"] == "base"].merge(units)  # the base net of each frozen net's own half
     if frozen.empty:
-        _not_run(ax, "random frozen layers")
+        not_run(ax, "random frozen layers")
     else:
         rng = np.random.default_rng(0)
         _scatter(ax, _jittered(bases, rng), bases["top1"], "base", label="base of the same half")
@@ -385,7 +385,7 @@ def _differences_panel(ax, effects, findings, paper_effects):
                 ax.plot([0, *theirs.index], [0, *theirs["mean"]], color=colour, **PAPER_LINE)
                 paper_drawn = True
     if not drawn:
-        _not_run(ax, "all treatments")
+        not_run(ax, "all treatments")
     ax.axhline(0, color="black", linewidth=0.8)
     handles, labels = ax.get_legend_handles_labels()
     if paper_drawn:
@@ -409,7 +409,7 @@ def reduced_data_curve(nets, reduced, per_layer, paper=None, context=None):
         fig = Figure(figsize=(7, 4.5), layout="constrained")
         ax = fig.add_subplot()
         if points.empty:
-            _not_run(ax, "reduced-data nets")
+            not_run(ax, "reduced-data nets")
         else:
             ax.scatter(points["images_per_class"], points["top1"], color="grey", s=15, label="one net")
             _reduced_means(ax, reduced, per_layer)
