@@ -47,3 +47,19 @@ rule compare_with_paper:
         "../../envs/environment.yaml"
     shell:
         "{PYTHON} -m transferability paper-comparison --per-layer {input} --out {output} > {log} 2>&1"
+
+
+rule collect_epochs:
+    input:
+        metrics=all_metrics(),
+        epochs=[path.replace("metrics.json", "epochs.csv") for path in all_metrics()],  # read beside each
+    output:
+        report("results/tables/epochs.csv", category="Tables", caption="../report/epochs.rst"),
+    params:
+        split_kinds=json.dumps({split: split_kind(split) for split in split_definitions()}),
+    log:
+        "logs/collect_epochs.log",
+    conda:
+        "../../envs/environment.yaml"
+    shell:
+        "{PYTHON} -m transferability collect-epochs --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"

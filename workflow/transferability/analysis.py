@@ -147,6 +147,19 @@ def reduced_data_table(nets: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={"group": "split"})[REDUCED_COLUMNS]
 
 
+CURVE_COLUMNS = ["dataset", "split_kind", "split", "target", "treatment", "n", "epoch", "units", "mean", "std", "sem",
+                 "ci95_low", "ci95_high"]
+
+
+def training_curves(epochs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread over units of the validation top-1 after each epoch, per data set, split group,
+    target (pooled as in per_layer_table), treatment and n, from the epochs table of the transfer grid's
+    nets (reduced-data nets left out)."""
+    full = _pooled_halves(_full_training(epochs.assign(top1=epochs["val_top1"])))
+    keys = ["dataset", "split_kind", "group", "target", "treatment", "n", "epoch"]
+    return _summary(full, keys, "val_top1").rename(columns={"group": "split"})[CURVE_COLUMNS]
+
+
 # the tables the summarize command writes, in the order it writes them; figures and comparisons read
 # these written tables, never a recomputation from nets.csv
 SUMMARY_TABLES = ("per_layer", "effects", "unit_effects", "reduced_data", "findings")

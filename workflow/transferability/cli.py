@@ -77,6 +77,23 @@ def collect(args) -> None:
     tables.write_csv(table, args.out)
 
 
+def collect_epochs(args) -> None:
+    from . import tables
+
+    table = tables.collect_epochs(args.metrics, json.loads(args.split_kinds))
+    tables.write_csv(table, args.out)
+    print(f"{args.out}: {len(table)} epochs of {len(args.metrics)} nets")
+
+
+def training_curves(args) -> None:
+    from . import analysis, curves, plots, tables
+
+    tables.write_csv(analysis.training_curves(tables.read_nets(args.epochs)), args.table, decimals=4)
+    fig = curves.training_curves_figure(tables.read_table(args.table), json.loads(args.context))  # as written
+    for path in args.out:
+        plots.save(fig, path, dpi=args.dpi)
+
+
 def summarize(args) -> None:
     from . import analysis, tables
 
@@ -232,7 +249,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--per-layer", required=True, help="per_layer.csv of the summarize command")
     c.add_argument("--out", required=True)
     c.set_defaults(run=paper_comparison)
-    _add_results_commands(sub)
+    _add_curve_and_run_commands(sub)
     f = sub.add_parser("figure", help="draw one figure")
     f.add_argument("name", choices=FIGURES)
     f.add_argument("--nets", required=True)
@@ -287,8 +304,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _add_results_commands(sub) -> None:
-    """The commands a user runs on finished runs (not the rules): compare."""
+def _add_curve_and_run_commands(sub) -> None:
+    """The training curves' tables and figure, and the commands a user runs on finished runs: compare."""
+    e = sub.add_parser("collect-epochs", help="one table of every net's epochs (its epochs.csv beside each metrics.json)")
+    e.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
+    e.add_argument("--out", required=True)
+    e.add_argument("metrics", nargs="+")
+    e.set_defaults(run=collect_epochs)
+    t = sub.add_parser("training-curves", help="validation top-1 per epoch by treatment and n: table and figure")
+    t.add_argument("--epochs", required=True, help="the collect-epochs table")
+    t.add_argument("--table", required=True, help="where to write the curves' table (the figure draws it)")
+    t.add_argument("--context", default="{}", help='JSON: {"dataset": ..., "model": ..., "training": ...}')
+    t.add_argument("--dpi", type=int, default=200)
+    t.add_argument("--out", nargs="+", required=True)
+    t.set_defaults(run=training_curves)
     c = sub.add_parser("compare", help="two or more runs' effects per n side by side, with Welch intervals of their "
                                        "differences from the first run")
     c.add_argument("runs", nargs="+", help="run folders (each holding tables/unit_effects.csv); the first is the reference")
