@@ -120,6 +120,12 @@ def compare_runs(args) -> None:
           f"{table['run'].nunique()} runs; differences from {table['run'].iloc[0]}")
 
 
+def summary(args) -> None:
+    from .summary import REPORT, summary_lines
+
+    print("\n".join(summary_lines(args.results, args.report_command or REPORT)))
+
+
 def figure(args) -> None:
     from . import plots, tables
 
@@ -305,7 +311,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _add_curve_and_run_commands(sub) -> None:
-    """The training curves' tables and figure, and the commands a user runs on finished runs: compare."""
+    """The training curves' tables and figure, and the commands a user runs on finished runs: compare, summary."""
     e = sub.add_parser("collect-epochs", help="one table of every net's epochs (its epochs.csv beside each metrics.json)")
     e.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
     e.add_argument("--out", required=True)
@@ -324,6 +330,10 @@ def _add_curve_and_run_commands(sub) -> None:
     c.add_argument("--out", required=True, help="folder for comparison.csv, comparison.png and comparison.pdf")
     c.add_argument("--dpi", type=int, default=200)
     c.set_defaults(run=compare_runs)
+    y = sub.add_parser("summary", help="a finished run's findings in one line each, its figures and tables, the report")
+    y.add_argument("results", help="the run's folder of outputs (holding tables/ and figures/)")
+    y.add_argument("--report-command", help="how this run's report is built (default: snakemake --report report.html)")
+    y.set_defaults(run=summary)
 
 
 def main(argv=None) -> int:
