@@ -28,7 +28,8 @@ def run_folder(folder, splits, seed, shift=0.0):
 def runs(tmp_path):
     """Two independent runs (other splits, other noise) of three and two random splits; the second's
     transfer nets are 0.05 better."""
-    return [run_folder(tmp_path / "lr0.01", [0, 1, 2], seed=1), run_folder(tmp_path / "lr0.02", [3, 4], seed=2, shift=0.05)]
+    return [run_folder(tmp_path / "lr0.01", [0, 1, 2], seed=1),
+            run_folder(tmp_path / "lr0.02", [3, 4], seed=2, shift=0.05)]
 
 
 def test_each_run_shows_its_effects_table_and_its_difference_from_the_first(runs):
@@ -45,11 +46,13 @@ def test_each_run_shows_its_effects_table_and_its_difference_from_the_first(runs
     assert rows.loc["lr0.02", "units"] == 4 and rows.loc["lr0.01", "units"] == 6  # splits x 2 halves
     units = {run: analysis.effect_samples(tables.read_table(f / "tables/unit_effects.csv")) for run, f in
              zip(rows.index, runs)}
-    a, b = ([u.loc[(u["effect"] == "transfer_drop") & (u["n"] == 2) & (u["target"] == ""), "diff"] for u in units.values()])
+    a, b = (u.loc[(u["effect"] == "transfer_drop") & (u["n"] == 2) & (u["target"] == ""), "diff"]
+            for u in units.values())
     scipy_says = stats.ttest_ind(b, a, equal_var=False)
     interval = scipy_says.confidence_interval(0.95)
     assert rows.loc["lr0.02", "difference"] == pytest.approx(b.mean() - a.mean())
-    assert rows.loc["lr0.02", ["diff_ci95_low", "diff_ci95_high"]].tolist() == pytest.approx([interval.low, interval.high])
+    assert rows.loc["lr0.02", ["diff_ci95_low", "diff_ci95_high"]].tolist() == pytest.approx(
+        [interval.low, interval.high])
     assert rows.loc["lr0.02", "welch_df"] == pytest.approx(scipy_says.df)
     assert rows.loc["lr0.02", "diff_ci95_low"] > 0, "0.05 better with noise 0.01: the interval excludes 0"
 

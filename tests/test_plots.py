@@ -169,7 +169,8 @@ def test_draw_and_save(nets, summary, tmp_path):
 def written_tables(nets, folder):
     """nets.csv and the summary tables as the summarize command writes them, read back as draw reads them."""
     tables.write_csv(nets, folder / "nets.csv")
-    options = [arg for name in analysis.SUMMARY_TABLES for arg in (f"--{name.replace('_', '-')}", str(folder / f"{name}.csv"))]
+    options = [arg for name in analysis.SUMMARY_TABLES
+               for arg in (f"--{name.replace('_', '-')}", str(folder / f"{name}.csv"))]
     assert cli.main(["summarize", "--nets", str(folder / "nets.csv"), *options]) == 0
     return {name: tables.read_table(folder / f"{name}.csv") for name in analysis.SUMMARY_TABLES}
 
@@ -193,7 +194,8 @@ def test_figures_plot_the_written_tables_values(nets, tmp_path):
     assert bottom.lines[1].get_ydata().tolist() == [*base, *transfer.sort_values("n")["mean"]]
     differences = plots.draw("figure3", nets, shifted, CONTEXT).axes[2]
     effects = shifted["effects"]
-    drop = effects[(effects["effect"] == "transfer_drop") & (effects["split_kind"] == "random") & (effects["target"] == "")]
+    drop = effects[(effects["effect"] == "transfer_drop") & (effects["split_kind"] == "random")
+                   & (effects["target"] == "")]
     assert differences.lines[0].get_ydata().tolist() == [0, *drop.sort_values("n")["mean"]]
 
 

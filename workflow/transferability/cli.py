@@ -312,7 +312,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _add_curve_and_run_commands(sub) -> None:
     """The training curves' tables and figure, and the commands a user runs on finished runs: compare, summary."""
-    e = sub.add_parser("collect-epochs", help="one table of every net's epochs (its epochs.csv beside each metrics.json)")
+    e = sub.add_parser("collect-epochs", help="one table of every net's epochs (epochs.csv beside metrics.json)")
     e.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
     e.add_argument("--out", required=True)
     e.add_argument("metrics", nargs="+")
@@ -326,7 +326,7 @@ def _add_curve_and_run_commands(sub) -> None:
     t.set_defaults(run=training_curves)
     c = sub.add_parser("compare", help="two or more runs' effects per n side by side, with Welch intervals of their "
                                        "differences from the first run")
-    c.add_argument("runs", nargs="+", help="run folders (each holding tables/unit_effects.csv); the first is the reference")
+    c.add_argument("runs", nargs="+", help="run folders (each with tables/unit_effects.csv); the first is the reference")
     c.add_argument("--out", required=True, help="folder for comparison.csv, comparison.png and comparison.pdf")
     c.add_argument("--dpi", type=int, default=200)
     c.set_defaults(run=compare_runs)

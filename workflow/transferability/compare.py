@@ -118,8 +118,8 @@ def comparison_figure(table: pd.DataFrame) -> Figure:
                 ours, offset, colour = rows[rows["run"] == run], 0.1 * (i - (len(runs) - 1) / 2), RUN_COLOURS[i % 6]
                 _errorbars(axes[0, column], ours, offset, colour, run, "mean", "ci95_low", "ci95_high")
                 if i:
-                    _errorbars(axes[1, column], ours.dropna(subset=["difference"]), offset, colour, f"{run} - {runs[0]}",
-                               "difference", "diff_ci95_low", "diff_ci95_high")
+                    _errorbars(axes[1, column], ours.dropna(subset=["difference"]), offset, colour,
+                               f"{run} - {runs[0]}", "difference", "diff_ci95_low", "diff_ci95_high")
             axes[0, column].set_title(effect.replace("_", " "))
             for ax in axes[:, column]:
                 ax.axhline(0, color="grey", linewidth=0.8)
