@@ -77,6 +77,8 @@ def test_without_random_splits_the_first_split_is_drawn_and_named(metrics):
     table = analysis.training_curves(tables.collect_epochs(metrics, {"random0": "explicit", "random1": "explicit"}))
     fig = curves.training_curves_figure(table, CONTEXT)
     assert "split random0, target half B" in fig.get_suptitle()
+    assert "random splits (their target halves pooled)" in curves.training_curves_figure(
+        analysis.training_curves(tables.collect_epochs(metrics, {"random0": "random"})), CONTEXT).get_suptitle()
     empty = curves.training_curves_figure(table.iloc[:0], CONTEXT)
     assert any("not run" in t.get_text() for ax in empty.axes for t in ax.texts)
     assert np.isnan(table["sem"]).all()

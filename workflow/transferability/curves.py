@@ -18,7 +18,7 @@ def _group(curves: pd.DataFrame):
     """The rows drawn: the random splits pooled where the run has them, else the first split (and its
     first target half); with a title saying which."""
     if (curves["split"] == "random").any():
-        return curves[curves["split"] == "random"], "random splits, both directions pooled"
+        return curves[curves["split"] == "random"], "random splits (their target halves pooled)"
     split = sorted(curves["split"])[0]
     rows = curves[curves["split"] == split]
     target = sorted(rows["target"])[0]
@@ -54,6 +54,7 @@ def training_curves_figure(curves: pd.DataFrame, context=None) -> Figure:
             ax.set_title(plots.STYLE[treatment]["label"])
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_tick_params(labelbottom=True)  # also above a hidden panel
             ax.set_ylabel("validation top-1")
         for ax in axes[len(treatments):]:
             ax.set_visible(False)
