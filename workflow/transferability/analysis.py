@@ -143,7 +143,7 @@ def reduced_data_table(nets: pd.DataFrame) -> pd.DataFrame:
     group, target (pooled as in per_layer_table) and images per class."""
     reduced = _pooled_halves(_with_units(nets[nets["images_per_class"].notna() & nets["top1"].notna()]))
     keys = ["dataset", "split_kind", "group", "target", "images_per_class"]
-    table = _summary(reduced.astype({"images_per_class": float}), keys, "top1", count="count")
+    table = _summary(reduced.astype({"images_per_class": int}), keys, "top1", count="count")
     return table.rename(columns={"group": "split"})[REDUCED_COLUMNS]
 
 
