@@ -29,16 +29,18 @@ rule draw_training_curves:
     input:
         "results/tables/epochs.csv",
     output:
-        table=report("results/tables/training_curves.csv", category="Tables", caption="../report/training_curves_table.rst"),
+        table=report(
+            "results/tables/training_curves.csv", category="Tables", caption="../report/training_curves_table.rst"
+        ),
         png=report("results/figures/training_curves.png", category="Figures", caption="../report/training_curves.rst"),
         pdf="results/figures/training_curves.pdf",
-    params:
-        dpi=config["plots"]["dpi"],
-        context=json.dumps(figure_context()),
     log:
         "logs/draw_training_curves.log",
     conda:
         "../../envs/environment.yaml"
+    params:
+        dpi=config["plots"]["dpi"],
+        context=json.dumps(figure_context()),
     shell:
         "{PYTHON} -m transferability training-curves --epochs {input} --table {output.table} --context {params.context:q} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"

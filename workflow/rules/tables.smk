@@ -55,11 +55,11 @@ rule collect_epochs:
         epochs=[path.replace("metrics.json", "epochs.csv") for path in all_metrics()],  # read beside each
     output:
         report("results/tables/epochs.csv", category="Tables", caption="../report/epochs.rst"),
-    params:
-        split_kinds=json.dumps({split: split_kind(split) for split in split_definitions()}),
     log:
         "logs/collect_epochs.log",
     conda:
         "../../envs/environment.yaml"
+    params:
+        split_kinds=json.dumps({split: split_kind(split) for split in split_definitions()}),
     shell:
         "{PYTHON} -m transferability collect-epochs --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"
