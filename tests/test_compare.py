@@ -74,6 +74,11 @@ def test_the_command_writes_table_and_figure(runs, tmp_path, capsys):
     assert (out / "comparison.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "comparison.pdf").read_bytes().startswith(b"%PDF")
     assert "2 runs; differences from lr0.01" in capsys.readouterr().out
+    units_csv = runs[1] / "tables/unit_effects.csv"  # a data set only the second run has sorts first
+    units = tables.read_table(units_csv)
+    tables.write_csv(pd.concat([units.assign(dataset="a_first"), units]), units_csv)
+    assert cli.main(["compare", *map(str, runs), "--out", str(out), "--dpi", "50"]) == 0
+    assert "differences from lr0.01" in capsys.readouterr().out
 
 
 def test_the_figure_draws_each_run_and_each_difference(runs):

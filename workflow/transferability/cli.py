@@ -113,11 +113,11 @@ def paper_comparison(args) -> None:
 
 
 def compare_runs(args) -> None:
-    from .compare import write_comparison
+    from .compare import run_names, write_comparison
 
     table = write_comparison(args.runs, args.out, dpi=args.dpi)
     print(f"{args.out}: comparison.csv ({len(table)} rows), comparison.png and comparison.pdf of "
-          f"{table['run'].nunique()} runs; differences from {table['run'].iloc[0]}")
+          f"{table['run'].nunique()} runs; differences from {run_names(args.runs)[0]}")
 
 
 def summary(args) -> None:
