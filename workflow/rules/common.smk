@@ -180,6 +180,7 @@ def final_outputs():
     if paper_overlay():
         tables.append("results/tables/paper_comparison.csv")
     figures = [f"results/figures/{name}.{ext}" for name in figure_names() for ext in ("png", "pdf")]
+    figures += ["results/figures/training_curves.png", "results/figures/training_curves.pdf"]  # and its tables
     analyses = analysis_outputs()  # workflow/rules/analyses.smk
     return tables + figures + analyses + ([] if config["checkpoints"]["keep"] else [CHECKPOINTS_REMOVED])
 

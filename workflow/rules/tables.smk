@@ -23,6 +23,8 @@ rule summarize_layers:
     output:
         per_layer=report("results/tables/per_layer.csv", category="Tables", caption="../report/per_layer.rst"),
         effects=report("results/tables/effects.csv", category="Tables", caption="../report/effects.rst"),
+        unit_effects=report("results/tables/unit_effects.csv", category="Tables", caption="../report/unit_effects.rst"),
+        reduced_data=report("results/tables/reduced_data.csv", category="Tables", caption="../report/reduced_data.rst"),
         findings=report("results/tables/findings.csv", category="Tables", caption="../report/findings.rst"),
     log:
         "logs/summarize_layers.log",
@@ -30,7 +32,8 @@ rule summarize_layers:
         "../../envs/environment.yaml"
     shell:
         "{PYTHON} -m transferability summarize --nets {input} --per-layer {output.per_layer} "
-        "--effects {output.effects} --findings {output.findings} > {log} 2>&1"
+        "--effects {output.effects} --unit-effects {output.unit_effects} --reduced-data {output.reduced_data} "
+        "--findings {output.findings} > {log} 2>&1"
 
 
 rule compare_with_paper:
@@ -43,4 +46,20 @@ rule compare_with_paper:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability compare --per-layer {input} --out {output} > {log} 2>&1"
+        "{PYTHON} -m transferability paper-comparison --per-layer {input} --out {output} > {log} 2>&1"
+
+
+rule collect_epochs:
+    input:
+        metrics=all_metrics(),
+        epochs=[path.replace("metrics.json", "epochs.csv") for path in all_metrics()],  # read beside each
+    output:
+        report("results/tables/epochs.csv", category="Tables", caption="../report/epochs.rst"),
+    log:
+        "logs/collect_epochs.log",
+    conda:
+        "../../envs/environment.yaml"
+    params:
+        split_kinds=json.dumps({split: split_kind(split) for split in split_definitions()}),
+    shell:
+        "{PYTHON} -m transferability collect-epochs --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"
