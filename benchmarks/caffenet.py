@@ -24,7 +24,7 @@ def peak_for(gpu_name: str) -> float:
     return next((peak for key, peak in BF16_PEAK_TFLOPS if key in gpu_name), float("nan"))
 
 
-def caffenet_run(device, batch: int, compile_net: bool, lrn_fused: bool = False) -> "T._Run":
+def caffenet_run(device, batch: int, compile_net: bool, lrn_fused: bool = False) -> T.Run:
     """Our training step on the caffenet preset (227 px crops of 256 px images, 1000 classes), on random
     images kept on the device: what one ImageNet base net's job runs, without the disk. `lrn_fused`:
     model.lrn_fused (the LRN layers compiled into fused kernels on a GPU)."""
@@ -37,18 +37,16 @@ def caffenet_run(device, batch: int, compile_net: bool, lrn_fused: bool = False)
     n = 4 * batch
     images = torch.randint(0, 256, (n, 3, 256, 256), dtype=torch.uint8, device=device)
     data = HalfData(images, torch.randint(0, 1000, (n,), device=device), 1000)
-    frozen, trainable = T.build_net(settings, 3, 1000)
+    net = T.build_net(settings, 3, 1000)
     job = T.Job(settings=settings, data_dir=None, split_file=None, out_dir=None, checkpoint_dir=None,
                 device=str(device), compile=compile_net)
-    cl = torch.channels_last
     meta = {"mean": [120.0] * 3, "std": [60.0] * 3, "classes": [f"class{i}" for i in range(1000)],
             "fingerprint": "random images of the benchmark"}
     identity = T.net_identity(settings, meta, list(range(1000)), None)  # what its checkpoints would record
-    run = T._Run(job, frozen.to(device, memory_format=cl), trainable.to(device, memory_format=cl), data, data,
-                 meta, device, note, identity)
+    run = T.Run(job, net, (data, data), meta, identity, device, log=note)
     if compile_net:
         index = torch.arange(batch, device=device)
-        run._step(index, data.images[index])  # compiles; run.compile_s says how long it took
+        run.train_step(index, data.images[index])  # compiles; run.compile_s says how long it took
     return run
 
 

@@ -94,8 +94,8 @@ class Setup:
                      threads=self.threads, device=str(self.device))
 
 
-def build_run(job: T.Job) -> "T._Run":
-    """The _Run exactly as train() builds it (train.prepare), before its loop."""
+def build_run(job: T.Job) -> T.Run:
+    """The Run exactly as train() builds it (train.prepare), before its loop."""
     return T.prepare(job, log=lambda line: None)
 
 
@@ -106,8 +106,7 @@ def sync(device):
 
 
 def steady_rate(run, seconds: float, warmup: int = 5) -> float:
-    """Images/s of fit()'s inner loop (`_Run._train_step` on slices of a random permutation), after warm-up."""
-    run._set_lr(0)
+    """Images/s of fit()'s inner loop (`Run.train_step` on slices of a random permutation), after warm-up."""
     batch, steps = run.batch, run.steps
     seen, step, start, done = 0, 0, None, 0
     perm = torch.randperm(len(run.train_data), generator=run.generator, device=run.device)
@@ -115,7 +114,7 @@ def steady_rate(run, seconds: float, warmup: int = 5) -> float:
         if step == steps:
             perm, step = torch.randperm(len(run.train_data), generator=run.generator, device=run.device), 0
         index = perm[step * batch:(step + 1) * batch]
-        run._train_step(index, run.train_data.images[index])
+        run.train_step(index, run.train_data.images[index])
         step += 1
         done += 1
         if done == warmup:

@@ -35,7 +35,7 @@ def checkpoint_overhead(run, steady_rate: float, repeats: int = 5) -> dict:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        run._save_checkpoint()
+        run.save_checkpoint()
         times.append(time.perf_counter() - start)
     epoch_s = len(run.train_data) / steady_rate
     return {"checkpoint_s": statistics.median(times), "epoch_s": epoch_s,

@@ -7,7 +7,7 @@ Measures (see benchmarks/README.md):
   1. training images/s of a plain PyTorch loop (PIL images, per-sample torchvision transforms, DataLoader
      with num_workers 0 and 1) and of ours (the real `transferability.train.train()`), default + smoke config;
   2. ours with the first 3, 5, 7 layers frozen (A3B, A5B, A7B) against full training of the same net (A5B+);
-  3. evaluation images/s (`_Run.evaluate`);
+  3. evaluation images/s (`Run.evaluate`);
   4. the Snakemake DAG's wall time split into training and per-job overhead, and a training job's start-up;
   5. on a GPU (or with --grid on): the CIFAR-10 preset's grid for one split and seed with k = 1, 2, 4, 8 nets
      per GPU (benchmarks/grid.py): the DAG's wall time, jobs in flight and GPU utilisation per k;
@@ -110,7 +110,7 @@ def compare_with_plain_and_frozen(default: Setup, smoke: Setup, seconds: float, 
             # 3. evaluation
             run = build_run(setup.job("baseB", tag="-eval"))
             rate = eval_rate(run, max(seconds / 4, 1.0))
-            summary["eval_images_per_s"] = record("eval", "_Run.evaluate", setup.name, rate, "img/s",
+            summary["eval_images_per_s"] = record("eval", "Run.evaluate", setup.name, rate, "img/s",
                                                   f"{len(run.val_data)} val images, batch {setup.cfg['train']['eval_batch_size']}")
             cost = checkpoint_overhead(run, ours[setup.name])
             summary["checkpoint_fraction"] = record(

@@ -106,13 +106,14 @@ def test_explicit_splits_keep_directions_apart_and_are_never_pooled():
 
 def test_missing_treatments_do_not_crash():
     nets = pd.DataFrame([net("base", 0, 0.7), net("selffer", 3, 0.65)])
-    per_layer, effects, found = analysis.summarize(nets)
+    summary = analysis.summarize(nets)
+    effects, found = summary["effects"], summary["findings"]
     assert list(effects["effect"]) == ["co_adaptation"]
     found = by_finding(found)
     assert set(found["outcome"]) <= {"reported", "undetermined"}
     assert found.loc["5", "why"] == "not run: needs transfer_ft (AnB+) nets"
     empty = analysis.summarize(nets.iloc[:0])
-    assert empty[1].empty and len(empty[2]) == 7
+    assert empty["effects"].empty and empty["reduced_data"].empty and len(empty["findings"]) == 7
 
 
 # ---- simulated tables: the unit counts of the default config and of the imagenet preset --------------
@@ -165,7 +166,7 @@ def test_pure_noise_reproduces_no_finding_more_often_than_alpha(config):
     reproduced in at most 5% of the tables (plus Monte-Carlo error), and so does finding 3 where its
     null hypothesis holds: BnB+ exactly one margin below baseB."""
     template = grid(**config)
-    found = analysis.summarize(simulate(template, SIMULATIONS, seed=1))[2]
+    found = analysis.summarize(simulate(template, SIMULATIONS, seed=1))["findings"]
     assert found.groupby("finding").size().eq(SIMULATIONS).all()
     rates = found.assign(hit=found["outcome"] == "reproduced").groupby("finding")["hit"].mean()
     assert (rates[["2", "4", "5", "4.2", "4.3"]] <= CALIBRATED).all(), rates.to_dict()
@@ -205,7 +206,7 @@ def test_paper_sized_effects_are_found_with_these_units(config):
 
 
 def test_the_paper_table_reproduces_its_findings():
-    found = by_finding(analysis.summarize(analysis.paper_nets())[2])
+    found = by_finding(analysis.summarize(analysis.paper_nets())["findings"])
     assert found.loc["1", "outcome"] == "reported"
     assert found.loc["1", "value"] == pytest.approx(0.6251, abs=1e-4)
     assert found.loc[["2", "3", "4", "5", "4.2", "4.3"], "outcome"].tolist() == ["reproduced"] * 6
@@ -259,15 +260,19 @@ def test_each_finding_states_its_test():
 def test_summarize_command_writes_rounded_tables_with_empty_spreads(tmp_path):
     nets = simulate(grid([0], ["AB"], [1, 2], dissimilar_directions=[]), 1, seed=9, sd=0.00123)
     tables.write_csv(nets, tmp_path / "nets.csv")
-    paths = {name: tmp_path / f"{name}.csv" for name in ("per_layer", "effects", "findings")}
-    assert cli.main(["summarize", "--nets", str(tmp_path / "nets.csv"), "--per-layer", str(paths["per_layer"]),
-                     "--effects", str(paths["effects"]), "--findings", str(paths["findings"])]) == 0
+    paths = {name: tmp_path / f"{name}.csv" for name in analysis.SUMMARY_TABLES}
+    options = [arg for name, path in paths.items() for arg in (f"--{name.replace('_', '-')}", str(path))]
+    assert cli.main(["summarize", "--nets", str(tmp_path / "nets.csv"), *options]) == 0
     effects = pd.read_csv(paths["effects"])
     assert effects["mean"].map(lambda v: round(v, 4) == v).all()
     assert effects["sem"].isna().all(), "one unit: the spread is empty in the file"
     assert ",," in paths["effects"].read_text().splitlines()[1]
     found = tables.read_table(paths["findings"])
     assert found.loc[found["finding"] == "2", "outcome"].item() == "undetermined"
+    units = tables.read_table(paths["unit_effects"])
+    assert list(units.columns) == [*analysis.UNIT, "effect", "n", "diff"]
+    written = analysis.effects_table(units)  # the per-unit table is what effects.csv summarises
+    assert written["mean"].round(4).tolist() == effects["mean"].tolist()
 
 
 def test_collect_reads_the_last_epoch_gain(tmp_path):

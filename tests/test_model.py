@@ -76,22 +76,33 @@ def test_transfer_grid_is_seven_by_four():
     assert "A4A" in transfer_grid("BA", [4], ["selffer"])
 
 
-def test_momentum_sgd_matches_torch_sgd_bit_for_bit():
-    from transferability.optim import MomentumSGD
+def test_sgd_is_the_papers_momentum_sgd_with_its_step_schedule():
+    """optim.sgd and optim.step_schedule (torch.optim) do the paper's update, written out here: v = m v + (g + wd w),
+    w -= lr v, with lr = base x decay^(steps done // every)."""
+    from transferability.optim import sgd, step_schedule
 
     torch.manual_seed(0)
-    ours_net = build_model(architecture({"preset": "small", "input_size": 16}), 1, 5)
-    torch_net = build_model(architecture({"preset": "small", "input_size": 16}), 1, 5)
-    torch_net.load_state_dict(ours_net.state_dict())
-    ours = MomentumSGD(ours_net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    reference = torch.optim.SGD(torch_net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    for _ in range(4):
+    net = build_model(architecture({"preset": "small", "input_size": 16}), 1, 5)
+    weights = [p.detach().clone() for p in net.parameters()]
+    velocity = [torch.zeros_like(w) for w in weights]
+    optimiser = sgd(net.parameters(), {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4})
+    schedule = step_schedule(optimiser, 0.1, 2)
+    rates = []
+    for step in range(5):
         x, y = torch.randn(8, 1, 16, 16), torch.randint(0, 5, (8,))
-        for net, optimiser in ((ours_net, ours), (torch_net, reference)):
-            optimiser.zero_grad()
-            torch.nn.functional.cross_entropy(net(x), y).backward()
-            optimiser.step()
-    assert all(torch.equal(a, b) for a, b in zip(ours_net.parameters(), torch_net.parameters()))
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        grads = [p.grad.clone() for p in net.parameters()]
+        rates.append(optimiser.param_groups[0]["lr"])
+        optimiser.step()
+        schedule.step()
+        lr = 0.05 * 0.1 ** (step // 2)
+        for w, v, g in zip(weights, velocity, grads):
+            v.mul_(0.9).add_(g + 5e-4 * w)
+            w.sub_(lr * v)
+    assert rates == pytest.approx([0.05, 0.05, 0.005, 0.005, 0.0005])
+    for w, p in zip(weights, net.parameters()):
+        assert torch.allclose(w, p, rtol=1e-6, atol=1e-7), "not the paper's momentum SGD"
 
 
 def test_fused_lrn_is_caffes_lrn_as_today_values_and_gradients():
@@ -130,19 +141,25 @@ def test_fused_lrn_is_off_and_out_of_the_settings_unless_asked_for():
 
 
 def test_the_low_lr_treatment_steps_its_copied_layers_at_the_factor():
-    """A3B+lr (nets.TREATMENTS' transfer_ft_lowlr): its first 3 layers in a parameter group of their own
-    at copied_lr_factor x the rate; every other net one group, so its steps are unchanged."""
-    from transferability.nets import param_groups
-    from transferability.optim import MomentumSGD
+    """A3B+lr (nets.TREATMENTS' transfer_ft_lowlr): its first 3 layers in a parameter group of their own at
+    copied_lr_factor x the rate, also after the schedule's decay; every other net one group."""
+    from transferability.optim import sgd, step_schedule
+    from transferability.train import param_groups
 
     model = build_model(architecture({"preset": "small", "input_size": 16}), 1, 5)
-    assert param_groups(model, parse_net("A3B+"), {"lr": 0.02}) == list(model.parameters())
-    groups = param_groups(model, parse_net("A3B+lr"), {"lr": 0.02, "copied_lr_factor": 0.1})
+    cfg = {"lr": 0.02, "momentum": 0.0, "weight_decay": 0.0}
+    assert len(param_groups(model, {"net": "A3B+", "train": cfg})) == 1
+    groups = param_groups(model, {"net": "A3B+lr", "train": {**cfg, "copied_lr_factor": 0.1}})
     assert [len(g["params"]) for g in groups] == [len(list(model[:3].parameters())), len(list(model[3:].parameters()))]
-    before = [p.detach().clone() for p in model.parameters()]
-    for p in model.parameters():
-        p.grad = torch.ones_like(p)
-    MomentumSGD(groups, lr=0.02, momentum=0.9, weight_decay=0.0).step()
-    moved = [(b - p.detach()).abs().max().item() for b, p in zip(before, model.parameters())]
-    copied = len(groups[0]["params"])
-    assert all(m == pytest.approx(0.002, rel=1e-3) for m in moved[:copied]) and all(m == pytest.approx(0.02, rel=1e-3) for m in moved[copied:])
+    optimiser = sgd(groups, cfg)
+    schedule = step_schedule(optimiser, 0.1, 1)
+    for rate in (0.02, 0.002):  # the base rate, then after one decay
+        before = [p.detach().clone() for p in model.parameters()]
+        for p in model.parameters():
+            p.grad = torch.ones_like(p)
+        optimiser.step()
+        schedule.step()
+        moved = [(b - p.detach()).abs().max().item() for b, p in zip(before, model.parameters())]
+        copied = len(groups[0]["params"])
+        assert all(m == pytest.approx(rate * 0.1, rel=1e-3) for m in moved[:copied])
+        assert all(m == pytest.approx(rate, rel=1e-3) for m in moved[copied:])

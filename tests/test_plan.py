@@ -188,7 +188,8 @@ def test_the_low_lr_treatment_fine_tunes_the_copied_layers_at_a_tenth():
 
 
 SMALL_RULES = ["split_classes", "remove_finished_checkpoints", "collect_results", "summarize_layers",
-               "compare_with_paper", "draw_figure", "compare_layer_measures", "draw_filter_atlas"]
+               "compare_with_paper", "collect_epochs", "draw_figure", "draw_training_curves",
+               "compare_layer_measures", "draw_filter_atlas"]
 
 
 def test_small_rules_run_locally_and_heavy_ones_do_not():

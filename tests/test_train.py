@@ -33,7 +33,7 @@ def base_a(workdir, tmp_path_factory):
 
 
 def train_step(run, index):
-    run._train_step(index, run.train_data.images[index])
+    run.train_step(index, run.train_data.images[index])
 
 
 def cpu_state(*modules):
@@ -53,7 +53,8 @@ def test_frozen_layers_stay_bit_equal_and_get_no_gradient(workdir, base_a, tmp_p
         train_step(run, torch.arange(step * 32, (step + 1) * 32))
     assert grad_enabled == [False] * 3  # the frozen prefix runs without autograd: no backward through it
     assert all(p.grad is None and not p.requires_grad for p in run.frozen.parameters())
-    assert {id(p) for p in run.optimizer.params} == {id(p) for p in run.trainable.parameters()}
+    optimised = [p for group in run.optimizer.param_groups for p in group["params"]]
+    assert {id(p) for p in optimised} == {id(p) for p in run.trainable.parameters()}
     source, now = load_file(str(base_a)), cpu_state(run.frozen, run.trainable)
     for key in layer_keys(source, {"conv1", "conv2", "conv3"}):
         assert torch.equal(now[key], source[key]), key
@@ -121,7 +122,8 @@ def test_each_net_has_its_own_random_stream():
 
 def test_outputs_are_complete_and_a_rerun_does_not_train_again(workdir, tmp_path):
     metrics = train(job_for(workdir, "baseB", tmp_path, epochs=2), log=lambda _: None)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt", "epochs.csv", "metrics.json", "weights.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt", "epochs.csv", "metrics.json", "usage.tsv",
+                                                         "weights.safetensors"]
     assert read_json(tmp_path / "metrics.json") == metrics
     assert metrics["epochs"] == 2 and 0 <= metrics["top1"] <= metrics["top5"] <= 1
     assert len((tmp_path / "epochs.csv").read_text().splitlines()) == 3
@@ -239,3 +241,40 @@ def test_layers_above_n_start_fresh_and_the_first_n_are_the_source(workdir, base
     for key in layer_keys(start, set(above)):
         assert torch.equal(start[key], fresh[key]), key
         assert not torch.equal(start[key], source[key]), key
+
+
+def test_the_log_gives_etas_as_h_mm_ss_and_progress_within_long_epochs(workdir, tmp_path):
+    """An epoch row ends with the time left as h:mm:ss; within an epoch longer than progress_seconds a line
+    says the step, the loss so far and the time left (progress_seconds 0: after every step but the last)."""
+    job = job_for(workdir, "baseB", tmp_path, epochs=2)
+    job.progress_seconds = 0
+    lines = []
+    train(job, log=lines.append)
+    rows = [line for line in lines if re.match(r"\s*\d+/2 ", line) and "step" not in line]
+    within = [line for line in lines if " step " in line]
+    assert len(rows) == 2 and all(re.search(r" \d+:\d\d:\d\d$", row) for row in rows), rows
+    assert rows[-1].endswith(" 0:00:00")
+    assert len(within) == 2 * (600 // 32 - 1), within[:3]  # 18 steps an epoch
+    assert re.fullmatch(r"\s*1/2\s+step 1/18 \(6%\), loss \d\.\d{4}, \d+ img/s, epoch left \d+:\d\d:\d\d, "
+                        r"ETA \d+:\d\d:\d\d", within[0]), within[0]
+    quiet = []
+    train(job_for(workdir, "baseB", tmp_path / "quiet", epochs=1), log=quiet.append)
+    assert not any(" step " in line for line in quiet)  # short epochs: no lines within them
+
+
+def test_durations_read_as_hours_minutes_seconds():
+    assert [train_module.hms(s) for s in (0, 59.6, 3725, 90000)] == ["0:00:00", "0:01:00", "1:02:05", "25:00:00"]
+
+
+def test_a_checkpoint_of_another_layout_is_not_resumed(workdir, tmp_path):
+    """A checkpoint written by the hand-written SGD (layout 1, before torch.optim) starts the job afresh."""
+    job = job_for(workdir, "baseB", tmp_path, epochs=1)
+    train(job, log=lambda _: None)
+    state = torch.load(job.checkpoint_dir / checkpoint.LAST, weights_only=True)
+    del state["format"]
+    torch.save(state, job.checkpoint_dir / checkpoint.LAST)
+    (job.checkpoint_dir / checkpoint.PREVIOUS).unlink(missing_ok=True)
+    (tmp_path / "metrics.json").unlink()
+    lines = []
+    train(job, log=lines.append)
+    assert any(line.startswith("starting afresh") and "layout" in line for line in lines), lines

@@ -99,3 +99,39 @@ def test_the_server_ends_with_the_process_that_started_it(tmp_path):
     starter.wait()
     wait_for(lambda: not os.path.exists(path), seconds=10)
     wait_for(lambda: gone(server_pid), seconds=10)
+
+
+def test_a_job_under_the_server_records_its_own_time_cpu_and_memory(workdir, tmp_path, server):
+    """Snakemake's benchmark file measures the thin client; the forked job's usage.tsv measures the training:
+    more CPU time and memory than the client's (sampled from /proc as Snakemake samples it), a wall time
+    within the client's."""
+    out = tmp_path / "out"
+    start = time.monotonic()
+    client = subprocess.Popen(train_command(workdir, out, epochs=10), env=env(**{warm.SOCKET_ENV: server}),
+                              stdout=subprocess.DEVNULL)
+    client_rss, pid = 0.0, 0
+    while pid == 0:  # the client's memory sampled as Snakemake samples it, until it ends
+        client_rss = max(client_rss, rss_mb(client.pid))
+        time.sleep(0.02)
+        pid, status, client_usage = os.wait4(client.pid, os.WNOHANG)
+    client_wall = time.monotonic() - start
+    client.returncode = os.waitstatus_to_exitcode(status)
+    assert client.returncode == 0
+    client_cpu = client_usage.ru_utime + client_usage.ru_stime
+    lines = (out / "usage.tsv").read_text().splitlines()
+    assert lines[0].split("\t") == ["s", "h:m:s", "max_rss", "cpu_time"]
+    usage = dict(zip(lines[0].split("\t"), lines[1].split("\t")))
+    wall, cpu, rss = float(usage["s"]), float(usage["cpu_time"]), float(usage["max_rss"])
+    training = json.loads((out / "metrics.json").read_text())["wall_s"]
+    assert training <= wall <= client_wall
+    # of the order of its training time (less on a shared machine), and far more than the client's
+    assert cpu > 0.2 * training and cpu > 2 * client_cpu, (cpu, training, client_cpu)
+    assert 0 < client_rss < 150 and rss > 2 * client_rss, (rss, client_rss)
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)

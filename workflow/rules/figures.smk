@@ -6,6 +6,7 @@ rule draw_figure:
         nets=PLAN.table("nets"),
         per_layer=PLAN.table("per_layer"),
         effects=PLAN.table("effects"),
+        reduced_data=PLAN.table("reduced_data"),
         findings=PLAN.table("findings"),
     output:
         png=report(PLAN.figure("{figure}", "png"), category="Figures", caption="../report/figure.rst"),
@@ -21,5 +22,26 @@ rule draw_figure:
         "../../envs/environment.yaml"
     shell:
         "{PYTHON} -m transferability figure {wildcards.figure} --nets {input.nets} --per-layer {input.per_layer} "
-        "--effects {input.effects} --findings {input.findings} --context {params.context:q} {params.paper} "
+        "--effects {input.effects} --reduced-data {input.reduced_data} --findings {input.findings} "
+        "--context {params.context:q} {params.paper} "
+        "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"
+
+
+rule draw_training_curves:
+    input:
+        PLAN.table("epochs"),
+    output:
+        table=report(PLAN.table("training_curves"), category="Tables", caption="../report/training_curves_table.rst"),
+        png=report(PLAN.figure("training_curves", "png"), category="Figures", caption="../report/training_curves.rst"),
+        pdf=PLAN.figure("training_curves", "pdf"),
+    params:
+        dpi=config["plots"]["dpi"],
+        context=PLAN.figure_context(),
+    log:
+        PLAN.log("draw_training_curves"),
+    localrule: True
+    conda:
+        "../../envs/environment.yaml"
+    shell:
+        "{PYTHON} -m transferability training-curves --epochs {input} --table {output.table} --context {params.context:q} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"

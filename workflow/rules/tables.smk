@@ -24,6 +24,8 @@ rule summarize_layers:
     output:
         per_layer=report(PLAN.table("per_layer"), category="Tables", caption="../report/per_layer.rst"),
         effects=report(PLAN.table("effects"), category="Tables", caption="../report/effects.rst"),
+        unit_effects=report(PLAN.table("unit_effects"), category="Tables", caption="../report/unit_effects.rst"),
+        reduced_data=report(PLAN.table("reduced_data"), category="Tables", caption="../report/reduced_data.rst"),
         findings=report(PLAN.table("findings"), category="Tables", caption="../report/findings.rst"),
     log:
         PLAN.log("summarize_layers"),
@@ -32,7 +34,8 @@ rule summarize_layers:
         "../../envs/environment.yaml"
     shell:
         "{PYTHON} -m transferability summarize --nets {input} --per-layer {output.per_layer} "
-        "--effects {output.effects} --findings {output.findings} > {log} 2>&1"
+        "--effects {output.effects} --unit-effects {output.unit_effects} --reduced-data {output.reduced_data} "
+        "--findings {output.findings} > {log} 2>&1"
 
 
 rule compare_with_paper:
@@ -46,4 +49,21 @@ rule compare_with_paper:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability compare --per-layer {input} --out {output} > {log} 2>&1"
+        "{PYTHON} -m transferability paper-comparison --per-layer {input} --out {output} > {log} 2>&1"
+
+
+rule collect_epochs:
+    input:
+        metrics=PLAN.all_metrics(),
+        epochs=PLAN.all_epochs(),  # read beside each metrics.json
+    output:
+        report(PLAN.table("epochs"), category="Tables", caption="../report/epochs.rst"),
+    params:
+        split_kinds=json.dumps(PLAN.split_kinds()),
+    log:
+        PLAN.log("collect_epochs"),
+    localrule: True
+    conda:
+        "../../envs/environment.yaml"
+    shell:
+        "{PYTHON} -m transferability collect-epochs --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"

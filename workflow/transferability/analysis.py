@@ -29,6 +29,8 @@ PER_LAYER_COLUMNS = ["dataset", "split_kind", "split", "target", "treatment", "n
                      "mean", "std", "sem", "ci95_low", "ci95_high", "top5_mean"]
 EFFECT_COLUMNS = ["dataset", "split_kind", "split", "target", "effect", "n", "units",
                   "mean", "sem", "ci95_low", "ci95_high"]
+REDUCED_COLUMNS = ["dataset", "split_kind", "split", "target", "images_per_class", "count", "mean", "std", "sem",
+                   "ci95_low", "ci95_high"]
 FINDING_COLUMNS = ["dataset", "finding", "statement", "test", "measured", "units", "value",
                    "ci95_low", "ci95_high", "p_value", "outcome", "why"]
 NETS_COLUMNS = ["dataset", "split", "split_kind", "seed", "net", "treatment", "source", "target", "n",
@@ -57,15 +59,19 @@ def _text(column):
     return column.astype(object).where(column.notna(), "").astype(str)
 
 
-def _full_training(nets: pd.DataFrame) -> pd.DataFrame:
-    """The nets of the transfer grid that have a result (reduced-data nets left out), with the unit's
-    columns filled in (a hand-made table may lack dataset, split or seed) and its group."""
-    full = nets[nets["images_per_class"].isna() & nets["top1"].notna()]
+def _with_units(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with the unit's columns filled in (a hand-made table may lack dataset, split or seed)
+    and their group."""
     defaults = {"dataset": "", "split": "", "seed": 0, "last_epoch_gain": np.nan}
-    full = full.assign(**{c: v for c, v in defaults.items() if c not in full})
-    full = full.assign(dataset=_text(full["dataset"]), split=_text(full["split"]), target=_text(full["target"]))
-    full = full.assign(group=full["split"].where(full["split_kind"] != "random", "random"))
-    return _target_bases_only(full)
+    rows = rows.assign(**{c: v for c, v in defaults.items() if c not in rows})
+    rows = rows.assign(dataset=_text(rows["dataset"]), split=_text(rows["split"]), target=_text(rows["target"]))
+    return rows.assign(group=rows["split"].where(rows["split_kind"] != "random", "random"))
+
+
+def _full_training(nets: pd.DataFrame) -> pd.DataFrame:
+    """The nets of the transfer grid that have a result (reduced-data nets left out), with their units."""
+    full = nets[nets["images_per_class"].isna() & nets["top1"].notna()]
+    return _target_bases_only(_with_units(full))
 
 
 def _target_bases_only(full: pd.DataFrame) -> pd.DataFrame:
@@ -89,12 +95,16 @@ def _summary(table, keys, value, count="units"):
     return out
 
 
+def _pooled_halves(rows: pd.DataFrame) -> pd.DataFrame:
+    """Target "" where both directions are pooled: random halves are symmetric (as the paper pools
+    them); the halves of an explicit split are not (natural vs man-made) and keep their target."""
+    return rows.assign(target=rows["target"].where(rows["split_kind"].isin(SEPARATE_HALVES), ""))
+
+
 def per_layer_table(nets: pd.DataFrame) -> pd.DataFrame:
-    """Mean and spread of top-1 per data set, split group, target, treatment and n. Random halves are
-    symmetric, so both directions are pooled (target "", as the paper does); the halves of an explicit
-    split are not (natural vs man-made), so each target half keeps its own rows."""
-    full = _full_training(nets)
-    full = full.assign(target=full["target"].where(full["split_kind"].isin(SEPARATE_HALVES), ""))
+    """Mean and spread of top-1 per data set, split group, target, treatment and n (both directions
+    pooled on random splits, see _pooled_halves)."""
+    full = _pooled_halves(_full_training(nets))
     keys = ["dataset", "split_kind", "group", "target", "treatment", "n"]
     table = _summary(full, keys, "top1", count="count")
     table["top5_mean"] = full.groupby(keys, sort=True)["top5"].mean().to_numpy()
@@ -114,20 +124,56 @@ def unit_effects(nets: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([f[columns] for f in frames], ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
+EFFECT_KEYS = ["dataset", "split_kind", "group", "target", "effect", "n"]  # one row of effects.csv
+
+
+def effect_samples(units: pd.DataFrame) -> pd.DataFrame:
+    """The unit values behind each row of effects.csv (rows by EFFECT_KEYS): every unit with target ""
+    (the directions pooled), and the units of explicit and dissimilar splits again under their target
+    half (one row per direction of transfer)."""
+    per_half = units[units["split_kind"].isin(SEPARATE_HALVES)]
+    return pd.concat([units.assign(target=""), per_half], ignore_index=True)
+
+
 def effects_table(units: pd.DataFrame) -> pd.DataFrame:
-    """The effects per data set, group and n over their units (target ""); explicit and dissimilar
-    splits also per target half (one row per direction of transfer)."""
-    keys = ["dataset", "split_kind", "group", "target", "effect", "n"]
-    pooled = _summary(units.assign(target=""), keys, "diff")
-    per_half = _summary(units[units["split_kind"].isin(SEPARATE_HALVES)], keys, "diff")
-    table = pd.concat([pooled, per_half], ignore_index=True).sort_values(keys, ignore_index=True)
+    """The effects per data set, group, target and n over their units (see effect_samples)."""
+    table = _summary(effect_samples(units), EFFECT_KEYS, "diff")
     return table.rename(columns={"group": "split"})[EFFECT_COLUMNS]
 
 
-def summarize(nets: pd.DataFrame):
-    """What the summarize command writes: (per_layer, effects, findings) of a nets.csv table."""
+def reduced_data_table(nets: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread of top-1 of the base nets trained on fewer images per class, per data set, split
+    group, target (pooled as in per_layer_table) and images per class."""
+    reduced = _pooled_halves(_with_units(nets[nets["images_per_class"].notna() & nets["top1"].notna()]))
+    keys = ["dataset", "split_kind", "group", "target", "images_per_class"]
+    table = _summary(reduced.astype({"images_per_class": int}), keys, "top1", count="count")
+    return table.rename(columns={"group": "split"})[REDUCED_COLUMNS]
+
+
+CURVE_COLUMNS = ["dataset", "split_kind", "split", "target", "treatment", "n", "epoch", "units", "mean", "std", "sem",
+                 "ci95_low", "ci95_high"]
+
+
+def training_curves(epochs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread over units of the validation top-1 after each epoch, per data set, split group,
+    target (pooled as in per_layer_table), treatment and n, from the epochs table of the transfer grid's
+    nets (reduced-data nets left out)."""
+    full = _pooled_halves(_full_training(epochs.assign(top1=epochs["val_top1"])))
+    keys = ["dataset", "split_kind", "group", "target", "treatment", "n", "epoch"]
+    return _summary(full, keys, "val_top1").rename(columns={"group": "split"})[CURVE_COLUMNS]
+
+
+# the tables the summarize command writes, in the order it writes them; figures and comparisons read
+# these written tables, never a recomputation from nets.csv
+SUMMARY_TABLES = ("per_layer", "effects", "unit_effects", "reduced_data", "findings")
+
+
+def summarize(nets: pd.DataFrame) -> dict:
+    """What the summarize command writes: table name (SUMMARY_TABLES) -> table, from a nets.csv table."""
     units = unit_effects(nets)
-    return per_layer_table(nets), effects_table(units), findings(nets, units)
+    return {"per_layer": per_layer_table(nets), "effects": effects_table(units),
+            "unit_effects": units, "reduced_data": reduced_data_table(nets),
+            "findings": findings(nets, units)}
 
 
 # ---- the findings: each a stated test at ALPHA over units ------------------------------------------

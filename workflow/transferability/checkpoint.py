@@ -6,7 +6,6 @@ Checkpoints are read with `torch.load(weights_only=True)`: a file that would nee
 arbitrary objects is refused, never executed.
 """
 
-import os
 import random
 import re
 import shutil
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from .io import atomic_path
 
 LAST, PREVIOUS = "last.pt", "previous.pt"
 
@@ -37,18 +38,15 @@ def restore_rng_states(states: dict, generator: torch.Generator) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+# The layout a checkpoint's state has (Run.state_dict): one of another layout is not resumed.
+# 2: torch.optim's SGD and LambdaLR states (1: the hand-written SGD's, unversioned).
+FORMAT = 2
+
+
 def save(directory, state: dict) -> None:
     """Write atomically as last.pt, keeping the former last.pt as previous.pt."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    incoming = directory / ".incoming.pt"
-    with open(incoming, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    if (directory / LAST).exists():
-        (directory / LAST).replace(directory / PREVIOUS)
-    incoming.replace(directory / LAST)
+    with atomic_path(Path(directory) / LAST, keep_old_as=PREVIOUS) as tmp:
+        torch.save({**state, "format": FORMAT}, tmp)
 
 
 # What a checkpoint's identity records, as the job's log names it when they differ.
@@ -70,7 +68,7 @@ def load(directory, identity: dict, log=print) -> dict | None:
         except Exception as error:  # truncated, corrupt or not a plain-tensor file
             warnings.warn(f"ignoring unreadable checkpoint {path}: {_reason(error)}")
             continue
-        changed = _changed_parts(state.get("identity"), identity)
+        changed = _changed_parts(state, identity)
         if not changed:
             return state
         differences.append(f"{path.name}: other {', '.join(changed)}")
@@ -80,9 +78,12 @@ def load(directory, identity: dict, log=print) -> dict | None:
     return None
 
 
-def _changed_parts(theirs, ours: dict) -> list[str]:
+def _changed_parts(state: dict, ours: dict) -> list[str]:
+    theirs = state.get("identity")
     if not isinstance(theirs, dict):
         return ["inputs (made by an older version, which recorded no identity)"]
+    if state.get("format") != FORMAT:
+        return ["layout (made by another version of the training code)"]
     return [IDENTITY_PARTS.get(key, key) for key in ours if theirs.get(key) != ours[key]] or (
         ["inputs"] if set(theirs) != set(ours) else [])
 

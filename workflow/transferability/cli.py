@@ -12,7 +12,9 @@ from . import splits, warm
 from .data import DataError, build_cache
 from .io import atomic_path, read_json
 
-FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")
+FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")  # plots.FIGURES, without importing it
+SUMMARY_TABLES = ("per_layer", "effects", "unit_effects", "reduced_data", "findings")  # analysis.SUMMARY_TABLES
+FIGURE_TABLES = ("per_layer", "effects", "reduced_data", "findings")  # the summary tables the figures read
 # Commands that need torch: a local run hands them to its warm server (warm.py), saving the import.
 WARM_COMMANDS = ("train", "similarity", "probes", "filters")
 # Training jobs import only what they use: pandas, matplotlib and torch load lazily per command.
@@ -57,6 +59,17 @@ def train_net(args) -> None:
     print(f"done: top-1 {metrics['top1']:.4f}, top-5 {metrics['top5']:.4f}, {metrics['wall_s']:.1f} s")
 
 
+def warm_up_training() -> None:
+    """What the warm server does once for all its jobs: import the training code, and build an optimiser and
+    its schedule (torch.optim imports torch._dynamo on first use, about a second; see optim.py)."""
+    import torch
+
+    from . import optim, train  # noqa: F401
+
+    optimizer = optim.sgd([torch.zeros(1, requires_grad=True)], {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0})
+    optim.step_schedule(optimizer, 0.1, 1)
+
+
 def remove_checkpoints(args) -> None:
     from .checkpoint import remove_finished
 
@@ -75,29 +88,61 @@ def collect(args) -> None:
     tables.write_csv(table, args.out)
 
 
+def collect_epochs(args) -> None:
+    from . import tables
+
+    table = tables.collect_epochs(args.metrics, json.loads(args.split_kinds))
+    tables.write_csv(table, args.out)
+    print(f"{args.out}: {len(table)} epochs of {len(args.metrics)} nets")
+
+
+def training_curves(args) -> None:
+    from . import analysis, curves, plots, tables
+
+    tables.write_csv(analysis.training_curves(tables.read_nets(args.epochs)), args.table, decimals=4)
+    fig = curves.training_curves_figure(tables.read_table(args.table), json.loads(args.context))  # as written
+    for path in args.out:
+        plots.save(fig, path, dpi=args.dpi)
+
+
 def summarize(args) -> None:
     from . import analysis, tables
 
-    per_layer, effects, findings = analysis.summarize(tables.read_nets(args.nets))
-    for table, path in ((per_layer, args.per_layer), (effects, args.effects), (findings, args.findings)):
-        tables.write_csv(table, path, decimals=4)
-    for row in findings.itertuples():
+    summary = analysis.summarize(tables.read_nets(args.nets))
+    for name, table in summary.items():
+        # the per-unit values keep more digits: the compare command's intervals are computed from them
+        tables.write_csv(table, getattr(args, name), decimals=6 if name == "unit_effects" else 4)
+    for row in summary["findings"].itertuples():
         print(f"finding {row.finding}: {row.outcome} ({row.why})")
 
 
-def compare(args) -> None:
+def paper_comparison(args) -> None:
     from . import analysis, tables
 
     per_layer = tables.read_table(args.per_layer)
     tables.write_csv(analysis.compare_with_paper(per_layer, analysis.paper_per_layer()), args.out, decimals=4)
 
 
+def compare_runs(args) -> None:
+    from .compare import run_names, write_comparison
+
+    table = write_comparison(args.runs, args.out, dpi=args.dpi)
+    print(f"{args.out}: comparison.csv ({len(table)} rows), comparison.png and comparison.pdf of "
+          f"{table['run'].nunique()} runs; differences from {run_names(args.runs)[0]}")
+
+
+def summary(args) -> None:
+    from .summary import REPORT, summary_lines
+
+    print("\n".join(summary_lines(args.results, args.report_command or REPORT)))
+
+
 def figure(args) -> None:
     from . import plots, tables
 
-    fig = plots.draw(args.name, tables.read_nets(args.nets), tables.read_table(args.per_layer),
-                     tables.read_table(args.effects), tables.read_table(args.findings),
-                     context=json.loads(args.context), paper=args.paper)
+    written = {name: tables.read_table(getattr(args, name)) for name in FIGURE_TABLES}
+    fig = plots.draw(args.name, tables.read_nets(args.nets), written, context=json.loads(args.context),
+                     paper=args.paper)
     for path in args.out:
         plots.save(fig, path, dpi=args.dpi)
 
@@ -174,6 +219,59 @@ def layer_measures(args) -> None:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="transferability", description=__doc__)
     sub = p.add_subparsers(required=True)
+    _add_job_commands(sub)
+    a = sub.add_parser("collect", help="one tidy table of all trained nets")
+    a.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
+    a.add_argument("--out", required=True)
+    a.add_argument("metrics", nargs="+")
+    a.set_defaults(run=collect)
+    m = sub.add_parser("summarize", help="per-layer means, effects and the paper's findings")
+    m.add_argument("--nets", required=True)
+    for name in SUMMARY_TABLES:
+        m.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"where to write {name}.csv")
+    m.set_defaults(run=summarize)
+    c = sub.add_parser("paper-comparison", help="our per-layer means next to the paper's")
+    c.add_argument("--per-layer", required=True, help="per_layer.csv of the summarize command")
+    c.add_argument("--out", required=True)
+    c.set_defaults(run=paper_comparison)
+    _add_curve_and_run_commands(sub)
+    f = sub.add_parser("figure", help="draw one figure")
+    f.add_argument("name", choices=FIGURES)
+    f.add_argument("--nets", required=True)
+    for name in FIGURE_TABLES:
+        f.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"{name}.csv of the summarize command")
+    f.add_argument("--context", default="{}",
+                   help='JSON: {"model": ..., "training": ..., "halves": {split: {"A": name, "B": name}}}')
+    f.add_argument("--paper", action="store_true", help="draw the paper's values faintly beside ours")
+    f.add_argument("--dpi", type=int, default=200)
+    f.add_argument("--out", nargs="+", required=True)
+    f.set_defaults(run=figure)
+    _add_unit_commands(sub)
+    v = sub.add_parser("filters", help="the conv1 filter atlas of baseA, baseB and a random-init net")
+    v.add_argument("--weights", nargs=2, required=True, help="baseA's and baseB's weights.safetensors")
+    v.add_argument("--model", required=True, help="the architecture, as JSON")
+    v.add_argument("--split-name", required=True)
+    v.add_argument("--seed", type=int, required=True)
+    v.add_argument("--dpi", type=int, default=200)
+    v.add_argument("--out", nargs="+", required=True)
+    v.set_defaults(run=filters)
+    y = sub.add_parser("layer-measures", help="similarity and probe tables, and the cheap measures against the transfer drop")
+    y.add_argument("--nets", required=True)
+    y.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
+    y.add_argument("--similarity", nargs="*", default=[], help="per split and seed similarity.csv files")
+    y.add_argument("--probes", nargs="*", default=[], help="per split and seed probes.csv files")
+    y.add_argument("--similarity-out")
+    y.add_argument("--probes-out")
+    y.add_argument("--measures-out", required=True)
+    y.add_argument("--correlations-out", required=True)
+    y.add_argument("--dpi", type=int, default=200)
+    y.add_argument("--out", nargs="+", required=True)
+    y.set_defaults(run=layer_measures)
+    return p
+
+
+def _add_job_commands(sub) -> None:
+    """The data cache, the split, the training job, the warm server and the checkpoints' removal."""
     c = sub.add_parser("cache-data", help="decode a data set once into uint8 arrays")
     c.add_argument("--dataset", required=True, help="the config's dataset section, as JSON")
     c.add_argument("--out", required=True)
@@ -200,40 +298,17 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("warm-server", help="import the training code once; fork a copy per training job")
     w.add_argument("socket")
     w.add_argument("parent_pid", type=int, help="serve until this process ends")
-    w.set_defaults(run=lambda args: warm.serve(args.socket, args.parent_pid))
+    w.set_defaults(run=lambda args: warm.serve(args.socket, args.parent_pid, entry=main, warm_up=warm_up_training))
     r = sub.add_parser("remove-checkpoints", help="drop the checkpoints of finished nets")
     r.add_argument("--nets", required=True, help="the folder of the nets' outputs")
     r.add_argument("--root", required=True, help="the folder of their checkpoints")
     r.add_argument("--out", required=True, help="a one-line record of what was removed")
     r.add_argument("metrics", nargs="+", help="the finished nets' metrics.json")
     r.set_defaults(run=remove_checkpoints)
-    a = sub.add_parser("collect", help="one tidy table of all trained nets")
-    a.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
-    a.add_argument("--out", required=True)
-    a.add_argument("metrics", nargs="+")
-    a.set_defaults(run=collect)
-    m = sub.add_parser("summarize", help="per-layer means, effects and the paper's findings")
-    m.add_argument("--nets", required=True)
-    m.add_argument("--per-layer", required=True)
-    m.add_argument("--effects", required=True)
-    m.add_argument("--findings", required=True)
-    m.set_defaults(run=summarize)
-    c = sub.add_parser("compare", help="our per-layer means next to the paper's")
-    c.add_argument("--per-layer", required=True, help="per_layer.csv of the summarize command")
-    c.add_argument("--out", required=True)
-    c.set_defaults(run=compare)
-    f = sub.add_parser("figure", help="draw one figure")
-    f.add_argument("name", choices=FIGURES)
-    f.add_argument("--nets", required=True)
-    f.add_argument("--per-layer", required=True)
-    f.add_argument("--effects", required=True)
-    f.add_argument("--findings", required=True)
-    f.add_argument("--context", default="{}",
-                   help='JSON: {"model": ..., "training": ..., "halves": {split: {"A": name, "B": name}}}')
-    f.add_argument("--paper", action="store_true", help="draw the paper's values faintly beside ours")
-    f.add_argument("--dpi", type=int, default=200)
-    f.add_argument("--out", nargs="+", required=True)
-    f.set_defaults(run=figure)
+
+
+def _add_unit_commands(sub) -> None:
+    """similarity and probes: one split and seed's nets, measured on its validation images."""
     for name, run, helptext in (("similarity", similarity, "linear CKA between the layers of one split and seed's nets"),
                                 ("probes", probes, "linear probes on the frozen layers of one split and seed's base nets")):
         u = sub.add_parser(name, help=helptext)
@@ -254,27 +329,32 @@ def parser() -> argparse.ArgumentParser:
             u.add_argument("--images-per-class", type=int, required=True)
             u.add_argument("--targets", nargs="+", choices=["A", "B"], default=["A", "B"],
                            help="the halves probed (the targets of the split's directions)")
-    v = sub.add_parser("filters", help="the conv1 filter atlas of baseA, baseB and a random-init net")
-    v.add_argument("--weights", nargs=2, required=True, help="baseA's and baseB's weights.safetensors")
-    v.add_argument("--model", required=True, help="the architecture, as JSON")
-    v.add_argument("--split-name", required=True)
-    v.add_argument("--seed", type=int, required=True)
-    v.add_argument("--dpi", type=int, default=200)
-    v.add_argument("--out", nargs="+", required=True)
-    v.set_defaults(run=filters)
-    y = sub.add_parser("layer-measures", help="similarity and probe tables, and the cheap measures against the transfer drop")
-    y.add_argument("--nets", required=True)
-    y.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
-    y.add_argument("--similarity", nargs="*", default=[], help="per split and seed similarity.csv files")
-    y.add_argument("--probes", nargs="*", default=[], help="per split and seed probes.csv files")
-    y.add_argument("--similarity-out")
-    y.add_argument("--probes-out")
-    y.add_argument("--measures-out", required=True)
-    y.add_argument("--correlations-out", required=True)
-    y.add_argument("--dpi", type=int, default=200)
-    y.add_argument("--out", nargs="+", required=True)
-    y.set_defaults(run=layer_measures)
-    return p
+
+
+def _add_curve_and_run_commands(sub) -> None:
+    """The training curves' tables and figure, and the commands a user runs on finished runs: compare, summary."""
+    e = sub.add_parser("collect-epochs", help="one table of every net's epochs (epochs.csv beside metrics.json)")
+    e.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
+    e.add_argument("--out", required=True)
+    e.add_argument("metrics", nargs="+")
+    e.set_defaults(run=collect_epochs)
+    t = sub.add_parser("training-curves", help="validation top-1 per epoch by treatment and n: table and figure")
+    t.add_argument("--epochs", required=True, help="the collect-epochs table")
+    t.add_argument("--table", required=True, help="where to write the curves' table (the figure draws it)")
+    t.add_argument("--context", default="{}", help='JSON: {"dataset": ..., "model": ..., "training": ...}')
+    t.add_argument("--dpi", type=int, default=200)
+    t.add_argument("--out", nargs="+", required=True)
+    t.set_defaults(run=training_curves)
+    c = sub.add_parser("compare", help="two or more runs' effects per n side by side, with Welch intervals of their "
+                                       "differences from the first run")
+    c.add_argument("runs", nargs="+", help="run folders (each with tables/unit_effects.csv); the first is the reference")
+    c.add_argument("--out", required=True, help="folder for comparison.csv, comparison.png and comparison.pdf")
+    c.add_argument("--dpi", type=int, default=200)
+    c.set_defaults(run=compare_runs)
+    y = sub.add_parser("summary", help="a finished run's findings in one line each, its figures and tables, the report")
+    y.add_argument("results", help="the run's folder of outputs (holding tables/ and figures/)")
+    y.add_argument("--report-command", help="how this run's report is built (default: snakemake --report report.html)")
+    y.set_defaults(run=summary)
 
 
 def main(argv=None) -> int:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .datasets import DataError, raise_problems, read_dataset
+from .io import AtomicFiles
 
 __all__ = ["DataError", "Cache", "build_cache", "load_cache"]
 
@@ -29,30 +28,41 @@ HASH_CHUNK = 1 << 24  # bytes read at a time when fingerprinting the cache
 def build_cache(dataset_cfg: dict, out_dir: str | Path, workers: int | None = None) -> dict:
     """Decode the configured data set once into out_dir and return its meta.
 
-    Every file is written to a temporary name, fsynced and renamed; meta.json comes last, so
-    its presence means the cache is complete.  On error the temporary files are removed and a
+    Every file is written to a temporary name, fsynced and renamed (io.AtomicFiles); meta.json comes
+    last, so its presence means the cache is complete.  On error the temporary files are removed and a
     DataError is raised.  `workers` is the number of image-decoding threads (imagefolder).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # A stale meta.json must not vouch for arrays we are about to replace.
     (out / "meta.json").unlink(missing_ok=True)
-    with _AtomicFiles(out) as files:
-        dataset = read_dataset(dataset_cfg, workers)
-        problems = []  # every unreadable file of both splits, reported at once
-        for name, split in (("train", dataset.train), ("val", dataset.val)):
-            problems += _write_images(files.new(f"{name}_images.npy"), split)
-            _write_labels(files.new(f"{name}_labels.npy"), split.labels)
-        raise_problems(problems)
-        train_images = np.load(files.temp_of("train_images.npy"), mmap_mode="r")
-        mean, std = channel_mean_std(train_images)
-        channels, image_size = dataset.train.image_shape[:2]
-        meta = {"dataset": dataset_cfg.get("kind"), "classes": dataset.classes, "channels": channels,
-                "image_size": image_size, "mean": mean, "std": std, "n_train": len(dataset.train.labels),
-                "n_val": len(dataset.val.labels), "source": dataset.source,
-                "fingerprint": fingerprint([files.temp_of(name) for name in ARRAYS], dataset.classes)}
-        del train_images  # release the mapping before the file is renamed
-        _write_bytes(files.new("meta.json"), json.dumps(meta, indent=1).encode())
+    try:
+        with AtomicFiles(out) as files:
+            meta = _write_cache(files, read_dataset(dataset_cfg, workers), dataset_cfg.get("kind"))
+    except DataError:
+        raise
+    except Exception as error:  # a full disk, a permission: one clear line, and nothing half-written left
+        raise DataError(f"could not write the data cache in {out}: {error}") from error
+    return meta
+
+
+def _write_cache(files: AtomicFiles, dataset, kind: str) -> dict:
+    """The arrays and, last, meta.json, as temporary files of `files` (renamed into place by its block)."""
+    problems = []  # every unreadable file of both splits, reported at once
+    for name, split in (("train", dataset.train), ("val", dataset.val)):
+        problems += _write_images(files.new(f"{name}_images.npy"), split)
+        with open(files.new(f"{name}_labels.npy"), "wb") as f:  # a file, not a name: np.save would add .npy
+            np.save(f, np.asarray(split.labels, np.int64))
+    raise_problems(problems)
+    train_images = np.load(files.temp_of("train_images.npy"), mmap_mode="r")
+    mean, std = channel_mean_std(train_images)
+    channels, image_size = dataset.train.image_shape[:2]
+    meta = {"dataset": kind, "classes": dataset.classes, "channels": channels,
+            "image_size": image_size, "mean": mean, "std": std, "n_train": len(dataset.train.labels),
+            "n_val": len(dataset.val.labels), "source": dataset.source,
+            "fingerprint": fingerprint([files.temp_of(name) for name in ARRAYS], dataset.classes)}
+    del train_images  # release the mapping before the file is renamed
+    files.new("meta.json").write_text(json.dumps(meta, indent=1))
     return meta
 
 
@@ -97,46 +107,13 @@ def channel_mean_std(images: np.ndarray) -> tuple[list[float], list[float]]:
 
 # ---------------------------------------------------------------- writing
 
-class _AtomicFiles:
-    """Temporary files in one folder that are renamed into place only if the block succeeds."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.temps: dict[str, Path] = {}  # final name -> temporary path, in commit order
-
-    def new(self, final_name: str) -> Path:
-        # Not mkstemp: its mode 0600 would make the cache unreadable to the group; touch obeys the umask.
-        temp = self.folder / f".{final_name}.{secrets.token_hex(6)}.tmp"
-        temp.touch(exist_ok=False)
-        self.temps[final_name] = temp
-        return temp
-
-    def temp_of(self, final_name: str) -> Path:
-        return self.temps[final_name]
-
-    def __enter__(self) -> _AtomicFiles:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            for final_name, temp in self.temps.items():
-                os.replace(temp, self.folder / final_name)
-            _fsync_folder(self.folder)
-            return
-        for temp in self.temps.values():
-            temp.unlink(missing_ok=True)
-        if issubclass(exc_type, Exception) and not issubclass(exc_type, DataError):
-            raise DataError(f"could not write the data cache in {self.folder}: {exc}") from exc
-
-
 def _write_images(path: Path, split) -> list[str]:
     """Fill path with the split's images; returns the problems of files that could not be decoded."""
     images = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8,
                                        shape=(len(split.labels), *split.image_shape))
     problems = split.write_images(images) or []
     images.flush()
-    del images  # unmap before fsync so every page is in the file
-    _fsync_file(path)
+    del images  # unmapped before AtomicFiles fsyncs the file, so every page is in it
     return problems
 
 
@@ -152,33 +129,6 @@ def fingerprint(paths, classes: list[str]) -> str:
             while chunk := f.read(HASH_CHUNK):
                 digest.update(chunk)
     return digest.hexdigest()
-
-
-def _write_labels(path: Path, labels: np.ndarray) -> None:
-    with open(path, "wb") as f:
-        np.save(f, np.asarray(labels, np.int64))
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)  # makes the renames themselves durable
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- reading

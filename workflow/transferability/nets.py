@@ -121,7 +121,7 @@ def param_groups(trainable, spec: NetSpec, train: dict):
     of their own at that fraction of the rate (torch.optim's parameter groups)."""
     factor = train.get("copied_lr_factor", 1.0)
     if factor == 1.0:
-        return list(trainable.parameters())
+        return [{"params": list(trainable.parameters())}]
     copied = trainable[:spec.n - spec.frozen_layers]  # fine-tuned: the copied layers lead the trainable part
     rest = trainable[spec.n - spec.frozen_layers:]
     return [{"params": list(copied.parameters()), "lr": train["lr"] * factor}, {"params": list(rest.parameters())}]

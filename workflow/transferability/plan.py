@@ -435,7 +435,7 @@ class Plan:
 
     def final_outputs(self) -> list[str]:
         tables = [self.table(name) for name in TABLES] + ([self.table("paper_comparison")] if self.paper_overlay() else [])
-        figures = [path for name in self.figure_names() for path in self.figure_pair(name)]
+        figures = [path for name in [*self.figure_names(), "training_curves"] for path in self.figure_pair(name)]
         removed = [] if self.config["checkpoints"]["keep"] else [self.checkpoints_removed]
         return tables + figures + self.analysis_outputs() + removed
 

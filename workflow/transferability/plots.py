@@ -1,5 +1,6 @@
-"""The paper's figures, drawn from the tables the summarize command wrote (nets.csv rows, per_layer,
-effects and findings; see analysis).
+"""The paper's figures, drawn from the tables the collect and summarize commands wrote (nets.csv rows for
+each net's marker; per_layer, effects, reduced_data and findings for every mean, band and claim: the
+written, rounded values the user reads, never recomputed; see analysis.SUMMARY_TABLES).
 
 Each function returns a matplotlib Figure; callers save it (PNG + PDF). Figures are built without
 pyplot and inside an rc_context, so no global plotting state changes. A figure claims only what the run
@@ -20,26 +21,27 @@ from matplotlib.lines import Line2D
 from . import analysis
 from .io import atomic_path
 
-# treatment -> how it looks everywhere (the paper's Figure 2 code); offset spreads treatments apart at one n
+# treatment -> how it looks everywhere (the paper's Figure 2 code): its colours, marker and label, an offset
+# that spreads treatments apart at one n, and for Figure 2's treatments its net's name for target half T
+# trained from source half S (`net`) and its label where both directions are pooled (`pooled`, each mean
+# over both target halves). A new treatment is one entry here (and its effect in analysis.EFFECTS).
 STYLE = {
-    "base": dict(color="black", face="white", marker="o", label="baseB", offset=0.0),
-    "selffer": dict(color="#1a3a8f", face="#1a3a8f", marker="o", label="selffer BnB", offset=-0.21),
-    "selffer_ft": dict(color="#6fa0e8", face="#6fa0e8", marker="+", label="selffer BnB$^+$", offset=-0.07),
-    "transfer": dict(color="#a01010", face="#a01010", marker="D", label="transfer AnB", offset=0.07),
-    "transfer_ft": dict(color="#f07c7c", face="#f07c7c", marker="+", label="transfer AnB$^+$", offset=0.21),
-    "transfer_ft_lowlr": dict(color="#e0a000", face="#e0a000", marker="x", label="transfer AnB$^+$, copied layers lr x0.1",
-                              offset=0.32),
+    "base": dict(color="black", face="white", marker="o", label="baseB", offset=0.0, net="base{T}",
+                 pooled="base (baseA, baseB)"),
+    "selffer": dict(color="#1a3a8f", face="#1a3a8f", marker="o", label="selffer BnB", offset=-0.21,
+                    net="{T}n{T}", pooled="selffer (BnB, AnA)"),
+    "selffer_ft": dict(color="#6fa0e8", face="#6fa0e8", marker="+", label="selffer BnB$^+$", offset=-0.07,
+                       net="{T}n{T}$^+$", pooled="selffer$^+$ (BnB$^+$, AnA$^+$)"),
+    "transfer": dict(color="#a01010", face="#a01010", marker="D", label="transfer AnB", offset=0.07,
+                     net="{S}n{T}", pooled="transfer (AnB, BnA)"),
+    "transfer_ft": dict(color="#f07c7c", face="#f07c7c", marker="+", label="transfer AnB$^+$", offset=0.21,
+                        net="{S}n{T}$^+$", pooled="transfer$^+$ (AnB$^+$, BnA$^+$)"),
+    "transfer_ft_lowlr": dict(color="#e0a000", face="#e0a000", marker="x", label="transfer AnB$^+$, copied lr x0.1",
+                              offset=0.32, net="{S}n{T}$^+$ (copied lr x0.1)",
+                              pooled="transfer$^+$, copied lr x0.1 (AnB$^+$lr, BnA$^+$lr)"),
     "random_frozen": dict(color="#555555", face="#555555", marker="s", label="random frozen", offset=0.0),
 }
-# treatment -> its name in the paper's notation for target half T trained from source half S
-NET_NAMES = {"base": "base{T}", "selffer": "{T}n{T}", "selffer_ft": "{T}n{T}$^+$", "transfer": "{S}n{T}",
-             "transfer_ft": "{S}n{T}$^+$", "transfer_ft_lowlr": "{S}n{T}$^+$ (copied lr x0.1)"}
-# treatment -> its label where both directions are pooled (each mean is over both target halves)
-POOLED_LABELS = {"base": "base (baseA, baseB)", "selffer": "selffer (BnB, AnA)",
-                 "selffer_ft": "selffer$^+$ (BnB$^+$, AnA$^+$)", "transfer": "transfer (AnB, BnA)",
-                 "transfer_ft": "transfer$^+$ (AnB$^+$, BnA$^+$)",
-                 "transfer_ft_lowlr": "transfer$^+$, copied lr x0.1 (AnB$^+$lr, BnA$^+$lr)"}
-FIGURE2_TREATMENTS = ["base", "selffer", "selffer_ft", "transfer", "transfer_ft", "transfer_ft_lowlr"]
+FIGURE2_TREATMENTS = [treatment for treatment, look in STYLE.items() if "net" in look]
 DIRECTION_COLOURS = ["#7b3294", "#e08214"]  # the two target halves of a dissimilar split
 PAPER_LINE = dict(alpha=0.3, linestyle="--", linewidth=1.5)
 PAPER_LABEL = "paper (ImageNet), relative to its base"
@@ -103,7 +105,7 @@ def _layer_axes(ax, ylabel=YLABEL):
     ax.set_xlim(-0.5, 7.5)
 
 
-def _not_run(ax, what):
+def not_run(ax, what):
     ax.text(0.5, 0.5, f"{what}: not run", transform=ax.transAxes, ha="center", va="center", color="grey")
 
 
@@ -151,7 +153,7 @@ def figure2_top(nets, paper=None, context=None):
             for treatment in FIGURE2_TREATMENTS:
                 rows = half[half["treatment"] == treatment]
                 if len(rows):
-                    label = NET_NAMES[treatment].format(T=target or "B", S=_other(target or "B"))
+                    label = STYLE[treatment]["net"].format(T=target or "B", S=_other(target or "B"))
                     jitter = rng.uniform(-JITTER, JITTER, len(rows))
                     _scatter(ax, rows["n"] + STYLE[treatment]["offset"] + jitter, rows["top1"], treatment,
                              label=label)
@@ -159,7 +161,7 @@ def figure2_top(nets, paper=None, context=None):
             if paper is not None and len(bases):
                 paper_drawn |= _paper_relative(ax, paper, bases.mean())
             if half.empty:
-                _not_run(ax, "random-split nets")
+                not_run(ax, "random-split nets")
             else:
                 ax.set_title(f"target half {target} of each random split" if target else "random splits")
                 ax.legend(loc="lower left", frameon=False, fontsize=8)
@@ -180,12 +182,14 @@ def _mean_line(ax, rows, base, treatment, sem, label):
 
 
 # treatment -> its effect against the base net (figure 2's bands show the spread of that difference)
-AGAINST_BASE = {"selffer": "co_adaptation", "selffer_ft": "fine_tune_recovery", "transfer": "transfer_drop",
-                "transfer_ft": "boost", "transfer_ft_lowlr": "low_lr_boost"}
+AGAINST_BASE = {a: effect for effect, (a, b) in analysis.EFFECTS.items() if b == "base"}
 
 
 def _band(effects, rows, treatment):
-    """The sem of the treatment's paired difference from its base net, per n (NaN: no band)."""
+    """The sem of the treatment's paired difference from its base net, per n (NaN: no band, also for a
+    treatment without an effect against the base)."""
+    if treatment not in AGAINST_BASE:
+        return np.full(len(rows), np.nan)
     paired = _effect_curve(effects, AGAINST_BASE[treatment], "random")["sem"]
     return rows["n"].map(paired).to_numpy(dtype=float)
 
@@ -239,13 +243,13 @@ def figure2_bottom(per_layer, effects, findings=None, paper=None, nets=None, con
     Where `nets` shows both directions, each line is named by the nets of both halves it pools."""
     base = _rows(per_layer, "random", "base")
     pooled = nets is not None and _full_data(nets, "random").query("treatment != 'base'")["target"].nunique() > 1
-    labels = {t: POOLED_LABELS[t] if pooled else STYLE[t]["label"] for t in FIGURE2_TREATMENTS}
+    labels = {t: STYLE[t]["pooled"] if pooled else STYLE[t]["label"] for t in FIGURE2_TREATMENTS}
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(8.5 if pooled else 8, 5), layout="constrained")
         ax = fig.add_subplot()
         paper_drawn = False
         if base.empty:
-            _not_run(ax, "random-split base nets")
+            not_run(ax, "random-split base nets")
         else:
             level = base["mean"].iloc[0]
             paper_drawn = paper is not None and _paper_relative(ax, paper, level)
@@ -286,7 +290,7 @@ def figure3(nets, per_layer, effects, findings=None, paper_effects=None, context
         fig = Figure(figsize=(11, 8.5), layout="constrained")
         grid = fig.add_gridspec(2, 2)
         _dissimilar_panel(fig.add_subplot(grid[0, 0]), nets, per_layer, context)
-        _random_frozen_panel(fig.add_subplot(grid[0, 1]), nets)
+        _random_frozen_panel(fig.add_subplot(grid[0, 1]), nets, per_layer)
         _differences_panel(fig.add_subplot(grid[1, :]), effects, findings, paper_effects)
         _titled(fig, nets, context)
     return fig
@@ -324,25 +328,29 @@ def _dissimilar_panel(ax, nets, per_layer, context):
         ax.set_title(f"Dissimilar halves ({split})" + (f"; also {', '.join(splits[1:])} in the tables"
                                                         if len(splits) > 1 else ""))
     else:
-        _not_run(ax, "a split marked dissimilar")
+        not_run(ax, "a split marked dissimilar")
         ax.set_title("Dissimilar halves")
     _layer_axes(ax)
 
 
-def _random_frozen_panel(ax, nets):
+def _random_frozen_panel(ax, nets, per_layer):
+    """Each random-frozen net and the base net of its own half (nets.csv); the lines are per_layer.csv's
+    means on the random splits or the whole task, whichever ran the controls."""
     full = _full_data(nets)
     frozen = full[full["treatment"] == "random_frozen"]
     units = frozen[[c for c in ("split", "seed", "target") if c in frozen]].drop_duplicates()
     bases = full[full["treatment"] == "base"].merge(units)  # the base net of each frozen net's own half
     if frozen.empty:
-        _not_run(ax, "random frozen layers")
+        not_run(ax, "random frozen layers")
     else:
         rng = np.random.default_rng(0)
         _scatter(ax, _jittered(bases, rng), bases["top1"], "base", label="base of the same half")
         _scatter(ax, _jittered(frozen, rng), frozen["top1"], "random_frozen")
-        means = frozen.groupby("n")["top1"].mean()
-        ax.plot([0, *means.index], [bases["top1"].mean(), *means], color=STYLE["random_frozen"]["color"],
-                alpha=0.7)
+        for kind in ("random", "unsplit"):
+            means, base = _rows(per_layer, kind, "random_frozen"), _rows(per_layer, kind, "base")["mean"]
+            if len(means):
+                ax.plot([*[0] * len(base), *means["n"]], [*base, *means["mean"]],
+                        color=STYLE["random_frozen"]["color"], alpha=0.7)
         ax.legend(loc="lower left", frameon=False)
     ax.set_title("Random frozen first n layers")
     _layer_axes(ax)
@@ -380,7 +388,7 @@ def _differences_panel(ax, effects, findings, paper_effects):
                 ax.plot([0, *theirs.index], [0, *theirs["mean"]], color=colour, **PAPER_LINE)
                 paper_drawn = True
     if not drawn:
-        _not_run(ax, "all treatments")
+        not_run(ax, "all treatments")
     ax.axhline(0, color="black", linewidth=0.8)
     handles, labels = ax.get_legend_handles_labels()
     if paper_drawn:
@@ -395,31 +403,25 @@ def _differences_panel(ax, effects, findings, paper_effects):
     _layer_axes(ax, "Relative top-1 accuracy (higher is better)")
 
 
-def reduced_data_curve(nets, paper=None, context=None):
-    """Top-1 of base nets trained on fewer images per class (rows with images_per_class set)."""
-    reduced = nets[nets["images_per_class"].notna() & nets["top1"].notna()]
+def reduced_data_curve(nets, reduced, per_layer, paper=None, context=None):
+    """Top-1 of base nets trained on fewer images per class: each net (nets.csv rows with
+    images_per_class set), and per split group the mean +- sem (reduced_data.csv) and the level of its
+    base nets trained on all images (per_layer.csv)."""
+    points = nets[nets["images_per_class"].notna() & nets["top1"].notna()]
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(7, 4.5), layout="constrained")
         ax = fig.add_subplot()
-        if reduced.empty:
-            _not_run(ax, "reduced-data nets")
+        if points.empty:
+            not_run(ax, "reduced-data nets")
         else:
-            ax.scatter(reduced["images_per_class"], reduced["top1"], color="grey", s=15, label="one net")
-            stats = reduced.groupby("images_per_class")["top1"].agg(["mean", "sem"])  # no band for one net
-            ax.plot(stats.index, stats["mean"], color="black", marker="o", markerfacecolor="white",
-                    label="mean over seeds")
-            ax.fill_between(stats.index, stats["mean"] - stats["sem"], stats["mean"] + stats["sem"],
-                            color="black", alpha=0.12, linewidth=0)
-            full = _full_data(nets)
-            full = full[(full["treatment"] == "base") & full["split_kind"].isin(set(reduced["split_kind"]))]
-            if len(full):
-                ax.axhline(full["top1"].mean(), color="black", linestyle=":", label="base, full training set")
+            ax.scatter(points["images_per_class"], points["top1"], color="grey", s=15, label="one net")
+            _reduced_means(ax, reduced, per_layer)
         theirs = paper[paper["images_per_class"].notna()] if paper is not None else []
         if len(theirs):
             means = theirs.groupby("images_per_class")["top1"].mean()
             ax.plot(means.index, means, color="grey", marker="o", label="paper (ImageNet), 1000 classes",
                     **PAPER_LINE)
-        if len(reduced) or len(theirs):
+        if len(points) or len(theirs):
             ax.set_xscale("log")
         _legend(fig, ax, paper_drawn=False)  # the paper's line carries its own label here
         ax.set_xlabel("Training images per class (log scale)")
@@ -428,27 +430,49 @@ def reduced_data_curve(nets, paper=None, context=None):
     return fig
 
 
+def _reduced_means(ax, reduced, per_layer):
+    """One mean line with a +-sem band (none for one net) per split group of reduced_data.csv, and the
+    full-data base level of the same group from per_layer.csv."""
+    groups = list(reduced.groupby(["split_kind", "split", "target"], sort=True))
+    for (kind, split, target), rows in groups:
+        rows = rows.sort_values("images_per_class")
+        where = "" if len(groups) == 1 else f", {split}" + (f" half {target}" if target else "")
+        ax.plot(rows["images_per_class"], rows["mean"], color="black", marker="o", markerfacecolor="white",
+                label="mean over seeds" + where)
+        ax.fill_between(rows["images_per_class"], rows["mean"] - rows["sem"], rows["mean"] + rows["sem"],
+                        color="black", alpha=0.12, linewidth=0)
+        base = _rows(per_layer, kind, "base", target, split)
+        if len(base):
+            ax.axhline(base["mean"].iloc[0], color="black", linestyle=":", label="base, full training set" + where)
+
+
 def paper_effects() -> pd.DataFrame:
     """The paper's effects in effects.csv's format (paired within its units)."""
     return analysis.effects_table(analysis.unit_effects(analysis.paper_nets()))
 
 
-FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")
+# figure name -> how to draw it from nets.csv, the tables the summarize command wrote (name -> table, see
+# analysis.SUMMARY_TABLES), the paper's values (paper=True) and the subtitle's context
+FIGURES = {
+    "figure2_top": lambda nets, tables, paper, context: figure2_top(
+        nets, analysis.paper_per_layer() if paper else None, context),
+    "figure2_bottom": lambda nets, tables, paper, context: figure2_bottom(
+        tables["per_layer"], tables["effects"], tables["findings"], analysis.paper_per_layer() if paper else None,
+        nets, context),
+    "figure3": lambda nets, tables, paper, context: figure3(
+        nets, tables["per_layer"], tables["effects"], tables["findings"], paper_effects() if paper else None,
+        context),
+    "reduced_data": lambda nets, tables, paper, context: reduced_data_curve(
+        nets, tables["reduced_data"], tables["per_layer"], analysis.paper_nets() if paper else None, context),
+}
 
 
-def draw(name, nets, per_layer, effects, findings, context=None, paper=False) -> Figure:
-    """The named figure (figure2_top, figure2_bottom, figure3, reduced_data) from the tables the
-    summarize command wrote; paper=True draws the paper's ImageNet values faintly beside ours."""
-    if name == "figure2_top":
-        return figure2_top(nets, analysis.paper_per_layer() if paper else None, context)
-    if name == "figure2_bottom":
-        return figure2_bottom(per_layer, effects, findings, analysis.paper_per_layer() if paper else None,
-                              nets, context)
-    if name == "figure3":
-        return figure3(nets, per_layer, effects, findings, paper_effects() if paper else None, context)
-    if name == "reduced_data":
-        return reduced_data_curve(nets, analysis.paper_nets() if paper else None, context)
-    raise ValueError(f"unknown figure {name!r}: expected one of {', '.join(FIGURES)}")
+def draw(name, nets, tables, context=None, paper=False) -> Figure:
+    """The named figure (see FIGURES) from nets.csv and the tables the summarize command wrote, never
+    recomputed; paper=True draws the paper's ImageNet values faintly beside ours."""
+    if name not in FIGURES:
+        raise ValueError(f"unknown figure {name!r}: expected one of {', '.join(FIGURES)}")
+    return FIGURES[name](nets, tables, paper, context)
 
 
 def save(fig, path, dpi=200) -> None:

@@ -24,6 +24,25 @@ def collect_metrics(paths, split_kinds: dict) -> pd.DataFrame:
     return table[COLUMNS].sort_values(["split", "seed", "treatment", "n", "net"], ignore_index=True)
 
 
+NET_COLUMNS = ["dataset", "split", "split_kind", "seed", "net", "treatment", "source", "target", "n", "fine_tuned",
+               "images_per_class"]  # what names a net in the epochs table
+
+
+def collect_epochs(paths, split_kinds: dict) -> pd.DataFrame:
+    """One row per epoch of every net: the net's columns (from each metrics.json) and its epochs.csv
+    beside it (validation top-1 after each epoch, learning rate, losses, times)."""
+    frames = []
+    for path in paths:
+        net = {k: v for k, v in read_json(path).items() if k in NET_COLUMNS}
+        frames.append(pd.read_csv(Path(path).with_name("epochs.csv")).assign(**net))
+    table = pd.concat(frames, ignore_index=True)
+    table["split_kind"] = table["split"].map(split_kinds)
+    table["images_per_class"] = table["images_per_class"].astype("Int64")
+    epoch_columns = [c for c in table if c not in NET_COLUMNS]
+    return table[NET_COLUMNS + epoch_columns].sort_values(["split", "seed", "treatment", "n", "net", "epoch"],
+                                                          ignore_index=True)
+
+
 def last_epoch_gain(epochs_csv) -> float:
     """Validation top-1 after the last epoch minus after the one before (NaN for a single epoch):
     how much the net was still improving when training stopped."""

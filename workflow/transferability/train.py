@@ -1,5 +1,10 @@
 """Train one net of the experiment: build it, copy (and maybe freeze) its first n layers, train on its half.
 
+`train(job)` = `prepare(job).fit()`: prepare picks the device (claiming a GPU slot), selects the data and
+builds the net into a Run; Run.fit is the whole loop (epochs of Run.train_step, an evaluation and a
+checkpoint after each). Around it, apart: the checkpoint state (Run.state_dict), the log (Progress), the
+final files and metrics (write_outputs, final_metrics).
+
 A job is restartable: it checkpoints every epoch (and every few minutes if asked) and, when started
 again with the same settings, continues exactly where it stopped. Its final files are written last
 and atomically. The workflow removes the checkpoints of finished nets after a successful run.
@@ -18,16 +23,17 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from . import checkpoint
+from . import checkpoint, nets
 from .batches import centre_crop, crop_and_mirror, normalise, select_half
 from .data import load_cache
 from .devices import pick_device, usable_gpu_bytes
 from .io import atomic_path, write_json
 from .memory import keep_freed_memory
 from .model import LAYER_NAMES, build_model
-from .nets import param_groups, parse_net
-from .optim import MomentumSGD
+from .nets import parse_net
+from .optim import sgd, step_factor, step_schedule
 from .splits import read_split
+from .usage import hms, write_usage
 
 HOST_DATA_BYTES = 8e9
 GPU_DATA_FRACTION = 0.5  # the rest is for the net's activations
@@ -48,6 +54,7 @@ class Job:
     checkpoint_minutes: float = 0.0  # 0: checkpoint at the end of each epoch only
     compile: bool = False  # torch.compile the net; the first step's extra time is reported as compile_s
     nets_per_gpu: int = 1  # jobs sharing one GPU (resources.nets_per_gpu); this one gets its share of the memory
+    progress_seconds: float = 30.0  # within an epoch, a progress line this often
 
 
 def settings_hash(settings: dict) -> str:
@@ -144,7 +151,8 @@ def data_budget(device: torch.device) -> float:
     return GPU_DATA_FRACTION * usable_gpu_bytes(device)
 
 
-def prepare(job: Job, log=print) -> "_Run":
+def prepare(job: Job, log=print) -> "Run":
+    """The job's Run, ready to fit(): its device (holding a GPU slot), its data halves and its net."""
     torch.set_num_threads(job.threads)
     keep_freed_memory()
     spec = parse_net(job.settings["net"])
@@ -155,91 +163,74 @@ def prepare(job: Job, log=print) -> "_Run":
     train_data = select_half(cache.train_images, cache.train_labels, classes, spec.images_per_class, device, budget)
     val_data = select_half(cache.val_images, cache.val_labels, classes, None, device,
                            budget - train_data.resident_bytes)
-    frozen, trainable = build_net(job.settings, cache.meta["channels"], len(classes), job.source_weights)
+    net = build_net(job.settings, cache.meta["channels"], len(classes), job.source_weights)
     identity = net_identity(job.settings, cache.meta, classes, job.source_weights)
-    run = _Run(job, frozen.to(device, memory_format=torch.channels_last),
-               trainable.to(device, memory_format=torch.channels_last), train_data, val_data, cache.meta, device, log,
-               identity)
-    run.gpu_lock = gpu_lock  # held (open) for as long as the run exists
-    return run
+    return Run(job, net, (train_data, val_data), cache.meta, identity, device, gpu_lock, log)
 
 
-def _empty_sums() -> dict:
-    return {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+class Run:
+    """One net's training: its net, data, optimiser and schedule, and the loop that trains it (fit)."""
 
-
-class _Run:
-    """The state of one training run, its loop, checkpoints and final files."""
-
-    def __init__(self, job, frozen, trainable, train_data, val_data, meta, device, log, identity):
-        self.job, self.frozen, self.trainable, self.log = job, frozen, trainable, log
-        self.train_data, self.val_data, self.device = train_data, val_data, device
+    def __init__(self, job: Job, net, data, meta: dict, identity: dict, device: torch.device, gpu_lock=None,
+                 log=print):
+        """`net`: (frozen prefix, trainable rest) as build_net returns them; `data`: (training, validation)
+        HalfData; `gpu_lock`: the GPU slot's lock file (pick_device), held for as long as the run exists."""
+        self.job, self.log, self.device, self.gpu_lock = job, log, device, gpu_lock
         self.cfg, self.augment = job.settings["train"], job.settings["augment"]
+        self.frozen, self.trainable = (part.to(device, memory_format=torch.channels_last) for part in net)
+        self.train_data, self.val_data = data
+        self.identity, self.hash = identity, settings_hash(job.settings)
         self.size = job.settings["model"]["input_size"]
         self.mean = torch.tensor(meta["mean"], device=device).view(1, -1, 1, 1)
         self.inv_std = 1 / torch.tensor(meta["std"], device=device).view(1, -1, 1, 1)
-        self.hash, self.identity = settings_hash(job.settings), identity
         if device.type == "cuda":  # cuDNN's fastest convolutions may add in any order: reruns and resumes
             torch.backends.cudnn.deterministic = True  # must give the same bits, as on the CPU
-        self.optimizer = MomentumSGD(param_groups(trainable, parse_net(job.settings["net"]), self.cfg), lr=self.cfg["lr"], momentum=self.cfg["momentum"],
-                                     weight_decay=self.cfg["weight_decay"])
-        self.generator = torch.Generator(device).manual_seed(derived_seed(job.settings["seed"], "data"))
-        # bf16 autocast: about twice the speed on GPUs and on CPUs with bf16 units (AMX, AVX-512 BF16);
-        # weights, optimiser state and the loss stay in fp32.
-        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16,
-                             enabled=self.cfg["precision"] == "bf16")
-        self.batch = min(self.cfg["batch_size"], len(train_data))
-        self.steps = len(train_data) // self.batch  # per epoch
+        self.batch = min(self.cfg["batch_size"], len(self.train_data))
+        self.steps = len(self.train_data) // self.batch  # per epoch
         self.total_steps = self.cfg.get("iterations") or self.cfg["epochs"] * self.steps
         self.n_epochs = -(-self.total_steps // self.steps)
         self.lr_every = self.cfg.get("lr_step_iterations") or self.cfg["lr_step_epochs"] * self.steps
-        self.epoch, self.step, self.perm, self.rows = 0, 0, None, []
-        self.compile_s = None  # seconds of the first compiled step, in this process
+        self.optimizer = sgd(param_groups(self.trainable, job.settings), self.cfg)
+        self.schedule = step_schedule(self.optimizer, self.cfg["lr_decay"], self.lr_every)
+        self.generator = torch.Generator(device).manual_seed(derived_seed(job.settings["seed"], "data"))
+        # bf16 autocast: about twice the speed on GPUs and on CPUs with bf16 units (AMX, AVX-512 BF16);
+        # weights, optimiser state and the loss stay in fp32.
+        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=self.cfg["precision"] == "bf16")
         # What the steps call; the modules themselves keep the plain net's parameters and state_dict keys.
-        self.frozen_forward, self.trainable_forward = frozen, trainable
-        if job.compile:
-            self.trainable_forward = torch.compile(trainable)
-            if len(frozen):
-                self.frozen_forward = torch.compile(frozen)
-        self.sums = _empty_sums()  # of the epoch so far
+        self.frozen_forward, self.trainable_forward = (
+            torch.compile(part) if job.compile and len(part) else part for part in (self.frozen, self.trainable))
+        self.compile_s = None  # seconds of the first compiled step, in this process
+        self.epoch, self.step, self.perm, self.rows, self.sums = 0, 0, None, [], _empty_sums()
+        self.progress = Progress(self, job.progress_seconds)
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self) -> dict:
-        self._resume()
-        self.log(f"{self.job.settings['net']}: {len(self.train_data)} training / {len(self.val_data)} validation "
-                 f"images, {self.train_data.n_classes} classes, {self.job.settings['model']['input_size']} px, "
-                 f"device {self.device}, {self.job.threads} thread(s), settings {self.hash}")
-        self._log_header()
-        every = 60 * self.job.checkpoint_minutes
+        """Train epoch by epoch from where the last checkpoint stopped (if any), then write the final files."""
+        self.resume()
+        self.progress.start()
         while self.epoch < self.n_epochs:
-            steps_now = min(self.steps, self.total_steps - self.epoch * self.steps)  # the last may stop early
-            if self.perm is None:
+            steps = min(self.steps, self.total_steps - self.epoch * self.steps)  # the last may stop early
+            if self.perm is None:  # a run resumed within an epoch keeps that epoch's order
                 self.perm = torch.randperm(len(self.train_data), generator=self.generator, device=self.device)
+            self.progress.start_epoch()
             start = last_save = time.perf_counter()
-            for index, images in self.train_data.batches(self.perm, self.batch, self.step, steps_now, self.device):
-                self._set_lr(self.epoch * self.steps + self.step)
-                self._step(index, images)
+            for index, images in self.train_data.batches(self.perm, self.batch, self.step, steps, self.device):
+                self.train_step(index, images)
                 self.step += 1
-                if every and time.perf_counter() - last_save > every and self.step < steps_now:
-                    self.sums["seconds"] += time.perf_counter() - start
-                    self._save_checkpoint()
+                self.progress.step_done(steps)
+                if self.step < steps and self.checkpoint_due(last_save):
+                    self.sums["seconds"] += time.perf_counter() - start  # training time, not the checkpoint's
+                    self.save_checkpoint()
                     start = last_save = time.perf_counter()
-            self._synchronize()
+            self.synchronize()
             self.sums["seconds"] += time.perf_counter() - start
-            self._end_epoch(steps_now * self.batch)
-            self._save_checkpoint()
-        return self._write_outputs()
+            self.end_epoch(steps)
+            self.save_checkpoint()
+        return write_outputs(self)
 
-    def _step(self, index: torch.Tensor, images: torch.Tensor) -> None:
-        if not self.job.compile or self.compile_s is not None:
-            return self._train_step(index, images)
-        start = time.perf_counter()  # the first compiled step also compiles the forward and backward graphs
-        self._train_step(index, images)
-        self._synchronize()
-        self.compile_s = time.perf_counter() - start
-        self.log(f"torch.compile: the first step took {self.compile_s:.1f} s")
-
-    def _train_step(self, index: torch.Tensor, images: torch.Tensor) -> None:
+    def train_step(self, index: torch.Tensor, images: torch.Tensor) -> None:
+        """One SGD step: augment the batch, forward (the frozen prefix without a graph), backward, update."""
+        compiling, start = self.job.compile and self.compile_s is None, time.perf_counter()
         images = crop_and_mirror(images, self.size, self.augment["crop_padding"], self.augment["mirror"], self.generator)
         labels = self.train_data.labels[index]
         with torch.autocast(**self.autocast):
@@ -250,19 +241,35 @@ class _Run:
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
+        self.schedule.step()
         # The running sums stay on the device: reading them every step would stall a GPU's queue.
         self.sums["loss"] += loss.detach().double() * len(index)
         self.sums["correct"] += (logits.argmax(1) == labels).sum()
         self.sums["seen"] += len(index)
+        if compiling:  # the first compiled step also compiled the forward and backward graphs
+            self.synchronize()
+            self.compile_s = time.perf_counter() - start
+            self.log(f"torch.compile: the first step took {self.compile_s:.1f} s")
 
-    def _synchronize(self) -> None:
+    def end_epoch(self, steps: int) -> None:
+        """Evaluate, record the epoch's row and go on to the next epoch."""
+        start = time.perf_counter()
+        scores = self.evaluate()
+        lr = self.cfg["lr"] * step_factor(self.epoch * self.steps + steps - 1, self.cfg["lr_decay"], self.lr_every)
+        row = epoch_row(self.epoch + 1, lr, plain_sums(self.sums), scores, steps * self.batch,
+                        time.perf_counter() - start)
+        self.rows.append(row)
+        self.epoch, self.step, self.perm, self.sums = self.epoch + 1, 0, None, _empty_sums()
+        self.progress.epoch_done(row)
+
+    def checkpoint_due(self, last_save: float) -> bool:
+        """Whether checkpoint_minutes have passed since the last checkpoint (0: only at the end of epochs)."""
+        return 0 < 60 * self.job.checkpoint_minutes < time.perf_counter() - last_save
+
+    def synchronize(self) -> None:
         """Wait for the device's queued work, so that wall-clock times include it."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-
-    def _set_lr(self, iteration: int) -> None:
-        """Step schedule: the base rate times lr_decay for every lr_every iterations done."""
-        self.optimizer.lr = self.cfg["lr"] * self.cfg["lr_decay"] ** (iteration // self.lr_every if self.lr_every else 0)
 
     @torch.no_grad()
     def evaluate(self) -> dict:
@@ -284,83 +291,132 @@ class _Run:
         self.frozen.train(), self.trainable.train()
         return {"val_loss": loss / n, "val_top1": top1 / n, "val_top5": top5 / n}
 
-    def _end_epoch(self, images: int) -> None:
-        sums = self._plain_sums()
-        seen, seconds = max(sums["seen"], 1), sums["seconds"]
-        start = time.perf_counter()
-        scores = self.evaluate()
-        row = {"epoch": self.epoch + 1, "lr": self.optimizer.lr,
-               "train_loss": sums["loss"] / seen, "train_top1": sums["correct"] / seen, **scores,
-               "train_s": seconds, "eval_s": time.perf_counter() - start, "images_per_s": images / max(seconds, 1e-9)}
-        self.rows.append(row)
-        self.epoch, self.step, self.perm = self.epoch + 1, 0, None
-        self.sums = _empty_sums()
-        self._log_row(row)
+    # ---- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything needed to continue this run bit-identically (what a checkpoint holds)."""
+        return {"identity": self.identity, "epoch": self.epoch, "step": self.step, "perm": self.perm,
+                "frozen": self.frozen.state_dict(), "trainable": self.trainable.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+                "rng": checkpoint.rng_states(self.generator), "rows": self.rows, "sums": plain_sums(self.sums)}
 
-    # ---- progress -------------------------------------------------------------------------------
-    def _log_header(self) -> None:
-        self.log(f"{'epoch':>7} {'lr':>8} {'loss':>7} {'train':>6} {'val':>6} {'top5':>6} {'img/s':>8} {'ETA':>8}")
-
-    def _log_row(self, row: dict) -> None:
-        per_epoch = sum(r["train_s"] + r["eval_s"] for r in self.rows) / len(self.rows)
-        eta = (self.n_epochs - row["epoch"]) * per_epoch
-        self.log(f"{row['epoch']:>3}/{self.n_epochs:<3} {row['lr']:8.5f} {row['train_loss']:7.4f} "
-                 f"{row['train_top1']:6.3f} {row['val_top1']:6.3f} {row['val_top5']:6.3f} "
-                 f"{row['images_per_s']:8.0f} {eta:7.0f}s")
-
-    # ---- checkpoints and outputs ----------------------------------------------------------------
-    def _save_checkpoint(self) -> None:
-        checkpoint.save(self.job.checkpoint_dir, {
-            "identity": self.identity, "epoch": self.epoch, "step": self.step, "perm": self.perm,
-            "frozen": self.frozen.state_dict(), "trainable": self.trainable.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "rng": checkpoint.rng_states(self.generator),
-            "rows": self.rows, "sums": self._plain_sums()})
-
-    def _plain_sums(self) -> dict:
-        return {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in self.sums.items()}
-
-    def _resume(self) -> None:
-        state = checkpoint.load(self.job.checkpoint_dir, self.identity, self.log)
-        if state is None:
-            return
+    def load_state_dict(self, state: dict) -> None:
         self.frozen.load_state_dict(state["frozen"])
         self.trainable.load_state_dict(state["trainable"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
         checkpoint.restore_rng_states(state["rng"], self.generator)
         self.epoch, self.step, self.rows, self.sums = state["epoch"], state["step"], state["rows"], state["sums"]
         self.perm = None if state["perm"] is None else state["perm"].to(self.device)
-        self.log(f"resuming from checkpoint: epoch {self.epoch}, step {self.step}")
 
-    def _write_outputs(self) -> dict:
-        out = Path(self.job.out_dir)
-        # Slices of a named Sequential keep the full net's keys (conv1.0.weight, ...).
-        weights = {k: v.detach().contiguous().cpu()
-                   for part in (self.frozen, self.trainable) for k, v in part.state_dict().items()}
-        with atomic_path(out / "weights.safetensors") as tmp:
-            save_file(weights, str(tmp))
-        with atomic_path(out / "epochs.csv") as tmp, open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, EPOCH_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(self.rows)
-        metrics = self._metrics()
-        # Last: its presence means the net is finished. The final checkpoint stays: if Snakemake dies
-        # before it records this job as done, the rerun rewrites these files from it, without training.
-        write_json(out / "metrics.json", metrics)
-        return metrics
+    def save_checkpoint(self) -> None:
+        checkpoint.save(self.job.checkpoint_dir, self.state_dict())
 
-    def _metrics(self) -> dict:
-        spec, last = parse_net(self.job.settings["net"]), self.rows[-1]
-        train_s = sum(r["train_s"] for r in self.rows)
-        images = sum(r["train_s"] * r["images_per_s"] for r in self.rows)
-        return {"net": spec.name, "split": self.job.settings["split"], "seed": self.job.settings["seed"],
-                "dataset": self.job.settings["dataset"], "treatment": spec.treatment, "source": spec.source,
-                "target": spec.target, "n": spec.n, "fine_tuned": spec.fine_tuned,
-                "images_per_class": spec.images_per_class, "top1": last["val_top1"], "top5": last["val_top5"],
-                "loss": last["val_loss"], "top1_best": max(r["val_top1"] for r in self.rows),
-                "epochs": len(self.rows), "wall_s": train_s + sum(r["eval_s"] for r in self.rows),
-                "images_per_s": images / train_s,
-                "n_train": len(self.train_data), "n_val": len(self.val_data), "n_classes": self.train_data.n_classes,
-                "settings_hash": self.hash, "device": str(self.device), "threads": self.job.threads,
-                "compile_s": self.compile_s,
-                "provenance": provenance(self.identity, self.device, self.cfg["precision"])}
+    def resume(self) -> None:
+        """Continue from the newest checkpoint made from exactly these inputs, if there is one."""
+        state = checkpoint.load(self.job.checkpoint_dir, self.identity, self.log)
+        if state is not None:
+            self.load_state_dict(state)
+            self.log(f"resuming from checkpoint: epoch {self.epoch}, step {self.step}")
 
+
+def param_groups(trainable: torch.nn.Sequential, settings: dict) -> list[dict]:
+    """The optimiser's parameter groups: one at the schedule's rate, and for a treatment with a copied-layer
+    rate (nets.TREATMENTS) its copied layers in their own group (the schedule scales each group's rate)."""
+    return nets.param_groups(trainable, parse_net(settings["net"]), settings["train"])
+
+
+def _empty_sums() -> dict:
+    return {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+
+
+def plain_sums(sums: dict) -> dict:
+    """The epoch's running sums as numbers (reading them waits for the device)."""
+    return {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in sums.items()}
+
+
+# ---- progress ---------------------------------------------------------------------------------------
+class Progress:
+    """The training log: what is trained, a line per epoch with the time left (h:mm:ss), and within an epoch
+    longer than `every_s` seconds a line every `every_s` seconds."""
+
+    def __init__(self, run: Run, every_s: float):
+        self.run, self.every_s = run, every_s
+        self.epoch_start = self.last_line = self.first_step = None
+
+    def start(self) -> None:
+        run = self.run
+        self.run.log(f"{run.job.settings['net']}: {len(run.train_data)} training / {len(run.val_data)} validation "
+                     f"images, {run.train_data.n_classes} classes, {run.size} px, device {run.device}, "
+                     f"{run.job.threads} thread(s), settings {run.hash}")
+        self.run.log(f"{'epoch':>7} {'lr':>8} {'loss':>7} {'train':>6} {'val':>6} {'top5':>6} {'img/s':>8} "
+                     f"{'ETA':>8}")
+
+    def start_epoch(self) -> None:
+        self.epoch_start = self.last_line = time.perf_counter()
+        self.first_step = self.run.step
+
+    def step_done(self, steps: int) -> None:
+        now = time.perf_counter()
+        if now - self.last_line < self.every_s or self.run.step == steps:
+            return
+        self.last_line, run = now, self.run
+        per_step = (now - self.epoch_start) / (run.step - self.first_step)
+        evals_left = run.n_epochs - run.epoch
+        eval_s = sum(r["eval_s"] for r in run.rows) / len(run.rows) if run.rows else 0.0
+        left = (run.total_steps - run.epoch * run.steps - run.step) * per_step + evals_left * eval_s
+        sums = plain_sums(run.sums)
+        run.log(f"{run.epoch + 1:>3}/{run.n_epochs:<3} step {run.step}/{steps} ({run.step / steps:.0%}), "
+                f"loss {sums['loss'] / max(sums['seen'], 1):.4f}, {run.batch / per_step:.0f} img/s, "
+                f"epoch left {hms((steps - run.step) * per_step)}, ETA {hms(left)}")
+
+    def epoch_done(self, row: dict) -> None:
+        rows = self.run.rows
+        per_epoch = sum(r["train_s"] + r["eval_s"] for r in rows) / len(rows)
+        eta = (self.run.n_epochs - row["epoch"]) * per_epoch
+        self.run.log(f"{row['epoch']:>3}/{self.run.n_epochs:<3} {row['lr']:8.5f} {row['train_loss']:7.4f} "
+                     f"{row['train_top1']:6.3f} {row['val_top1']:6.3f} {row['val_top5']:6.3f} "
+                     f"{row['images_per_s']:8.0f} {hms(eta):>8}")
+
+
+# ---- outputs ----------------------------------------------------------------------------------------
+def epoch_row(epoch: int, lr: float, sums: dict, scores: dict, images: int, eval_s: float) -> dict:
+    """One line of epochs.csv (EPOCH_COLUMNS)."""
+    seen, seconds = max(sums["seen"], 1), sums["seconds"]
+    return {"epoch": epoch, "lr": lr, "train_loss": sums["loss"] / seen, "train_top1": sums["correct"] / seen,
+            **scores, "train_s": seconds, "eval_s": eval_s, "images_per_s": images / max(seconds, 1e-9)}
+
+
+def write_outputs(run: Run) -> dict:
+    """weights.safetensors, epochs.csv, usage.tsv and, last, metrics.json; returns the metrics."""
+    out = Path(run.job.out_dir)
+    # Slices of a named Sequential keep the full net's keys (conv1.0.weight, ...).
+    weights = {k: v.detach().contiguous().cpu()
+               for part in (run.frozen, run.trainable) for k, v in part.state_dict().items()}
+    with atomic_path(out / "weights.safetensors") as tmp:
+        save_file(weights, str(tmp))
+    with atomic_path(out / "epochs.csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, EPOCH_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(run.rows)
+    write_usage(out / "usage.tsv")
+    metrics = final_metrics(run)
+    # Last: its presence means the net is finished. The final checkpoint stays: if Snakemake dies
+    # before it records this job as done, the rerun rewrites these files from it, without training.
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def final_metrics(run: Run) -> dict:
+    """What metrics.json records: the net, its scores after the last epoch, its speed and provenance."""
+    spec, rows, last = parse_net(run.job.settings["net"]), run.rows, run.rows[-1]
+    train_s = sum(r["train_s"] for r in rows)
+    images = sum(r["train_s"] * r["images_per_s"] for r in rows)
+    return {"net": spec.name, "split": run.job.settings["split"], "seed": run.job.settings["seed"],
+            "dataset": run.job.settings["dataset"], "treatment": spec.treatment, "source": spec.source,
+            "target": spec.target, "n": spec.n, "fine_tuned": spec.fine_tuned,
+            "images_per_class": spec.images_per_class, "top1": last["val_top1"], "top5": last["val_top5"],
+            "loss": last["val_loss"], "top1_best": max(r["val_top1"] for r in rows),
+            "epochs": len(rows), "wall_s": train_s + sum(r["eval_s"] for r in rows), "images_per_s": images / train_s,
+            "n_train": len(run.train_data), "n_val": len(run.val_data), "n_classes": run.train_data.n_classes,
+            "settings_hash": run.hash, "device": str(run.device), "threads": run.job.threads,
+            "compile_s": run.compile_s, "provenance": provenance(run.identity, run.device, run.cfg["precision"])}

@@ -63,10 +63,11 @@ def stop_server(server: subprocess.Popen, path: str) -> None:
     _unlink(path)
 
 
-def serve(path: str, parent_pid: int) -> None:
-    """Accept jobs until the parent process is gone or SIGTERM; each job runs in a forked child."""
-    from . import cli, train  # noqa: F401  (the point of the server: imported once, inherited by every job)
-
+def serve(path: str, parent_pid: int, entry, warm_up=lambda: None) -> None:
+    """Accept jobs until the parent process is gone or SIGTERM; each runs `entry(argv)` (the CLI's main, whose
+    return is its exit status) in a forked child. `warm_up()` runs once first: what it imports or builds,
+    every job inherits (the point of the server)."""
+    warm_up()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished jobs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _unlink(path)
@@ -83,14 +84,14 @@ def serve(path: str, parent_pid: int) -> None:
                 continue
             if os.fork() == 0:
                 listener.close()
-                _run_job(conn)  # never returns
+                _run_job(conn, entry)  # never returns
             conn.close()
     finally:
         listener.close()
         _unlink(path)
 
 
-def _run_job(conn: socket.socket) -> None:
+def _run_job(conn: socket.socket, entry) -> None:
     """In the forked child: become the client's job, report its exit status, exit."""
     status = 1
     try:
@@ -107,10 +108,8 @@ def _run_job(conn: socket.socket) -> None:
         os.environ.update(request["env"])
         os.environ.pop(SOCKET_ENV)  # this process is the job: it must not ask the server again
         threading.Thread(target=_exit_with_client, args=(conn,), daemon=True).start()
-        from .cli import main
-
         print(f"(running in a process forked from the warm server {os.getppid()}: pid {os.getpid()})", flush=True)
-        status = _exit_status(main, request["argv"])
+        status = _exit_status(entry, request["argv"])
     except BaseException:  # anything, even SystemExit from a bad request: report it, never return
         traceback.print_exc()
     finally:

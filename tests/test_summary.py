@@ -1,0 +1,33 @@
+"""Tests of the end-of-run summary (transferability.summary, `python -m transferability summary`)."""
+
+from test_plots import nets, written_tables  # noqa: F401 (nets: the fixture)
+
+from transferability import cli, summary, tables
+
+
+def test_each_finding_in_one_line_with_outcome_value_and_units(nets, tmp_path, capsys):  # noqa: F811
+    written_tables(nets, tmp_path / "tables")
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "figure2_top.png").write_bytes(b"")
+    assert cli.main(["summary", str(tmp_path), "--report-command", "snakemake --report r.html"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    findings = tables.read_table(tmp_path / "tables" / "findings.csv")
+    said = [line for line in lines if line.startswith("  finding ")]
+    assert len(said) == len(findings) == 7
+    for line, row in zip(said, findings.itertuples()):
+        assert f"finding {row.finding} (" in line and row.outcome.upper() in line
+        assert f"; {row.units} unit" in line and line.endswith(row.why)
+    co_adaptation = findings[findings["finding"] == "2"].iloc[0]
+    assert f"= {co_adaptation.value:.4f}, 95% CI [{co_adaptation.ci95_low:.4f}, " in said[1]
+    assert said[1].startswith("  finding 2 (Fragile co-adaptation): ")
+    without = [line for line, low in zip(said, findings["ci95_low"]) if low != low]  # NaN: no spread
+    assert without and all("no interval" in line for line in without)
+    assert f"  {tmp_path / 'figures' / 'figure2_top'}.{{png,pdf}}" in lines
+    assert f"  {tmp_path / 'tables' / 'unit_effects.csv'}" in lines
+    assert "Report: snakemake --report r.html" in lines
+
+
+def test_a_run_without_findings_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["summary", str(tmp_path)]) == 1
+    assert f"{tmp_path}: no tables/findings.csv" in capsys.readouterr().err
+    assert summary.REPORT.startswith("snakemake --report report.html")

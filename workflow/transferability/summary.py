@@ -1,0 +1,51 @@
+"""The end-of-run summary: each finding in one line (its outcome, the value tested with its interval, its
+units and why), the paths of the run's figures and tables, and how to build the report and compare runs.
+Read from the tables the run wrote (findings.csv), never recomputed."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from . import tables
+
+REPORT = "snakemake --report report.html  (with the run's own --configfile/--config options)"
+
+
+def _number(value) -> str:
+    return "" if value is None or np.isnan(value) else f"{value:.4f}"
+
+
+def finding_line(row, dataset_named=False) -> str:
+    """One finding as one line: 'finding 4 (...): reproduced; AnB - BnB at n=7 = -0.0824, 95% CI [..],
+    8 units; p = 0.001 < 0.05'."""
+    title = re.split(r"[:;]", row.statement)[0].split(". ", 1)[-1].rstrip(".")  # "2. Fragile co-adaptation: ..."
+    where = f"[{row.dataset}] " if dataset_named and row.dataset else ""
+    value = f"{row.measured} = {_number(row.value)}" if _number(row.value) else row.measured
+    interval = (f", 95% CI [{_number(row.ci95_low)}, {_number(row.ci95_high)}]" if _number(row.ci95_low)
+                else ", no interval")
+    units = f"{int(row.units)} unit{'s' if row.units != 1 else ''}"
+    return f"{where}finding {row.finding} ({title}): {row.outcome.upper()}; {value}{interval}; {units}; {row.why}"
+
+
+def _listing(folder: Path, pattern: str) -> list[str]:
+    return [f"  {path}" for path in sorted(folder.glob(pattern))]
+
+
+def summary_lines(results_dir, report_command=REPORT) -> list[str]:
+    """The summary of the run whose outputs are in `results_dir` (holding tables/ and figures/)."""
+    results_dir = Path(results_dir)
+    findings_csv = results_dir / "tables" / "findings.csv"
+    if not findings_csv.is_file():
+        raise FileNotFoundError(f"{results_dir}: no tables/findings.csv (a run's summarize job writes it)")
+    findings = tables.read_table(findings_csv)
+    several = findings["dataset"].nunique() > 1
+    lines = [f"Findings ({findings_csv}: each row's test; a unit is one split, seed and target half; one-sided "
+             "tests at alpha 0.05, two-sided 95% intervals):"]
+    lines += ["  " + finding_line(row, several) for row in findings.itertuples()]
+    figures = [line.replace(".png", ".{png,pdf}") for line in _listing(results_dir / "figures", "*.png")]
+    lines += ["Figures:", *(figures or ["  none yet"])]
+    lines += ["Tables:", *(_listing(results_dir / "tables", "*.csv") or ["  none yet"])]
+    lines += [f"Report: {report_command}",
+              f"Compare with another run: python -m transferability compare {results_dir} OTHER_RUN --out comparison"]
+    return lines
