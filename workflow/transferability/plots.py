@@ -36,7 +36,7 @@ STYLE = {
                      net="{S}n{T}", pooled="transfer (AnB, BnA)"),
     "transfer_ft": dict(color="#f07c7c", face="#f07c7c", marker="+", label="transfer AnB$^+$", offset=0.21,
                         net="{S}n{T}$^+$", pooled="transfer$^+$ (AnB$^+$, BnA$^+$)"),
-    "transfer_ft_lowlr": dict(color="#e0a000", face="#e0a000", marker="x", label="transfer AnB$^+$, copied lr x0.1",
+    "transfer_ft_lowlr": dict(color="#e0a000", face="#e0a000", marker="X", label="transfer AnB$^+$, copied lr x0.1",
                               offset=0.32, net="{S}n{T}$^+$ (copied lr x0.1)",
                               pooled="transfer$^+$, copied lr x0.1 (AnB$^+$lr, BnA$^+$lr)"),
     "random_frozen": dict(color="#555555", face="#555555", marker="s", label="random frozen", offset=0.0),
