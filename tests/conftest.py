@@ -54,7 +54,8 @@ def finished_run(tmp_path_factory):
     """The smoke DAG run to the end locally, once per test session."""
     workdir = tmp_path_factory.mktemp("smoke")
     started = time.monotonic()
-    run_snakemake(workdir, "--cores", "2")
+    result = run_snakemake(workdir, "--cores", "2")
+    (workdir / "snakemake.stderr").write_text(result.stderr)  # what the user saw, for the summary's test
     print(f"smoke DAG: {time.monotonic() - started:.1f} s")
     return workdir
 

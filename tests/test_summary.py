@@ -30,4 +30,4 @@ def test_each_finding_in_one_line_with_outcome_value_and_units(nets, tmp_path, c
 def test_a_run_without_findings_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["summary", str(tmp_path)]) == 1
     assert f"{tmp_path}: no tables/findings.csv" in capsys.readouterr().err
-    assert summary.REPORT.startswith("snakemake --report report.html")
+    assert summary.REPORT.startswith("snakemake --report RUN_FOLDER/report.html")

@@ -225,3 +225,15 @@ def test_every_transfer_net_is_wired_to_the_right_base(finished_run):
             assert not any(torch.equal(weights[k], other[k]) for k in copied), folder.name
         checked += 1
     assert checked == 28
+
+
+@pytest.mark.slow
+def test_a_finished_run_ends_with_its_summary(finished_run):
+    """The run's last words: one line per finding of findings.csv, its figures and the report's command."""
+    said = (finished_run / "snakemake.stderr").read_text()
+    summary = said[said.index("Findings ("):]
+    findings = pd.read_csv(finished_run / "results/smoke/tables/findings.csv", dtype={"finding": str})
+    for finding in findings["finding"].astype(str):
+        assert f"finding {finding} (" in summary
+    assert "results/smoke/figures/figure2_top.{png,pdf}" in summary
+    assert "--report results/smoke/report.html" in summary

@@ -16,7 +16,7 @@ PYTHON = sys.executable  # the interpreter running Snakemake, which has torch
 for name in [m for m in sys.modules if m.split(".")[0] == "transferability"]:
     del sys.modules[name]
 
-from transferability import plan, warm
+from transferability import plan, summary, warm
 from transferability.config import ConfigError
 from transferability.datasets import source_fingerprint
 from transferability.nets import NET_PATTERN
@@ -50,3 +50,16 @@ def start_warm_server():
 def stop_warm_server():
     while WARM_SERVERS:
         warm.stop_server(*WARM_SERVERS.pop())
+
+
+def print_run_summary():
+    """At the end of a successful run: its findings in one line each, where its figures and tables are, how
+    to build its report. Said only when findings.csv is newer than every net (a run that stopped short of
+    the tables would otherwise show an older run's findings as this one's)."""
+    findings = PLAN.table("findings")
+    nets = [path for path in PLAN.all_metrics() if os.path.exists(path)]
+    if not os.path.exists(findings) or any(os.path.getmtime(n) > os.path.getmtime(findings) for n in nets):
+        return
+    options = " ".join(f"--configfile {path}" for path in workflow.overwrite_configfiles)
+    report_command = f"snakemake {options + ' ' if options else ''}--report {PLAN.root}/report.html"
+    print("\n".join(summary.summary_lines(PLAN.root, report_command)), file=sys.stderr)

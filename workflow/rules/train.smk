@@ -63,6 +63,7 @@ rule remove_finished_checkpoints:
 
 onsuccess:
     stop_warm_server()
+    print_run_summary()
 
 
 onerror:

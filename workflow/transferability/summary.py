@@ -9,7 +9,7 @@ import numpy as np
 
 from . import tables
 
-REPORT = "snakemake --report report.html  (with the run's own --configfile/--config options)"
+REPORT = "snakemake --report RUN_FOLDER/report.html  (with the run's own --configfile/--config options)"
 
 
 def _number(value) -> str:
