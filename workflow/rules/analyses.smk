@@ -23,7 +23,7 @@ rule measure_similarity:
         "benchmarks/analyses/measure_similarity/{split}/seed{seed}.tsv"
     threads: config["train"]["threads"]
     shell:
-        "{PYTHON} -m transferability similarity " + UNIT_OPTIONS + " --images {params.images} "
+        "python -m transferability similarity " + UNIT_OPTIONS + " --images {params.images} "
         "--out {output} {params.fine_tuned} > {log} 2>&1"
 
 
@@ -48,7 +48,7 @@ rule train_probes:
         "benchmarks/analyses/train_probes/{split}/seed{seed}.tsv"
     threads: config["train"]["threads"]
     shell:
-        "{PYTHON} -m transferability probes " + UNIT_OPTIONS + " --images-per-class {params.images_per_class} "
+        "python -m transferability probes " + UNIT_OPTIONS + " --images-per-class {params.images_per_class} "
         "--targets {params.targets} --out {output} > {log} 2>&1"
 
 
@@ -79,7 +79,7 @@ rule compare_layer_measures:
     benchmark:
         "benchmarks/analyses/compare_layer_measures.tsv"
     shell:
-        "{PYTHON} -m transferability layer-measures --nets {input.nets} --split-kinds {params.split_kinds:q} "
+        "python -m transferability layer-measures --nets {input.nets} --split-kinds {params.split_kinds:q} "
         "--similarity {input.similarity} --probes {input.probes} {params.tables} --measures-out {output.measures} "
         "--correlations-out {output.correlations} --dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"
 
@@ -101,5 +101,5 @@ rule draw_filter_atlas:
     benchmark:
         "benchmarks/analyses/draw_filter_atlas.tsv"
     shell:
-        "{PYTHON} -m transferability filters --weights {input.weights} --model {params.model:q} {params.unit} "
+        "python -m transferability filters --weights {input.weights} --model {params.model:q} {params.unit} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"

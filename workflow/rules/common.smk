@@ -6,11 +6,15 @@ import tempfile
 
 from snakemake.utils import validate
 
-PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
+# The repository's workflow/ folder, found from this file: workflow.basedir is the folder of the main
+# Snakefile, another workflow's when this one is used as its module.
+PACKAGE_ROOT = os.path.abspath(os.path.join(workflow.current_basedir, ".."))
 sys.path.insert(0, PACKAGE_ROOT)
-# Jobs find the package too, even where it was not pip-installed (e.g. a conda env).
+# Jobs run `python -m transferability`: the package from PYTHONPATH (also in a conda env, where it is not
+# installed), `python` from PATH: the interpreter running Snakemake (its folder first, so a venv's
+# snakemake works unactivated), unless --sdm conda activates the rules' env, whose python then comes first.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
-PYTHON = sys.executable  # the interpreter running Snakemake, which has torch
+os.environ["PATH"] = os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")]))
 
 from transferability import warm
 from transferability.datasets import source_fingerprint
@@ -18,7 +22,7 @@ from transferability.config import RUN_ONLY_TRAIN_KEYS, ConfigError, check_confi
 from transferability.model import architecture
 from transferability.nets import NET_PATTERN, parse_net, transfer_grid
 
-SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+SCHEMA = os.path.join(PACKAGE_ROOT, "schemas/config.schema.yaml")
 coerce_config(config, load_schema(SCHEMA))  # --config gives nested numbers as strings
 try:
     check_config(config, load_schema(SCHEMA))  # one clear line naming the key, before any job starts
@@ -114,10 +118,12 @@ WARM_SERVERS = []
 
 
 def start_warm_server():
-    """Local runs: one process imports torch and forks itself for each training job (transferability/warm.py)."""
-    if config["train"]["warm_start"] and workflow.local_exec and not (workflow.remote_exec or workflow.subprocess_exec):
+    """Local runs: one process imports torch and forks itself for each training job (transferability/warm.py).
+    Not with --sdm conda/apptainer: the server runs this interpreter, and the jobs must run the rules' env."""
+    if (config["train"]["warm_start"] and workflow.local_exec and not (workflow.remote_exec or workflow.subprocess_exec)
+            and not workflow.deployment_settings.deployment_method):
         path = os.path.join(tempfile.gettempdir(), f"transferability-warm-{os.getpid()}.sock")
-        WARM_SERVERS.append((warm.start_server(path, PYTHON), path))
+        WARM_SERVERS.append((warm.start_server(path, sys.executable), path))
 
 
 def stop_warm_server():

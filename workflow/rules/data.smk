@@ -19,5 +19,5 @@ rule cache_dataset:
     retries: 0  # a bad data set fails the same way every time: report it once
     threads: 4  # image-decoding threads; Snakemake lowers it to --cores, set-threads raises it
     shell:
-        "{PYTHON} -m transferability cache-data --dataset {params.dataset:q} --workers {threads} "
+        "python -m transferability cache-data --dataset {params.dataset:q} --workers {threads} "
         "--out results/data > {log} 2>&1"

@@ -19,6 +19,6 @@ rule draw_figure:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability figure {wildcards.figure} --nets {input.nets} --per-layer {input.per_layer} "
+        "python -m transferability figure {wildcards.figure} --nets {input.nets} --per-layer {input.per_layer} "
         "--effects {input.effects} --findings {input.findings} --context {params.context:q} {params.paper} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"

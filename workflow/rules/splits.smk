@@ -14,5 +14,5 @@ rule split_classes:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability split --meta {input.meta} --definition {params.definition:q} "
+        "python -m transferability split --meta {input.meta} --definition {params.definition:q} "
         "--out {output} > {log} 2>&1"

@@ -14,7 +14,7 @@ rule collect_results:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability collect --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"
+        "python -m transferability collect --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"
 
 
 rule summarize_layers:
@@ -29,7 +29,7 @@ rule summarize_layers:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability summarize --nets {input} --per-layer {output.per_layer} "
+        "python -m transferability summarize --nets {input} --per-layer {output.per_layer} "
         "--effects {output.effects} --findings {output.findings} > {log} 2>&1"
 
 
@@ -43,4 +43,4 @@ rule compare_with_paper:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability compare --per-layer {input} --out {output} > {log} 2>&1"
+        "python -m transferability compare --per-layer {input} --out {output} > {log} 2>&1"

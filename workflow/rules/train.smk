@@ -26,9 +26,9 @@ rule train_net:
         runtime=train_runtime_minutes,
         mem_mb=lambda wildcards, attempt: config["resources"]["mem_mb"] * attempt,
     shell:
-        "{PYTHON} -m transferability train --settings {params.settings:q} --data results/data "
+        "python -m transferability train --settings {params.settings:q} --data results/data "
         "--split {input.split} --source '{input.source}' --out-dir $(dirname {output.metrics}) "
-        "--checkpoint-dir {params.checkpoints} --threads {threads} {RUN_OPTIONS} > {log} 2>&1"
+        "--checkpoint-dir {params.checkpoints} --threads {threads} " + RUN_OPTIONS + " > {log} 2>&1"
 
 
 onstart:
@@ -49,7 +49,7 @@ rule remove_finished_checkpoints:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability remove-checkpoints --nets results/nets --root results/checkpoints "
+        "python -m transferability remove-checkpoints --nets results/nets --root results/checkpoints "
         "--out {output} {input} > {log} 2>&1"
 
 
