@@ -91,3 +91,18 @@ def test_as_a_module_with_an_unactivated_venv_a_net_trains(tmp_path):
                              "--config", "train={'epochs': 1}"], capture_output=True, text=True, env=bare_env())
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert yaml.safe_load((user / target).read_text())["epochs"] == 1
+
+
+def snakemake_commands(text: str) -> set[str]:
+    """The `snakemake ...` command lines of a text (comment lines' too), each preset's path made generic."""
+    lines = [re.sub(r"^#\s*", "", line).split("  #")[0].strip() for line in text.splitlines()]
+    return {re.sub(r"config/\w+\.yaml", "config/PRESET.yaml", line) for line in lines if line.startswith("snakemake ")}
+
+
+@pytest.mark.parametrize("preset", sorted(path.name for path in (ROOT / "config").glob("*.yaml")))
+def test_a_presets_header_gives_the_command_the_readme_gives(preset):
+    """config/imagenet.yaml said `--profile profiles/slurm`, which the README warns against (profiles/default's
+    keys would win): a header's command must be one the README gives."""
+    header = "\n".join(line for line in (ROOT / "config" / preset).read_text().splitlines() if line.startswith("#"))
+    commands = snakemake_commands(header)
+    assert commands and commands <= snakemake_commands((ROOT / "README.md").read_text()), commands
