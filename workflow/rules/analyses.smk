@@ -23,7 +23,7 @@ rule measure_similarity:
         "benchmarks/analyses/measure_similarity/{split}/seed{seed}.tsv"
     threads: config["train"]["threads"]
     shell:
-        "python -m transferability similarity " + UNIT_OPTIONS + " --images {params.images} "
+        f"python -m transferability similarity {UNIT_OPTIONS} --images {{params.images}} "
         "--out {output} {params.fine_tuned} > {log} 2>&1"
 
 
@@ -48,7 +48,7 @@ rule train_probes:
         "benchmarks/analyses/train_probes/{split}/seed{seed}.tsv"
     threads: config["train"]["threads"]
     shell:
-        "python -m transferability probes " + UNIT_OPTIONS + " --images-per-class {params.images_per_class} "
+        f"python -m transferability probes {UNIT_OPTIONS} --images-per-class {{params.images_per_class}} "
         "--targets {params.targets} --out {output} > {log} 2>&1"
 
 

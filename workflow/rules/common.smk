@@ -13,8 +13,11 @@ sys.path.insert(0, PACKAGE_ROOT)
 # Jobs run `python -m transferability`: the package from PYTHONPATH (also in a conda env, where it is not
 # installed), `python` from PATH: the interpreter running Snakemake (its folder first, so a venv's
 # snakemake works unactivated), unless --sdm conda activates the rules' env, whose python then comes first.
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
-os.environ["PATH"] = os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")]))
+# (Set for the jobs, not asked of the user: no `envvars:` directive.)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
+    PATH=os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])),
+)
 
 from transferability import warm
 from transferability.datasets import source_fingerprint

@@ -28,7 +28,8 @@ rule train_net:
     shell:
         "python -m transferability train --settings {params.settings:q} --data results/data "
         "--split {input.split} --source '{input.source}' --out-dir $(dirname {output.metrics}) "
-        "--checkpoint-dir {params.checkpoints} --threads {threads} " + RUN_OPTIONS + " > {log} 2>&1"
+        "--checkpoint-dir {params.checkpoints} --threads {threads} "
+        f"{RUN_OPTIONS} > {{log}} 2>&1"  # filled in now: the shell command of a module sees no globals
 
 
 onstart:
