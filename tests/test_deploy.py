@@ -70,10 +70,19 @@ def bare_env() -> dict:
     return {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "LANG": "C.UTF-8"}
 
 
-def test_as_a_module_of_another_workflow_the_dry_run_plans_the_smoke_dag(tmp_path):
-    snakefile = module_workflow(tmp_path / "user", ROOT / "tests/smoke.yaml")
-    result = subprocess.run([SNAKEMAKE, "-n", "-s", str(snakefile), "-d", str(tmp_path / "user")],
-                            capture_output=True, text=True, env=bare_env())
+@pytest.mark.parametrize("layout", ["flat", "snakedeploy"])
+def test_as_a_module_of_another_workflow_the_dry_run_plans_the_smoke_dag(tmp_path, layout):
+    """flat: the other workflow's Snakefile beside its config; snakedeploy: the layout `snakedeploy
+    deploy-workflow` writes (workflow/Snakefile reading config/config.yaml, run from the folder above)."""
+    user = tmp_path / "user"
+    if layout == "flat":
+        snakefile = module_workflow(user, ROOT / "tests/smoke.yaml")
+    else:
+        (user / "config").mkdir(parents=True)
+        (user / "config/config.yaml").write_text((ROOT / "tests/smoke.yaml").read_text())
+        snakefile = module_workflow(user / "workflow", Path("config/config.yaml"))
+    result = subprocess.run([SNAKEMAKE, "-n", "-s", str(snakefile), "-d", str(user)], capture_output=True, text=True,
+                            env=bare_env(), cwd=user)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
     assert jobs["train_net"] == "30" and jobs["draw_figure"] == "2" and jobs["all"] == "1", jobs
