@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: run test test-fast bench bench-gpu report dry-run setup data slurm clean-results
+.PHONY: run test test-fast lint format bench bench-gpu report dry-run setup data slurm clean-results
 
 run: setup data  ## set up, then run the default experiment (Fashion-MNIST)
 	$(BIN)/snakemake --cores all
@@ -15,6 +15,13 @@ test: setup data slurm  ## set up, then run every test
 
 test-fast: setup  ## unit tests only (no Snakemake DAG, no Slurm)
 	$(BIN)/pytest -q -m "not slow and not slurm"
+
+lint: setup  ## snakemake --lint and snakefmt --check of the Snakefile and rules (make test runs both too)
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+format: setup  ## snakefmt the Snakefile and rules (line length from pyproject.toml)
+	$(BIN)/snakefmt Snakefile workflow/rules
 
 bench: setup data  ## training-speed benchmark (prints, writes benchmarks/out/speed.{csv,json})
 	$(BIN)/python benchmarks/speed.py
