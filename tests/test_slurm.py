@@ -312,8 +312,8 @@ def test_every_end_of_a_job_with_accounting_is_noticed_and_the_net_resumes(accou
     for end in ("cancelled", "failed", "timeout"):
         noticed, found = run.first(rf"Slurm job {jobs[end]} ended (\w+)", 240)
         assert found.group(1) == {"cancelled": "CANCELLED", "failed": "FAILED", "timeout": "TIMEOUT"}[end]
-        if end == "timeout":  # it ended when Slurm killed it, not when the test shortened its limit
-            ended[end] = slurm_end_time(jobs[end])
+        if end != "cancelled":  # the job ended when Slurm killed it (not when the test shortened its limit) or
+            ended[end] = slurm_end_time(jobs[end])  # when its Snakemake exited (seconds after the kill, under load)
         delays[end] = noticed - ended[end]
     retry = wait_for_running_job(run_id, *nets["timeout"])
     limits["retry"] = next(job["minutes"] for job in slurm_jobs(run_id) if job["id"] == retry)
