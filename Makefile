@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: run test test-fast bench bench-gpu report dry-run setup data slurm clean-results
+.PHONY: run test test-fast lint format bench bench-gpu report dry-run setup data slurm clean-results
 
 run: setup data  ## set up, then run the default experiment (Fashion-MNIST)
 	$(BIN)/snakemake --cores all
@@ -16,6 +16,13 @@ test: setup data slurm  ## set up, then run every test
 test-fast: setup  ## unit tests only (no Snakemake DAG, no Slurm)
 	$(BIN)/pytest -q -m "not slow and not slurm"
 
+lint: setup  ## snakemake --lint and snakefmt --check of the Snakefile and rules (make test runs both too)
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+format: setup  ## snakefmt the Snakefile and rules (line length from pyproject.toml)
+	$(BIN)/snakefmt Snakefile workflow/rules
+
 bench: setup data  ## training-speed benchmark (prints, writes benchmarks/out/speed.{csv,json})
 	$(BIN)/python benchmarks/speed.py
 
@@ -23,7 +30,7 @@ bench-gpu: setup data  ## the benchmark for a GPU machine: caffenet eager and co
 	$(BIN)/python benchmarks/speed.py --require-gpu --gpu-sections --quick --dag none --compile --grid on
 
 report: setup  ## the Snakemake report of a finished run
-	$(BIN)/snakemake --report report.html
+	$(BIN)/snakemake --report results/default/report.html
 
 dry-run: setup
 	$(BIN)/snakemake -n
@@ -50,4 +57,4 @@ slurm:  ## the local single-node Slurm (with slurmdbd + MariaDB) the Slurm tests
 	else echo "note: not root, the Slurm tests will be skipped"; fi
 
 clean-results:
-	rm -rf results logs benchmarks/train_net benchmarks/cache_dataset.tsv .snakemake/incomplete
+	rm -rf results .snakemake/incomplete

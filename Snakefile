@@ -25,6 +25,6 @@ include: "workflow/rules/analyses.smk"
 
 
 rule all:
+    default_target: True
     input:
         PLAN.final_outputs(),
-    default_target: True

@@ -11,19 +11,19 @@ rule measure_similarity:
         weights=lambda wildcards: PLAN.unit_weights(wildcards.split, wildcards.seed, fine_tuned=True),
     output:
         PLAN.analysis_file("similarity"),
+    log:
+        PLAN.log("measure_similarity", "{split}/seed{seed}"),
+    benchmark:
+        PLAN.benchmark("measure_similarity", "{split}/seed{seed}")
+    conda:
+        "../../envs/environment.yaml"
+    threads: config["train"]["threads"]
     params:
         unit=lambda wildcards, input, threads: PLAN.unit_options(wildcards.split, wildcards.seed, input.split, threads),
         images=config["analyses"]["similarity_images"],
         fine_tuned=lambda wildcards: " ".join(PLAN.fine_tuned_nets(wildcards.split)),
-    log:
-        PLAN.log("measure_similarity", "{split}/seed{seed}"),
-    conda:
-        "../../envs/environment.yaml"
-    benchmark:
-        PLAN.benchmark("measure_similarity", "{split}/seed{seed}")
-    threads: config["train"]["threads"]
     shell:
-        "{PYTHON} -m transferability similarity {params.unit} --images {params.images} "
+        "python -m transferability similarity {params.unit} --images {params.images} "
         "--out {output} {params.fine_tuned} > {log} 2>&1"
 
 
@@ -35,19 +35,19 @@ rule train_probes:
         weights=lambda wildcards: PLAN.unit_weights(wildcards.split, wildcards.seed),
     output:
         PLAN.analysis_file("probes"),
+    log:
+        PLAN.log("train_probes", "{split}/seed{seed}"),
+    benchmark:
+        PLAN.benchmark("train_probes", "{split}/seed{seed}")
+    conda:
+        "../../envs/environment.yaml"
+    threads: config["train"]["threads"]
     params:
         unit=lambda wildcards, input, threads: PLAN.unit_options(wildcards.split, wildcards.seed, input.split, threads),
         images_per_class=config["analyses"]["probe_images_per_class"],
         targets=lambda wildcards: plan.probe_targets(config, wildcards.split),
-    log:
-        PLAN.log("train_probes", "{split}/seed{seed}"),
-    conda:
-        "../../envs/environment.yaml"
-    benchmark:
-        PLAN.benchmark("train_probes", "{split}/seed{seed}")
-    threads: config["train"]["threads"]
     shell:
-        "{PYTHON} -m transferability probes {params.unit} --images-per-class {params.images_per_class} "
+        "python -m transferability probes {params.unit} --images-per-class {params.images_per_class} "
         "--targets {params.targets} --out {output} > {log} 2>&1"
 
 
@@ -57,24 +57,29 @@ rule compare_layer_measures:
         similarity=PLAN.analysis_units("similarity"),
         probes=PLAN.analysis_units("probes"),
     output:
-        **{kind: report(path, category="Layers", caption=f"../report/{os.path.basename(path)[:-4]}.rst")
-           for kind, path in PLAN.layer_measure_outputs().items()},
-        png=report(PLAN.figure("layer_measures", "png"), category="Layers", caption="../report/layer_measures_figure.rst"),
+        **{
+            kind: report(path, category="Layers", caption=f"../report/{os.path.basename(path)[:-4]}.rst")
+            for kind, path in PLAN.layer_measure_outputs().items()
+        },
+        png=report(
+            PLAN.figure("layer_measures", "png"), category="Layers", caption="../report/layer_measures_figure.rst"
+        ),
         pdf=PLAN.figure("layer_measures", "pdf"),
-    params:
-        split_kinds=json.dumps(PLAN.split_kinds()),
-        dpi=config["plots"]["dpi"],
-        tables=lambda wildcards, output: " ".join(f"--{kind}-out {output[kind]}" for kind in ("similarity", "probes")
-                                                  if kind in output.keys()),
     log:
         PLAN.log("compare_layer_measures"),
+    benchmark:
+        PLAN.benchmark("compare_layer_measures")
     localrule: True
     conda:
         "../../envs/environment.yaml"
-    benchmark:
-        PLAN.benchmark("compare_layer_measures")
+    params:
+        split_kinds=json.dumps(PLAN.split_kinds()),
+        dpi=config["plots"]["dpi"],
+        tables=lambda wildcards, output: " ".join(
+            f"--{kind}-out {output[kind]}" for kind in ("similarity", "probes") if kind in output.keys()
+        ),
     shell:
-        "{PYTHON} -m transferability layer-measures --nets {input.nets} --split-kinds {params.split_kinds:q} "
+        "python -m transferability layer-measures --nets {input.nets} --split-kinds {params.split_kinds:q} "
         "--similarity {input.similarity} --probes {input.probes} {params.tables} --measures-out {output.measures} "
         "--correlations-out {output.correlations} --dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"
 
@@ -85,17 +90,17 @@ rule draw_filter_atlas:
     output:
         png=report(PLAN.figure("filters", "png"), category="Layers", caption="../report/filters.rst"),
         pdf=PLAN.figure("filters", "pdf"),
+    log:
+        PLAN.log("draw_filter_atlas"),
+    benchmark:
+        PLAN.benchmark("draw_filter_atlas")
+    localrule: True
+    conda:
+        "../../envs/environment.yaml"
     params:
         model=PLAN.model_json(),
         unit=PLAN.atlas_unit() if PLAN.analysis_splits() else "",
         dpi=config["plots"]["dpi"],
-    log:
-        PLAN.log("draw_filter_atlas"),
-    localrule: True
-    conda:
-        "../../envs/environment.yaml"
-    benchmark:
-        PLAN.benchmark("draw_filter_atlas")
     shell:
-        "{PYTHON} -m transferability filters --weights {input.weights} --model {params.model:q} {params.unit} "
+        "python -m transferability filters --weights {input.weights} --model {params.model:q} {params.unit} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"

@@ -5,12 +5,18 @@ import os
 import sys
 import tempfile
 
-PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
+# The repository's workflow/ folder, found from this file: workflow.basedir is the folder of the main
+# Snakefile, another workflow's when this one is used as its module.
+PACKAGE_ROOT = os.path.abspath(os.path.join(workflow.current_basedir, ".."))
 sys.path.insert(0, PACKAGE_ROOT)
-# Jobs find the package too, even where it was not pip-installed (e.g. a conda env). (snakemake --lint
-# asks for an envvars directive: that is for variables a user must set; this one the workflow sets.)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
-PYTHON = sys.executable  # the interpreter running Snakemake, which has torch
+# Jobs run `python -m transferability`: the package from PYTHONPATH (also in a conda env, where it is not
+# installed), `python` from PATH: the interpreter running Snakemake (its folder first, so a venv's
+# snakemake works unactivated), unless --sdm conda activates the rules' env, whose python then comes first.
+# (Set for the jobs, not asked of the user: no `envvars:` directive.)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
+    PATH=os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])),
+)
 # Snakemake's start imported the Slurm plugin, and with it the package of the checkout pip-installed:
 # this checkout's own package must plan this run.
 for name in [m for m in sys.modules if m.split(".")[0] == "transferability"]:
@@ -41,10 +47,16 @@ WARM_SERVERS = []
 
 
 def start_warm_server():
-    """Local runs: one process imports torch and forks itself for each training job (transferability/warm.py)."""
-    if config["train"]["warm_start"] and workflow.local_exec and not (workflow.remote_exec or workflow.subprocess_exec):
+    """Local runs: one process imports torch and forks itself for each training job (transferability/warm.py).
+    Not with --sdm conda/apptainer: the server runs this interpreter, and the jobs must run the rules' env."""
+    if (
+        config["train"]["warm_start"]
+        and workflow.local_exec
+        and not (workflow.remote_exec or workflow.subprocess_exec)
+        and not workflow.deployment_settings.deployment_method
+    ):
         path = os.path.join(tempfile.gettempdir(), f"transferability-warm-{os.getpid()}.sock")
-        WARM_SERVERS.append((warm.start_server(path, PYTHON), path))
+        WARM_SERVERS.append((warm.start_server(path, sys.executable), path))
 
 
 def stop_warm_server():

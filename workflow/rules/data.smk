@@ -6,20 +6,20 @@ rule cache_dataset:
     output:
         PLAN.data_files(),
         meta=PLAN.meta,
+    log:
+        PLAN.data_log,
+    benchmark:
+        PLAN.data_benchmark
+    retries: 0  # a bad data set fails the same way every time: report it once
+    conda:
+        "../../envs/environment.yaml"
+    threads: 4  # image-decoding threads; Snakemake lowers it to --cores, set-threads raises it
     params:
         dataset=json.dumps(config["dataset"]),
         # Paths, sizes and times of the files read: an added, removed or edited image rebuilds the cache
         # (Snakemake reruns a job whose params changed), and every net after it. A listing, not a decode.
         source=lambda wildcards: source_fingerprint(config["dataset"]),
         out=lambda wildcards, output: os.path.dirname(output.meta),
-    log:
-        PLAN.data_log,
-    conda:
-        "../../envs/environment.yaml"
-    benchmark:
-        PLAN.data_benchmark
-    retries: 0  # a bad data set fails the same way every time: report it once
-    threads: 4  # image-decoding threads; Snakemake lowers it to --cores, set-threads raises it
     shell:
-        "{PYTHON} -m transferability cache-data --dataset {params.dataset:q} --workers {threads} "
+        "python -m transferability cache-data --dataset {params.dataset:q} --workers {threads} "
         "--out {params.out} > {log} 2>&1"

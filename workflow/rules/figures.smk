@@ -11,17 +11,17 @@ rule draw_figure:
     output:
         png=report(PLAN.figure("{figure}", "png"), category="Figures", caption="../report/figure.rst"),
         pdf=PLAN.figure("{figure}", "pdf"),
-    params:
-        paper="--paper" if PLAN.paper_overlay() else "",
-        dpi=config["plots"]["dpi"],
-        context=PLAN.figure_context(),
     log:
         PLAN.log("draw_figure", "{figure}"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
+    params:
+        paper="--paper" if PLAN.paper_overlay() else "",
+        dpi=config["plots"]["dpi"],
+        context=PLAN.figure_context(),
     shell:
-        "{PYTHON} -m transferability figure {wildcards.figure} --nets {input.nets} --per-layer {input.per_layer} "
+        "python -m transferability figure {wildcards.figure} --nets {input.nets} --per-layer {input.per_layer} "
         "--effects {input.effects} --reduced-data {input.reduced_data} --findings {input.findings} "
         "--context {params.context:q} {params.paper} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"
@@ -34,14 +34,14 @@ rule draw_training_curves:
         table=report(PLAN.table("training_curves"), category="Tables", caption="../report/training_curves_table.rst"),
         png=report(PLAN.figure("training_curves", "png"), category="Figures", caption="../report/training_curves.rst"),
         pdf=PLAN.figure("training_curves", "pdf"),
-    params:
-        dpi=config["plots"]["dpi"],
-        context=PLAN.figure_context(),
     log:
         PLAN.log("draw_training_curves"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
+    params:
+        dpi=config["plots"]["dpi"],
+        context=PLAN.figure_context(),
     shell:
-        "{PYTHON} -m transferability training-curves --epochs {input} --table {output.table} --context {params.context:q} "
+        "python -m transferability training-curves --epochs {input} --table {output.table} --context {params.context:q} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"

@@ -6,14 +6,14 @@ rule split_classes:
         meta=PLAN.meta,
     output:
         PLAN.split_file(),
-    params:
-        definition=lambda wildcards: json.dumps(PLAN.splits()[wildcards.split]),
     log:
         PLAN.log("split_classes", "{split}"),
-    localrule: True
     retries: 0  # a split that cannot be made fails the same way every time
+    localrule: True
     conda:
         "../../envs/environment.yaml"
+    params:
+        definition=lambda wildcards: json.dumps(PLAN.splits()[wildcards.split]),
     shell:
-        "{PYTHON} -m transferability split --meta {input.meta} --definition {params.definition:q} "
+        "python -m transferability split --meta {input.meta} --definition {params.definition:q} "
         "--out {output} > {log} 2>&1"

@@ -7,15 +7,15 @@ rule collect_results:
         epochs=PLAN.all_epochs(),  # read beside each metrics.json
     output:
         report(PLAN.table("nets"), category="Tables", caption="../report/nets.rst"),
-    params:
-        split_kinds=json.dumps(PLAN.split_kinds()),
     log:
         PLAN.log("collect_results"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
+    params:
+        split_kinds=json.dumps(PLAN.split_kinds()),
     shell:
-        "{PYTHON} -m transferability collect --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"
+        "python -m transferability collect --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"
 
 
 rule summarize_layers:
@@ -33,7 +33,7 @@ rule summarize_layers:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability summarize --nets {input} --per-layer {output.per_layer} "
+        "python -m transferability summarize --nets {input} --per-layer {output.per_layer} "
         "--effects {output.effects} --unit-effects {output.unit_effects} --reduced-data {output.reduced_data} "
         "--findings {output.findings} > {log} 2>&1"
 
@@ -49,7 +49,7 @@ rule compare_with_paper:
     conda:
         "../../envs/environment.yaml"
     shell:
-        "{PYTHON} -m transferability paper-comparison --per-layer {input} --out {output} > {log} 2>&1"
+        "python -m transferability paper-comparison --per-layer {input} --out {output} > {log} 2>&1"
 
 
 rule collect_epochs:
@@ -58,12 +58,12 @@ rule collect_epochs:
         epochs=PLAN.all_epochs(),  # read beside each metrics.json
     output:
         report(PLAN.table("epochs"), category="Tables", caption="../report/epochs.rst"),
-    params:
-        split_kinds=json.dumps(PLAN.split_kinds()),
     log:
         PLAN.log("collect_epochs"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
+    params:
+        split_kinds=json.dumps(PLAN.split_kinds()),
     shell:
-        "{PYTHON} -m transferability collect-epochs --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"
+        "python -m transferability collect-epochs --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"

@@ -11,16 +11,12 @@ rule train_net:
         weights=PLAN.net_file("weights.safetensors"),
         epochs=PLAN.net_file("epochs.csv"),
         metrics=PLAN.net_file("metrics.json"),
-    params:
-        settings=lambda wildcards: PLAN.train_settings_json(wildcards.split, wildcards.seed, wildcards.net),
-        checkpoints=lambda wildcards: PLAN.checkpoint_dir(wildcards.split, wildcards.seed, wildcards.net),
-        data=lambda wildcards, input: os.path.dirname(input.meta),
     log:
         PLAN.log("train_net", "{split}/seed{seed}/{net}"),
-    conda:
-        "../../envs/environment.yaml"
     benchmark:
         PLAN.benchmark("train_net", "{split}/seed{seed}/{net}")
+    conda:
+        "../../envs/environment.yaml"
     threads: config["train"]["threads"]
     resources:
         gpu=config["resources"]["gpus"],  # locally one slot: --resources gpu=<GPUs x resources.nets_per_gpu>
@@ -29,8 +25,12 @@ rule train_net:
         # How a job runs, not what it computes (device, checkpoint interval, GPU sharing, compilation): a
         # resource, not a param, because params are a rerun trigger and changing these must rerun no net.
         run_options=PLAN.run_options(),
+    params:
+        settings=lambda wildcards: PLAN.train_settings_json(wildcards.split, wildcards.seed, wildcards.net),
+        checkpoints=lambda wildcards: PLAN.checkpoint_dir(wildcards.split, wildcards.seed, wildcards.net),
+        data=lambda wildcards, input: os.path.dirname(input.meta),
     shell:
-        "{PYTHON} -m transferability train --settings {params.settings:q} --data {params.data} "
+        "python -m transferability train --settings {params.settings:q} --data {params.data} "
         "--split {input.split} --source '{input.source}' --out-dir $(dirname {output.metrics}) "
         "--checkpoint-dir {params.checkpoints} --threads {threads} {resources.run_options} > {log} 2>&1"
 
@@ -47,17 +47,17 @@ rule remove_finished_checkpoints:
         PLAN.all_metrics(),
     output:
         PLAN.checkpoints_removed,
-    params:
-        # the run's folders of nets and of checkpoints (those are outside every rule's outputs, on purpose)
-        nets=lambda wildcards, output: PLAN.nets_root,
-        root=lambda wildcards, output: PLAN.checkpoints,
     log:
         PLAN.log("remove_finished_checkpoints"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
+    params:
+        # the run's folders of nets and of checkpoints (those are outside every rule's outputs, on purpose)
+        nets=lambda wildcards, output: PLAN.nets_root,
+        root=lambda wildcards, output: PLAN.checkpoints,
     shell:
-        "{PYTHON} -m transferability remove-checkpoints --nets {params.nets} --root {params.root} "
+        "python -m transferability remove-checkpoints --nets {params.nets} --root {params.root} "
         "--out {output} {input} > {log} 2>&1"
 
 
