@@ -1,8 +1,12 @@
 """Tests of the end-of-run summary (transferability.summary, `python -m transferability summary`)."""
 
+import os
+from pathlib import Path
+
+from conftest import ROOT
 from test_plots import nets, written_tables  # noqa: F401 (nets: the fixture)
 
-from transferability import cli, summary, tables
+from transferability import cli, plan, summary, tables
 
 
 def test_each_finding_in_one_line_with_outcome_value_and_units(nets, tmp_path, capsys):  # noqa: F811
@@ -31,3 +35,19 @@ def test_a_run_without_findings_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["summary", str(tmp_path)]) == 1
     assert f"{tmp_path}: no tables/findings.csv" in capsys.readouterr().err
     assert summary.REPORT.startswith("snakemake --report RUN_FOLDER/report.html")
+
+
+def test_the_run_says_its_summary_only_while_its_findings_are_newer_than_its_nets(nets, tmp_path, monkeypatch):  # noqa: F811
+    """A run that stopped short of the tables (one net as its target) must not show an older run's findings."""
+    monkeypatch.chdir(tmp_path)
+    run = plan.Plan(plan.load_config(ROOT / "tests/smoke.yaml"))
+    assert summary.end_of_run_lines(run, []) == []  # no findings yet
+    written_tables(nets, Path(run.root) / "tables")
+    net = Path(run.all_metrics()[0])
+    net.parent.mkdir(parents=True)
+    net.write_text("{}")
+    os.utime(net, (1, 1))  # older than the tables
+    lines = summary.end_of_run_lines(run, ["tests/smoke.yaml"])
+    assert f"Report: snakemake --configfile tests/smoke.yaml --report {run.root}/report.html" in lines
+    os.utime(net)  # retrained after the tables were written
+    assert summary.end_of_run_lines(run, []) == []

@@ -65,13 +65,6 @@ def stop_warm_server():
 
 
 def print_run_summary():
-    """At the end of a successful run: its findings in one line each, where its figures and tables are, how
-    to build its report. Said only when findings.csv is newer than every net (a run that stopped short of
-    the tables would otherwise show an older run's findings as this one's)."""
-    findings = PLAN.table("findings")
-    nets = [path for path in PLAN.all_metrics() if os.path.exists(path)]
-    if not os.path.exists(findings) or any(os.path.getmtime(n) > os.path.getmtime(findings) for n in nets):
-        return
-    options = " ".join(f"--configfile {path}" for path in workflow.overwrite_configfiles)
-    report_command = f"snakemake {options + ' ' if options else ''}--report {PLAN.root}/report.html"
-    print("\n".join(summary.summary_lines(PLAN.root, report_command)), file=sys.stderr)
+    lines = summary.end_of_run_lines(PLAN, workflow.overwrite_configfiles)
+    if lines:
+        print("\n".join(lines), file=sys.stderr)

@@ -2,6 +2,7 @@
 units and why), the paths of the run's figures and tables, and how to build the report and compare runs.
 Read from the tables the run wrote (findings.csv), never recomputed."""
 
+import os
 import re
 from pathlib import Path
 
@@ -49,3 +50,15 @@ def summary_lines(results_dir, report_command=REPORT) -> list[str]:
     lines += [f"Report: {report_command}",
               f"Compare with another run: python -m transferability compare {results_dir} OTHER_RUN --out comparison"]
     return lines
+
+
+def end_of_run_lines(plan, configfiles) -> list[str]:
+    """What a successful run says at its end: its summary, with the command that builds its report. Nothing
+    when findings.csv is older than one of its nets (a run stopped short of the tables, e.g. one net as its
+    target): an older run's findings would read as this one's."""
+    findings = plan.table("findings")
+    nets = [path for path in plan.all_metrics() if os.path.exists(path)]
+    if not os.path.exists(findings) or any(os.path.getmtime(net) > os.path.getmtime(findings) for net in nets):
+        return []
+    options = "".join(f"--configfile {path} " for path in configfiles)
+    return summary_lines(plan.root, f"snakemake {options}--report {plan.root}/report.html")
