@@ -220,11 +220,13 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="transferability", description=__doc__)
     sub = p.add_subparsers(required=True)
     _add_job_commands(sub)
-    a = sub.add_parser("collect", help="one tidy table of all trained nets")
-    a.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
-    a.add_argument("--out", required=True)
-    a.add_argument("metrics", nargs="+")
-    a.set_defaults(run=collect)
+    for name, run, helptext in (("collect", collect, "one tidy table of all trained nets"),
+                                ("collect-epochs", collect_epochs, "one table of every net's epochs (epochs.csv beside metrics.json)")):
+        a = sub.add_parser(name, help=helptext)
+        a.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
+        a.add_argument("--out", required=True)
+        a.add_argument("metrics", nargs="+", help="the nets' metrics.json")
+        a.set_defaults(run=run)
     m = sub.add_parser("summarize", help="per-layer means, effects and the paper's findings")
     m.add_argument("--nets", required=True)
     for name in SUMMARY_TABLES:
@@ -332,12 +334,7 @@ def _add_unit_commands(sub) -> None:
 
 
 def _add_curve_and_run_commands(sub) -> None:
-    """The training curves' tables and figure, and the commands a user runs on finished runs: compare, summary."""
-    e = sub.add_parser("collect-epochs", help="one table of every net's epochs (epochs.csv beside metrics.json)")
-    e.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
-    e.add_argument("--out", required=True)
-    e.add_argument("metrics", nargs="+")
-    e.set_defaults(run=collect_epochs)
+    """The training curves' table and figure, and the commands a user runs on finished runs: compare, summary."""
     t = sub.add_parser("training-curves", help="validation top-1 per epoch by treatment and n: table and figure")
     t.add_argument("--epochs", required=True, help="the collect-epochs table")
     t.add_argument("--table", required=True, help="where to write the curves' table (the figure draws it)")
