@@ -96,3 +96,12 @@ def test_clear_errors(runs, tmp_path, capsys):
     same_names = [runs[0], runs[0] / ".." / runs[0].name]
     assert compare.run_names(same_names) == [str(p) for p in same_names]
     assert not pd.isna(compare.run_tables(runs[0] / "tables"))  # a tables folder itself is accepted
+
+
+def test_runs_with_no_row_in_common_are_a_clear_error(tmp_path):
+    """Two data sets share no row: the comparison was an empty lower panel, reported as a success."""
+    other = run_folder(tmp_path / "other", [0, 1], seed=3)
+    units = tables.read_table(other / "tables/unit_effects.csv")
+    tables.write_csv(units.assign(dataset="cifar10"), other / "tables/unit_effects.csv")
+    with pytest.raises(ValueError, match="run other has no row in common with the reference run ref"):
+        compare.compare_runs(compare.read_runs([run_folder(tmp_path / "ref", [0, 1], seed=1), other]))

@@ -1,10 +1,12 @@
 """The plan of a run (transferability/plan.py) on the presets, and the open sets' tables against the
 schema: what each config trains, where its files go, and how a config file combines with another."""
 
+import subprocess
+
 import pytest
 import yaml
 
-from conftest import ROOT, SMOKE, run_snakemake
+from conftest import ROOT, SMOKE, SNAKEMAKE, run_snakemake
 from transferability import analysis, datasets, model, plan, plots
 from transferability.config import ConfigError, load_schema
 from transferability.nets import TREATMENTS, parse_net, transfer_grid
@@ -215,3 +217,59 @@ def test_the_low_lr_nets_have_their_own_legend_entry():
     fig = plots.figure2_top(nets)
     labels = [text.get_text() for ax in fig.axes if ax.get_legend() for text in ax.get_legend().get_texts()]
     assert "AnB$^+$ (copied lr x0.1)" in labels and "AnB$^+$" in labels
+
+
+def test_a_base_never_names_the_run_built_on_it(tmp_path):
+    """A base's `run:` would send every file built on it into the base's folder, overwriting its nets."""
+    write(tmp_path / "base.yaml", {"run": "baseline", "dataset": {"kind": "synthetic"}})
+    assert plan.load_config(write(tmp_path / "longer.yaml", {"base": "base.yaml", "train": {"epochs": 8}}))["run"] == "longer"
+
+
+def test_a_base_in_the_configfile_of_a_workflow_using_this_one_as_a_module_is_read(tmp_path):
+    """Snakemake's `configfile:` directive (a module user's, or snakedeploy's config/config.yaml) is in
+    workflow.configfiles, not in the --configfile list: its base was dropped without a word."""
+    from test_deploy import module_workflow
+
+    (tmp_path / "user").mkdir()
+    mine = write(tmp_path / "user/config.yaml", {"base": str(SMOKE), "layers": [2]})
+    snakefile = module_workflow(tmp_path / "user", mine)
+    result = subprocess.run([SNAKEMAKE, "-n", "-s", str(snakefile), "-d", str(tmp_path / "user")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "results/default/nets/random0/seed0/A2B+/metrics.json" in result.stdout and "A1B" not in result.stdout
+
+
+def test_a_base_no_config_file_names_is_refused():
+    with pytest.raises(ConfigError, match=r"config key base = 'x.yaml': only a config file's own base"):
+        plan.apply_base({"base": "x.yaml"}, [])
+
+
+@pytest.mark.parametrize("name", ["random0", "whole"])
+def test_an_explicit_split_cannot_take_a_random_splits_or_the_controls_name(name):
+    """An explicit `random0` replaced the random split and was pooled with the random splits' findings."""
+    config = {"dataset": {"kind": "synthetic"}, "run": "x", "splits": {"explicit": {name: {"A": [0, 1], "B": [2, 3]}}}}
+    with pytest.raises(ConfigError, match=f"splits.explicit.{name}: the names random<seed> and whole"):
+        plan.checked(config)
+
+
+def test_the_data_cache_ignores_what_cannot_change_the_data():
+    """`download` and the spelling of `root` rebuilt the cache (and retrained every net) on the same bytes."""
+    dataset = {"kind": "imagefolder", "root": "data/pets", "download": False}
+    same = [dataset, {**dataset, "download": True}, {**dataset, "root": "./data/pets"}, {**dataset, "root": "data/pets/"}]
+    assert len({plan.dataset_key(d) for d in same}) == 1
+    assert plan.dataset_key({**dataset, "root": "data/cats"}) != plan.dataset_key(dataset)
+
+
+def test_the_runtime_cap_is_whole_minutes():
+    """sbatch reads a time limit of 0 as none: a cap of 0.5 minutes must not become 0."""
+    config = {"dataset": {"kind": "synthetic"}, "run": "x", "resources": {"max_runtime_minutes": 0.5}}
+    with pytest.raises(ConfigError, match="max_runtime_minutes"):
+        plan.checked(config)
+
+
+def test_an_analysis_reruns_on_no_thread_count():
+    """Params are a rerun trigger: the per-unit analyses' threads belong in their command, not their params."""
+    run = plan.Plan(plan.load_config(SMOKE))
+    assert "--threads" not in run.unit_options("random0", 0, "split.tsv")
+    text = (ROOT / "workflow/rules/analyses.smk").read_text()
+    assert text.count("{params.unit} --threads {threads}") == 2

@@ -38,16 +38,27 @@ def test_a_run_without_findings_is_a_clear_error(tmp_path, capsys):
 
 
 def test_the_run_says_its_summary_only_while_its_findings_are_newer_than_its_nets(nets, tmp_path, monkeypatch):  # noqa: F811
-    """A run that stopped short of the tables (one net as its target) must not show an older run's findings."""
+    """A run that stopped short of the tables (one net as its target, or nets still missing) must not show
+    an older run's findings; and it lists its own outputs, not what an earlier config left in its folder."""
     monkeypatch.chdir(tmp_path)
     run = plan.Plan(plan.load_config(ROOT / "tests/smoke.yaml"))
     assert summary.end_of_run_lines(run, []) == []  # no findings yet
     written_tables(nets, Path(run.root) / "tables")
-    net = Path(run.all_metrics()[0])
-    net.parent.mkdir(parents=True)
-    net.write_text("{}")
-    os.utime(net, (1, 1))  # older than the tables
+    for name in ("figure2_top", "figure3"):  # figure3: a leftover, the smoke config draws none
+        Path(run.figure(name)).parent.mkdir(parents=True, exist_ok=True)
+        Path(run.figure(name)).write_bytes(b"")
+    metrics = [Path(path) for path in run.all_metrics()]
+    for net in metrics[1:]:
+        net.parent.mkdir(parents=True)
+        net.write_text("{}")
+        os.utime(net, (1, 1))  # older than the tables
+    assert summary.end_of_run_lines(run, []) == []  # a net missing
+    metrics[0].parent.mkdir(parents=True)
+    metrics[0].write_text("{}")
+    os.utime(metrics[0], (1, 1))
     lines = summary.end_of_run_lines(run, ["tests/smoke.yaml"])
     assert f"Report: snakemake --configfile tests/smoke.yaml --report {run.root}/report.html" in lines
-    os.utime(net)  # retrained after the tables were written
+    assert f"  {run.root}/figures/figure2_top.{{png,pdf}}" in lines
+    assert not any("figure3" in line for line in lines)
+    os.utime(metrics[0])  # retrained after the tables were written
     assert summary.end_of_run_lines(run, []) == []

@@ -19,11 +19,11 @@ rule measure_similarity:
         "../../envs/environment.yaml"
     threads: config["train"]["threads"]
     params:
-        unit=lambda wildcards, input, threads: PLAN.unit_options(wildcards.split, wildcards.seed, input.split, threads),
+        unit=lambda wildcards, input: PLAN.unit_options(wildcards.split, wildcards.seed, input.split),
         images=config["analyses"]["similarity_images"],
         fine_tuned=lambda wildcards: " ".join(PLAN.fine_tuned_nets(wildcards.split)),
     shell:
-        "python -m transferability similarity {params.unit} --images {params.images} "
+        "python -m transferability similarity {params.unit} --threads {threads} --images {params.images} "
         "--out {output} {params.fine_tuned} > {log} 2>&1"
 
 
@@ -43,11 +43,11 @@ rule train_probes:
         "../../envs/environment.yaml"
     threads: config["train"]["threads"]
     params:
-        unit=lambda wildcards, input, threads: PLAN.unit_options(wildcards.split, wildcards.seed, input.split, threads),
+        unit=lambda wildcards, input: PLAN.unit_options(wildcards.split, wildcards.seed, input.split),
         images_per_class=config["analyses"]["probe_images_per_class"],
         targets=lambda wildcards: plan.probe_targets(config, wildcards.split),
     shell:
-        "python -m transferability probes {params.unit} --images-per-class {params.images_per_class} "
+        "python -m transferability probes {params.unit} --threads {threads} --images-per-class {params.images_per_class} "
         "--targets {params.targets} --out {output} > {log} 2>&1"
 
 

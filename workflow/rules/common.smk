@@ -28,7 +28,7 @@ from transferability.datasets import source_fingerprint
 from transferability.nets import NET_PATTERN
 
 try:  # one clear line naming the key, before any job starts (a traceback into this file would only distract)
-    plan.apply_base(config, workflow.overwrite_configfiles)  # a --configfile's `base:` under it
+    plan.apply_base(config, workflow.configfiles)  # a config file's `base:` under it
     config.setdefault("run", plan.run_name(workflow.overwrite_configfiles))
     plan.checked(config)  # fills in the schema's defaults
 except ConfigError as error:

@@ -15,7 +15,7 @@ rule cache_dataset:
         "../../envs/environment.yaml"
     threads: 4  # image-decoding threads; Snakemake lowers it to --cores, set-threads raises it
     params:
-        dataset=json.dumps(config["dataset"]),
+        dataset=json.dumps(plan.data_identity(config["dataset"])),
         # Paths, sizes and times of the files read: an added, removed or edited image rebuilds the cache
         # (Snakemake reruns a job whose params changed), and every net after it. A listing, not a decode.
         source=lambda wildcards: source_fingerprint(config["dataset"]),

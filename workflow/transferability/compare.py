@@ -82,6 +82,9 @@ def compare_runs(units_by_run: dict) -> pd.DataFrame:
         summary = analysis.effects_table(units).set_index(KEYS)[["units", "mean", "ci95_low", "ci95_high"]]
         moments = _moments(units)
         both = moments.index.intersection(ref_moments.index) if run != reference else moments.index[:0]
+        if run != reference and both.empty:
+            raise ValueError(f"run {run} has no row in common with the reference run {reference} (same data set, "
+                             f"split, target, effect and n): runs are compared row by row, on the same data set")
         differences = welch(ref_moments.loc[both], moments.loc[both]).assign(reference=reference)
         rows.append(summary.join(differences).assign(run=run).reset_index())
     table = pd.concat(rows, ignore_index=True).reindex(columns=COLUMNS)

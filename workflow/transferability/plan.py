@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -54,7 +55,11 @@ def read_config_file(path, bases=()) -> dict:
     if not isinstance(config, dict):
         raise ConfigError(f"config file {path}: expected a mapping of keys, got {type(config).__name__}")
     base = config.pop("base", None)
-    return merge(read_config_file(path.parent / base, (*bases, path)), config) if base else config
+    if not base:
+        return config
+    under = read_config_file(path.parent / base, (*bases, path))
+    under.pop("run", None)  # a run is named by its own file: one built on a base never writes into the base's run
+    return merge(under, config)
 
 
 def merge(base: dict, over: dict) -> dict:
@@ -67,7 +72,8 @@ def merge(base: dict, over: dict) -> dict:
 
 
 def apply_base(config: dict, configfiles) -> None:
-    """Snakemake's config, in place: the `base` of the last --configfile that names one merged under it."""
+    """Snakemake's config, in place: the `base` of the last config file that names one (a --configfile,
+    the `configfile:` of this Snakefile or of a workflow using it as a module) merged under it."""
     for path in reversed([Path(p) for p in configfiles]):
         if "base" in (yaml.safe_load(path.read_text()) or {}):
             merged = merge(read_config_file(path), config)
@@ -75,7 +81,9 @@ def apply_base(config: dict, configfiles) -> None:
             config.clear()
             config.update(merged)
             return
-    config.pop("base", None)
+    if "base" in config:  # e.g. --config base=...: silently running without it would be another experiment
+        raise ConfigError(f"config key base = {config['base']!r}: only a config file's own base: is read "
+                          "(write it in the file given with --configfile)")
 
 
 def run_name(configfiles) -> str:
@@ -94,6 +102,10 @@ def checked(config: dict) -> dict:
     fill_defaults(config, schema)
     if config["splits"]["random"] is None:  # random halves only where no explicit split is asked for
         config["splits"]["random"] = [] if config["splits"]["explicit"] else [0]
+    taken = [name for name in config["splits"]["explicit"] if re.fullmatch(r"random\d+|whole", name)]
+    if taken:
+        raise ConfigError(f"config key splits.explicit.{taken[0]}: the names random<seed> and whole are the "
+                          "random splits' and the controls'; name the explicit split otherwise")
     if config["run"] == CACHE:
         raise ConfigError(f"config key run = {CACHE!r} is reserved for the data caches (results/{CACHE}); "
                           "choose another run name")
@@ -111,9 +123,18 @@ def _check_runtime_cap(config: dict) -> None:
                           "from its last checkpoint on its next attempt, so it needs one in each attempt")
 
 
+def data_identity(dataset: dict) -> dict:
+    """The data set's config less what cannot change the cached arrays: `download` (whether missing files
+    may be fetched) and the spelling of `root` (./data/x is data/x), so neither rebuilds the cache."""
+    identity = {key: value for key, value in dataset.items() if key != "download"}
+    if identity.get("root"):
+        identity["root"] = os.path.normpath(identity["root"])
+    return identity
+
+
 def dataset_key(dataset: dict) -> str:
-    """The data cache's folder name: the kind and a hash of the data set's whole config."""
-    digest = hashlib.sha256(json.dumps(dataset, sort_keys=True).encode()).hexdigest()[:10]
+    """The data cache's folder name: the kind and a hash of the data set's config (data_identity)."""
+    digest = hashlib.sha256(json.dumps(data_identity(dataset), sort_keys=True).encode()).hexdigest()[:10]
     return f"{dataset['kind']}-{digest}"
 
 
@@ -406,11 +427,11 @@ class Plan:
     def atlas_unit(self) -> str:
         return "--split-name {} --seed {}".format(*atlas_unit(self.config))
 
-    def unit_options(self, split, seed, split_file, threads) -> str:
+    def unit_options(self, split, seed, split_file) -> str:
         """The options every per-unit analysis command takes: its data, split, nets and model."""
         return (f"--data {self.data} --split {split_file} --split-name {split} --seed {seed} "
                 f"--nets-dir {self.nets_dir(split, seed)} --model '{self.model_json()}' "
-                f"--max-features {self.config['analyses']['max_features']} --threads {threads}")
+                f"--max-features {self.config['analyses']['max_features']}")
 
     def layer_measure_outputs(self) -> dict:
         """Everything the layer-measures job writes; the tables of a disabled analysis are left out."""

@@ -29,12 +29,16 @@ def finding_line(row, dataset_named=False) -> str:
     return f"{where}finding {row.finding} ({title}): {row.outcome.upper()}; {value}{interval}; {units}; {row.why}"
 
 
-def _listing(folder: Path, pattern: str) -> list[str]:
-    return [f"  {path}" for path in sorted(folder.glob(pattern))]
+def _listing(folder: Path, pattern: str, outputs=None) -> list[str]:
+    paths = sorted(folder.glob(pattern))
+    if outputs is not None:
+        paths = [path for path in paths if str(path) in set(map(str, outputs))]
+    return [f"  {path}" for path in paths]
 
 
-def summary_lines(results_dir, report_command=REPORT) -> list[str]:
-    """The summary of the run whose outputs are in `results_dir` (holding tables/ and figures/)."""
+def summary_lines(results_dir, report_command=REPORT, outputs=None) -> list[str]:
+    """The summary of the run whose outputs are in `results_dir` (holding tables/ and figures/): its
+    `outputs` where given (files an earlier config left in the folder are not this run's), else all."""
     results_dir = Path(results_dir)
     findings_csv = results_dir / "tables" / "findings.csv"
     if not findings_csv.is_file():
@@ -44,21 +48,28 @@ def summary_lines(results_dir, report_command=REPORT) -> list[str]:
     lines = [f"Findings ({findings_csv}: each row's test; a unit is one split, seed and target half; one-sided "
              "tests at alpha 0.05, two-sided 95% intervals):"]
     lines += ["  " + finding_line(row, several) for row in findings.itertuples()]
-    figures = [line.replace(".png", ".{png,pdf}") for line in _listing(results_dir / "figures", "*.png")]
+    figures = [line.replace(".png", ".{png,pdf}") for line in _listing(results_dir / "figures", "*.png", outputs)]
     lines += ["Figures:", *(figures or ["  none yet"])]
-    lines += ["Tables:", *(_listing(results_dir / "tables", "*.csv") or ["  none yet"])]
+    lines += ["Tables:", *(_listing(results_dir / "tables", "*.csv", outputs) or ["  none yet"])]
     lines += [f"Report: {report_command}",
               f"Compare with another run: python -m transferability compare {results_dir} OTHER_RUN --out comparison"]
     return lines
 
 
+# Tables every finished run writes beside those `all` asks for (summarize's and the training curves' own).
+SIDE_TABLES = ("unit_effects", "reduced_data", "epochs", "training_curves")
+
+
 def end_of_run_lines(plan, configfiles) -> list[str]:
     """What a successful run says at its end: its summary, with the command that builds its report. Nothing
-    when findings.csv is older than one of its nets (a run stopped short of the tables, e.g. one net as its
-    target): an older run's findings would read as this one's."""
+    unless every net of the run exists and findings.csv is newer than each (a run stopped short of the
+    tables, e.g. one net as its target, would show an older run's findings as this one's)."""
     findings = plan.table("findings")
-    nets = [path for path in plan.all_metrics() if os.path.exists(path)]
-    if not os.path.exists(findings) or any(os.path.getmtime(net) > os.path.getmtime(findings) for net in nets):
+    nets = plan.all_metrics()
+    if not os.path.exists(findings) or not all(map(os.path.exists, nets)):
+        return []
+    if any(os.path.getmtime(net) > os.path.getmtime(findings) for net in nets):
         return []
     options = "".join(f"--configfile {path} " for path in configfiles)
-    return summary_lines(plan.root, f"snakemake {options}--report {plan.root}/report.html")
+    outputs = [*plan.final_outputs(), *(plan.table(name) for name in SIDE_TABLES)]
+    return summary_lines(plan.root, f"snakemake {options}--report {plan.root}/report.html", outputs)
