@@ -124,9 +124,9 @@ def _check_runtime_cap(config: dict) -> None:
 
 
 def data_identity(dataset: dict) -> dict:
-    """The data set's config less what cannot change the cached arrays: `download` (whether missing files
-    may be fetched) and the spelling of `root` (./data/x is data/x), so neither rebuilds the cache."""
-    identity = {key: value for key, value in dataset.items() if key != "download"}
+    """The data set's config with `root` spelled one way (./data/x is data/x): another spelling of the same
+    folder rebuilt the cache and retrained every net. (`download` stays: the cache job reads it.)"""
+    identity = dict(dataset)
     if identity.get("root"):
         identity["root"] = os.path.normpath(identity["root"])
     return identity
