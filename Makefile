@@ -29,8 +29,10 @@ bench: setup data  ## training-speed benchmark (prints, writes benchmarks/out/sp
 bench-gpu: setup data  ## the benchmark for a GPU machine: caffenet eager and compiled, the grid with 1-8 nets per GPU
 	$(BIN)/python benchmarks/speed.py --require-gpu --gpu-sections --quick --dag none --compile --grid on
 
-report: setup  ## the Snakemake report of a finished run
-	$(BIN)/snakemake --report results/default/report.html
+RUN ?= default
+CONFIG ?=
+report: setup  ## the report of a finished run: make report [RUN=cifar10 CONFIG=config/cifar10.yaml]
+	$(BIN)/snakemake $(if $(CONFIG),--configfile $(CONFIG)) --report results/$(RUN)/report.html
 
 dry-run: setup
 	$(BIN)/snakemake -n

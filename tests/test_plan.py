@@ -2,6 +2,7 @@
 schema: what each config trains, where its files go, and how a config file combines with another."""
 
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -68,7 +69,8 @@ def test_imagenet_plans_the_papers_controls_on_the_whole_task():
     assert "baseA" in whole and len([n for n in whole if n.startswith("baseA_k")]) == 12
     assert plan.split_kind(config, "whole") == "unsplit" and "reduced_data" in plan.figure_names(config)
     assert plan.paper_overlay(config)
-    assert plan.split_definitions(config)["natman"]["A"].endswith("paper/half_man_idx.txt")
+    assert plan.split_definitions(config)["natman"]["A"] == "paper/half_man_idx.txt"  # as written: params
+    assert plan.Plan(config).class_list_files("natman")[0] == str(plan.PACKAGE_DIR / "paper/half_man_idx.txt")
     assert plan.Plan(config).analysis_splits() == ["random0", "random1", "random2", "random3", "natman"]
 
 
@@ -273,3 +275,19 @@ def test_an_analysis_reruns_on_no_thread_count():
     assert "--threads" not in run.unit_options("random0", 0, "split.tsv")
     text = (ROOT / "workflow/rules/analyses.smk").read_text()
     assert text.count("{params.unit} --threads {threads}") == 2
+
+
+@pytest.mark.slow
+def test_an_edited_class_list_file_reruns_its_split(tmp_path):
+    """Only the list's path was in the split job's params: editing the file reran nothing."""
+    (tmp_path / "a.txt").write_text("0\n1\n2\n")
+    (tmp_path / "b.txt").write_text("3\n4\n5\n")
+    mine = write(tmp_path / "mine.yaml", {"base": str(SMOKE), "splits": {"random": [], "explicit": {
+        "mine": {"A": str(tmp_path / "a.txt"), "B": str(tmp_path / "b.txt")}}}})
+    split = "results/mine/splits/mine.tsv"
+    run_snakemake(tmp_path, "--cores", "1", split, config=mine)
+    assert "split_classes" not in run_snakemake(tmp_path, "-n", split, config=mine).stdout  # done
+    time.sleep(1)
+    (tmp_path / "a.txt").write_text("0\n1\n6\n")
+    planned = run_snakemake(tmp_path, "-n", split, config=mine).stdout
+    assert "split_classes" in planned and "a.txt" in planned

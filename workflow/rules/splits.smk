@@ -4,6 +4,7 @@
 rule split_classes:
     input:
         meta=PLAN.meta,
+        classes=lambda wildcards: PLAN.class_list_files(wildcards.split),
     output:
         PLAN.split_file(),
     log:

@@ -43,8 +43,8 @@ def split_classes(args) -> None:
 
 
 def _class_list(entry):
-    """A list of classes, or the path of a file listing them (one a line)."""
-    return splits.read_class_list(entry) if isinstance(entry, str) else entry
+    """A list of classes, or the path of a file listing them (one a line; paper/...: shipped with the package)."""
+    return splits.read_class_list(splits.package_file(entry)) if isinstance(entry, str) else entry
 
 
 def train_net(args) -> None:
@@ -350,7 +350,7 @@ def _add_curve_and_run_commands(sub) -> None:
     c.set_defaults(run=compare_runs)
     y = sub.add_parser("summary", help="a finished run's findings in one line each, its figures and tables, the report")
     y.add_argument("results", help="the run's folder of outputs (holding tables/ and figures/)")
-    y.add_argument("--report-command", help="how this run's report is built (default: snakemake --report report.html)")
+    y.add_argument("--report-command", help="how this run's report is built (default: snakemake --report RUN_FOLDER/report.html)")
     y.set_defaults(run=summary)
 
 

@@ -20,6 +20,7 @@ import yaml
 from .config import RUN_ONLY_TRAIN_KEYS, ConfigError, check_config, coerce_config, fill_defaults, load_schema
 from .model import architecture
 from .nets import TREATMENTS, parse_net, transfer_grid
+from .splits import package_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 WORKFLOW_DIR = PACKAGE_DIR.parent
@@ -147,19 +148,12 @@ class UnknownSplit(dict):
                          "(see splits.random and splits.explicit)")
 
 
-def package_file(value):
-    """Class-list paths starting with 'paper/' name the lists shipped with the package."""
-    if isinstance(value, str) and value.startswith("paper/"):
-        return str(PACKAGE_DIR / value)
-    return value
-
-
 def split_definitions(config) -> dict:
     """Every split's definition by name: random<seed> from a seed, explicit class lists, and `whole`
     (every class as one task) when the controls run there."""
     splits = UnknownSplit({f"random{s}": {"random_seed": s} for s in config["splits"]["random"]})
     for name, spec in config["splits"]["explicit"].items():
-        splits[name] = {half: package_file(spec[half]) for half in "AB"}
+        splits[name] = {half: spec[half] for half in "AB"}  # as written: a moved checkout reruns no split
     if config["controls_on"] == "whole":
         splits["whole"] = {"whole": True}
     return splits
@@ -365,6 +359,11 @@ class Plan:
     # -- the experiment
     def splits(self) -> dict:
         return split_definitions(self.config)
+
+    def class_list_files(self, split) -> list[str]:
+        """The files listing an explicit split's classes: inputs of its split job, so an edited list reruns it."""
+        definition = self.splits()[split]
+        return [package_file(definition[half]) for half in "AB" if isinstance(definition.get(half), str)]
 
     def split_kinds(self) -> dict:
         return split_kinds(self.config)

@@ -12,6 +12,13 @@ class SplitError(ValueError):
     """A split that cannot be made from the given classes; the message names the problem."""
 
 
+def package_file(value):
+    """Class-list paths starting with 'paper/' name the lists shipped with the package."""
+    if isinstance(value, str) and value.startswith("paper/"):
+        return str(Path(__file__).resolve().parent / value)
+    return value
+
+
 def random_halves(n_classes: int, seed: int) -> tuple[list[int], list[int]]:
     """The authors' recipe: legacy numpy seeded with the one-element list [seed] (not the integer:
     the stream differs); A = sorted first half of a random choice, B = the rest."""
