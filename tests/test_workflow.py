@@ -143,6 +143,15 @@ def _start(workdir):
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
+def _wait_for_a_finished_net(workdir, seen, process, timeout=300):
+    """Until more than `seen` nets have their metrics.json (or the run ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if len(list((run_dir(workdir) / "nets").rglob("metrics.json"))) > seen:
+            return
+        time.sleep(0.5)
+
+
 def test_random_sigkills_cost_nothing_but_time(finished_run, tmp_path):
     """Kill Snakemake and all its jobs at random moments, rerun as the README says (unlock, then the
     same command): the final table equals the uninterrupted run's, and no finished net is retrained."""
@@ -152,7 +161,11 @@ def test_random_sigkills_cost_nothing_but_time(finished_run, tmp_path):
     finished = {}  # metrics.json -> its content when first seen finished
     for kill_point in range(3):
         process = _start(workdir)
-        time.sleep(rng.uniform(4, 14))
+        if kill_point == 0:  # early: in the data, split or first nets' jobs
+            time.sleep(rng.uniform(4, 14))
+        else:  # once a net more has finished (a busy machine finishes none in a fixed time), then at random
+            _wait_for_a_finished_net(workdir, len(finished), process)
+            time.sleep(rng.uniform(0, 4))
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         for path in (run_dir(workdir) / "nets").rglob("metrics.json"):
