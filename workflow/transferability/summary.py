@@ -32,7 +32,8 @@ def finding_line(row, dataset_named=False) -> str:
 def _listing(folder: Path, pattern: str, outputs=None) -> list[str]:
     paths = sorted(folder.glob(pattern))
     if outputs is not None:
-        paths = [path for path in paths if str(path) in set(map(str, outputs))]
+        wanted = set(map(str, outputs))
+        paths = [path for path in paths if str(path) in wanted]
     return [f"  {path}" for path in paths]
 
 
