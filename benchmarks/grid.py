@@ -119,12 +119,14 @@ def _snakemake(snakemake: str, workdir: Path, target: str, args: list, log: Path
     return time.perf_counter() - start
 
 
-def run_grid(k: int, template: Path, scratch: Path, snakemake: str, gpu: str = "0") -> dict:
-    """The grid's training DAG with k nets per GPU (`--resources gpu=k`), on a copy of the template."""
-    workdir = scratch / f"grid-k{k}"
+def run_grid(k: int, template: Path, scratch: Path, snakemake: str, gpu: str = "0", graphs: bool = False) -> dict:
+    """The grid's training DAG with k nets per GPU (`--resources gpu=k`), on a copy of the template; `graphs`:
+    with train.cuda_graphs."""
+    workdir = scratch / f"grid-k{k}{'-graphs' * graphs}"
     shutil.copytree(template, workdir, copy_function=_link_or_copy)
     cfg = yaml.safe_load((template / "config.yaml").read_text())
     cfg.setdefault("resources", {})["nets_per_gpu"] = k
+    cfg["train"]["cuda_graphs"] = graphs
     (workdir / "config.yaml").unlink()  # a hard link to the template's: writing through it would change both
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     # The jobs' GPU slot locks in a fresh folder ($TMPDIR/transferability-gpu-locks): a net this benchmark's
@@ -137,7 +139,7 @@ def run_grid(k: int, template: Path, scratch: Path, snakemake: str, gpu: str = "
     job_wall = [float(next(csv.DictReader(tsv.read_text().splitlines(), delimiter="\t"))["s"])
                 for tsv in (workdir / RUN / "benchmarks/train_net").rglob("*.tsv")]
     nets = len(list((workdir / RUN / "nets").rglob("metrics.json")))
-    return {"k": k, "wall_s": wall, "nets": nets, "sum_job_wall_s": sum(job_wall), "in_flight": sum(job_wall) / wall,
+    return {"k": k, "graphs": graphs, "wall_s": wall, "nets": nets, "sum_job_wall_s": sum(job_wall), "in_flight": sum(job_wall) / wall,
             "peak_in_flight": peak_in_flight((workdir / "snakemake.log").read_text()), "gpu": sampler.result}
 
 
@@ -163,8 +165,9 @@ def _link_or_copy(src, dst):
         shutil.copy2(src, dst)
 
 
-def measure_grid(scratch: Path, k_values=K_VALUES, gpu: str = "0", **grid) -> dict:
-    """Every k's row, and the speed-up of each over k = 1 (the first k), measured in this one run."""
+def measure_grid(scratch: Path, k_values=K_VALUES, gpu: str = "0", graphs: bool = False, **grid) -> dict:
+    """Every k's row, and the speed-up of each over k = 1 (the first k), measured in this one run; `graphs`:
+    also the best k with train.cuda_graphs."""
     snakemake = snakemake_command()
     if snakemake is None:
         note("grid: skipped, no snakemake here (install the workflow's requirements)")
@@ -173,10 +176,13 @@ def measure_grid(scratch: Path, k_values=K_VALUES, gpu: str = "0", **grid) -> di
     template = prepare_template(cfg, scratch, snakemake)
     runs = [run_grid(k, template, scratch, snakemake, gpu) for k in k_values]
     base = runs[0]
+    best = max(runs, key=lambda r: base["wall_s"] / r["wall_s"])
+    if graphs:
+        runs.append(run_grid(best["k"], template, scratch, snakemake, gpu, graphs=True))
     what = f"{base['nets']} nets, {cfg['train']['epochs']} epoch(s) each, directions {'+'.join(cfg['directions'])}"
     summary = {}
     for run in runs:
-        k, gpu_use = run["k"], run["gpu"]
+        k, gpu_use = f"{run['k']}{' with CUDA graphs' * run['graphs']}", run["gpu"]
         record("grid", f"k={k}: DAG wall", "grid", run["wall_s"], "s", what)
         record("grid", f"k={k}: training jobs in flight (mean)", "grid", run["in_flight"], "x",
                f"sum of job wall / DAG wall; at most {run['peak_in_flight']} at once")
@@ -184,11 +190,13 @@ def measure_grid(scratch: Path, k_values=K_VALUES, gpu: str = "0", **grid) -> di
             record("grid", f"k={k}: GPU utilisation (mean)", "grid", gpu_use["util_mean"], "frac",
                    f"nvidia-smi, {gpu_use['samples']} samples; peak memory {gpu_use['memory_max_mib']:.0f} MiB")
         speedup = record("grid", f"k={k}: speed-up vs k={base['k']}", "grid", base["wall_s"] / run["wall_s"], "x")
-        summary[f"grid_k{k}_wall_s"], summary[f"grid_k{k}_speedup"] = run["wall_s"], speedup
-        summary[f"grid_k{k}_gpu_util"] = gpu_use["util_mean"] if gpu_use else None
+        key = f"grid_k{run['k']}{'_graphs' * run['graphs']}"
+        summary[f"{key}_wall_s"], summary[f"{key}_speedup"] = run["wall_s"], speedup
+        summary[f"{key}_gpu_util"] = gpu_use["util_mean"] if gpu_use else None
         note(f"grid k={k}: {run['wall_s']:.1f} s, {run['in_flight']:.2f} jobs in flight, "
              f"GPU {'%.0f%%' % (100 * gpu_use['util_mean']) if gpu_use else 'not sampled'}")
-    best = max(runs, key=lambda r: base["wall_s"] / r["wall_s"])
+    if graphs:
+        summary["grid_graphs_speedup"] = base["wall_s"] / runs[-1]["wall_s"]
     summary.update(grid_nets=base["nets"], grid_best_k=best["k"], grid_best_speedup=base["wall_s"] / best["wall_s"],
                    grid_runs=runs)
     return summary
@@ -204,6 +212,7 @@ def main(argv=None) -> int:
     p.add_argument("--train-per-class", type=int, default=5000)
     p.add_argument("--val-per-class", type=int, default=1000)
     p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--graphs", action="store_true", help="also the best k with train.cuda_graphs")
     p.add_argument("--allow-cpu", action="store_true", help="run without a GPU (the `gpu` resource still limits "
                                                             "the jobs at once): for the tests")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/out")
@@ -217,7 +226,7 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="transferability-grid-") as tmp:
         gpu = (os.environ.get("CUDA_VISIBLE_DEVICES") or "0").split(",")[0]
-        summary = measure_grid(Path(tmp), args.k, gpu, epochs=args.epochs, directions=args.directions,
+        summary = measure_grid(Path(tmp), args.k, gpu, args.graphs, epochs=args.epochs, directions=args.directions,
                                layers=args.layers, treatments=args.treatments, train_per_class=args.train_per_class,
                                val_per_class=args.val_per_class, image_size=args.image_size)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,9 @@ Measures (see benchmarks/README.md):
   4. the Snakemake DAG's wall time split into training and per-job overhead, and a training job's start-up;
   5. on a GPU (or with --grid on): the CIFAR-10 preset's grid for one split and seed with k = 1, 2, 4, 8 nets
      per GPU (benchmarks/grid.py): the DAG's wall time, jobs in flight and GPU utilisation per k;
-  6. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
+  6. on a GPU (or with --graphs on): the default config's step with and without CUDA graphs (train.cuda_graphs),
+     alternating, and whether the graphed net has the same bits (benchmarks/graphs.py);
+  7. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
      of the device's bf16 peak, eager, eager with its LRN layers fused (model.lrn_fused) and (with --compile)
      under torch.compile with its compile time.
 Prints a table, writes speed.csv and speed.json (with a machine description) to --out, and ends with
@@ -31,6 +33,7 @@ from pathlib import Path
 import torch
 
 from caffenet import bf16_peak_tflops, measure_caffenet
+from graphs import measure_graphs
 from grid import K_VALUES, measure_grid
 from harness import ROOT, ROWS, SMOKE, Setup, build_run, load_config, note, record
 from ours import checkpoint_overhead, eval_rate, measure_ours
@@ -159,8 +162,11 @@ def main(argv=None) -> None:
                    help="the CIFAR-10 preset's grid with k nets per GPU (benchmarks/grid.py; auto: on a GPU)")
     p.add_argument("--grid-k", type=int, nargs="+", default=list(K_VALUES), help="nets per GPU to compare")
     p.add_argument("--grid-epochs", type=int, default=1, help="epochs per net of the grid")
+    p.add_argument("--graphs", choices=["auto", "on", "off"], default="auto",
+                   help="the small net's step with and without CUDA graphs (auto: on a GPU)")
     p.add_argument("--gpu-sections", action="store_true",
-                   help="only the sections a GPU is for: the grid and caffenet (sections 1-3 and start-up skipped)")
+                   help="only the sections a GPU is for: the grid, graphs and caffenet (sections 1-3 and start-up "
+                        "skipped)")
     p.add_argument("--require-gpu", action="store_true",
                    help="measure nothing (one line, exit 0) where PyTorch sees no GPU: make bench-gpu")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/out")
@@ -203,9 +209,13 @@ def main(argv=None) -> None:
             if default.device.type == "cuda":
                 torch.cuda.empty_cache()  # the grid's jobs wait for their share of the GPU to be free
             gpu = (os.environ.get("CUDA_VISIBLE_DEVICES") or str(default.device.index or 0)).split(",")[0]
-            summary.update(measure_grid(scratch, args.grid_k, gpu, epochs=args.grid_epochs))
+            summary.update(measure_grid(scratch, args.grid_k, gpu, epochs=args.grid_epochs, graphs=True))
 
-        # 6. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
+        # 6. the small net's step with and without CUDA graphs
+        if args.graphs == "on" or (args.graphs == "auto" and default.device.type == "cuda"):
+            summary.update(measure_graphs(default, seconds))
+
+        # 7. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
         if args.caffenet == "on" or (args.caffenet == "auto" and default.device.type == "cuda"):
             peak = args.peak_tflops or bf16_peak_tflops(default.device)
             variants = [(False, False), (False, True)] + ([(True, False)] if args.compile else [])
@@ -222,9 +232,13 @@ def main(argv=None) -> None:
           f"{info['bench_wall_s']:.0f} s")
     print_table()
     print(f"wrote {args.out / 'speed.csv'} and {args.out / 'speed.json'}")
+    nan = float("nan")
     if "grid_best_k" in summary:
         print(f"grid_best_k={summary['grid_best_k']} grid_best_speedup={summary['grid_best_speedup']:.2f} "
-              f"({summary['grid_nets']} nets; k = {', '.join(map(str, args.grid_k))})")
+              f"({summary['grid_nets']} nets; k = {', '.join(map(str, args.grid_k))}); with CUDA graphs "
+              f"{summary.get('grid_graphs_speedup', nan):.2f}")
+    if "graphs_speedup" in summary:
+        print(f"graphs_speedup={summary['graphs_speedup']:.2f} graphs_same_bits={summary['graphs_same_bits']}")
     nan = float("nan")
     print(f"speedup_vs_plain={summary.get('speedup_vs_plain', nan):.2f} "
           f"frozen5_speedup={summary.get('frozen5_speedup', nan):.2f} overhead_fraction={summary['overhead_fraction']:.3f}")

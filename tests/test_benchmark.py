@@ -3,6 +3,7 @@
 import importlib
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -128,12 +129,30 @@ def test_gpu_sections_alone_skip_the_cpu_comparisons(capsys, tmp_path):
     assert sections == {"data"}
 
 
+def test_graphs_section_times_the_step_with_and_without_graphs_and_checks_the_bits(capsys, tmp_path):
+    """On the CPU the graphed steps run eagerly through the graph's tensors: no speed-up to expect, same bits."""
+    _benchmark_module("harness").ROWS.clear()
+    _benchmark_module("speed").main(["--gpu-sections", "--grid", "off", "--caffenet", "off", "--graphs", "on",
+                                     "--dag", "none", "--seconds", "0.2", "--config", str(ROOT / "tests/smoke.yaml"),
+                                     "--out", str(tmp_path)])
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"graphs_speedup=\d+\.\d\d graphs_same_bits=True", out[-2])
+    rows = {row["item"]: row for row in json.loads((tmp_path / "speed.json").read_text())["rows"]
+            if row["section"] == "graphs"}
+    eager, graphed = rows["small net: step loop, eager"]["value"], rows["small net: step loop, CUDA graphs"]["value"]
+    assert eager > 0 and rows["small net: CUDA graphs / eager"]["value"] == pytest.approx(graphed / eager)
+
+
 @pytest.mark.slow
 def test_grid_runs_the_real_dag_once_per_k(grid, tmp_path):
     """On the CPU: `--resources gpu=k` limits the training jobs at once here too (the rule asks one slot)."""
-    summary = grid.measure_grid(tmp_path, (1, 2), layers=[1], treatments=["selffer"], train_per_class=60,
-                                val_per_class=10, image_size=16)
-    runs = {run["k"]: run for run in summary["grid_runs"]}
+    summary = grid.measure_grid(tmp_path, (1, 2), graphs=True, layers=[1], treatments=["selffer"],
+                                train_per_class=60, val_per_class=10, image_size=16)
+    runs = {run["k"]: run for run in summary["grid_runs"] if not run["graphs"]}
+    graphed = next(run for run in summary["grid_runs"] if run["graphs"])  # the best k again, with cuda_graphs
+    assert graphed["nets"] == 3 and summary["grid_graphs_speedup"] > 0
+    config = yaml.safe_load((tmp_path / f"grid-k{graphed['k']}-graphs/config.yaml").read_text())
+    assert config["train"]["cuda_graphs"] is True
     assert set(runs) == {1, 2} and all(run["nets"] == 3 and run["gpu"] is None for run in runs.values())
     assert [runs[k]["peak_in_flight"] for k in (1, 2)] == [1, 2], "--resources gpu=k: k training jobs at once"
     assert runs[1]["in_flight"] <= 1.0

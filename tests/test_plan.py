@@ -47,7 +47,7 @@ def test_every_net_has_settings_the_train_command_reads(preset):
     for split, seed, net in nets:
         settings = plan.train_settings(config, split, seed, net)
         assert settings["net"] == net and settings["seed"] == seed and settings["split"] == split
-        assert not set(settings["train"]) & {"threads", "device", "compile", "warm_start"}  # rerun nothing
+        assert not set(settings["train"]) & {"threads", "device", "compile", "cuda_graphs", "warm_start"}  # rerun nothing
         assert ("copied_lr_factor" in settings["train"]) == (parse_net(net).treatment == "transfer_ft_lowlr")
 
 
@@ -148,6 +148,18 @@ def test_the_runtime_cap_bounds_every_attempt():
 def test_a_cap_without_a_shorter_checkpoint_interval_is_refused(every):
     with pytest.raises(ConfigError, match="checkpoints.every_minutes = .* below resources.max_runtime_minutes = 60"):
         plan.load_config(SMOKE, {"resources": {"max_runtime_minutes": 60}, "checkpoints": {"every_minutes": every}})
+
+
+def test_compile_and_cuda_graphs_together_are_refused():
+    with pytest.raises(ConfigError, match="train.compile and train.cuda_graphs are both true: choose one"):
+        plan.load_config(SMOKE, {"train": {"compile": True, "cuda_graphs": True}})
+
+
+def test_cuda_graphs_is_a_run_option_passed_to_the_training_command():
+    on = plan.load_config(SMOKE, {"train": {"cuda_graphs": True}})
+    assert "--cuda-graphs" in plan.run_options(on)
+    assert "--cuda-graphs" not in plan.run_options(plan.load_config(SMOKE))
+    assert plan.train_settings(on, "random0", 0, "A3B") == plan.train_settings(plan.load_config(SMOKE), "random0", 0, "A3B")
 
 
 # ---- one table per open set, and the schema's enums equal to each

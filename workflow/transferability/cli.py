@@ -54,7 +54,7 @@ def train_net(args) -> None:
               out_dir=Path(args.out_dir), checkpoint_dir=Path(args.checkpoint_dir),
               source_weights=Path(args.source) if args.source else None, threads=args.threads,
               device=args.device, checkpoint_minutes=args.checkpoint_minutes, compile=args.compile,
-              nets_per_gpu=args.nets_per_gpu)
+              cuda_graphs=args.cuda_graphs, nets_per_gpu=args.nets_per_gpu)
     metrics = train(job, log=lambda line: print(line, flush=True))
     print(f"done: top-1 {metrics['top1']:.4f}, top-5 {metrics['top5']:.4f}, {metrics['wall_s']:.1f} s")
 
@@ -295,6 +295,7 @@ def _add_job_commands(sub) -> None:
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--checkpoint-minutes", type=float, default=0.0)
     t.add_argument("--compile", action="store_true", help="torch.compile the net")
+    t.add_argument("--cuda-graphs", action="store_true", help="replay each step as a CUDA graph (train.cuda_graphs)")
     t.add_argument("--nets-per-gpu", type=int, default=1, help="training jobs sharing one GPU (resources.nets_per_gpu)")
     t.set_defaults(run=train_net)
     w = sub.add_parser("warm-server", help="import the training code once; fork a copy per training job")

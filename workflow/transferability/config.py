@@ -10,7 +10,7 @@ import yaml
 
 # `train` keys that say how a net is trained, not what it learns: they stay out of a net's settings,
 # so changing them reruns no net.
-RUN_ONLY_TRAIN_KEYS = ("threads", "device", "compile", "warm_start")
+RUN_ONLY_TRAIN_KEYS = ("threads", "device", "compile", "cuda_graphs", "warm_start")
 
 
 class ConfigError(ValueError):

@@ -113,6 +113,10 @@ def checked(config: dict) -> dict:
     if not config["splits"]["random"] and not config["splits"]["explicit"]:
         raise ConfigError("config key splits: no split to run; give splits.random or splits.explicit")
     _check_runtime_cap(config)
+    if config["train"]["compile"] and config["train"]["cuda_graphs"]:
+        raise ConfigError("config keys train.compile and train.cuda_graphs are both true: choose one (compile for "
+                          "nets whose GPU kernels take the time, such as caffenet; cuda_graphs for small nets whose "
+                          "steps wait on the CPU launching kernels)")
     return config
 
 
@@ -228,7 +232,8 @@ def train_runtime_minutes(config, meta: dict, attempt: int) -> int:
 def run_options(config) -> str:
     """How a training job runs, not what it computes: kept out of its settings, so changing them reruns no net."""
     return (f"--device {config['train']['device']} --checkpoint-minutes {config['checkpoints']['every_minutes']}"
-            f" --nets-per-gpu {config['resources']['nets_per_gpu']}" + (" --compile" if config["train"]["compile"] else ""))
+            f" --nets-per-gpu {config['resources']['nets_per_gpu']}" + (" --compile" if config["train"]["compile"] else "")
+            + (" --cuda-graphs" if config["train"]["cuda_graphs"] else ""))
 
 
 # ---- tables and figures

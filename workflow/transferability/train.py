@@ -27,6 +27,7 @@ from . import checkpoint, nets
 from .batches import centre_crop, crop_and_mirror, normalise, select_half
 from .data import load_cache
 from .devices import pick_device, usable_gpu_bytes
+from .graphs import StepGraph
 from .io import atomic_path, write_json
 from .memory import keep_freed_memory
 from .model import LAYER_NAMES, build_model
@@ -53,6 +54,7 @@ class Job:
     device: str = "auto"
     checkpoint_minutes: float = 0.0  # 0: checkpoint at the end of each epoch only
     compile: bool = False  # torch.compile the net; the first step's extra time is reported as compile_s
+    cuda_graphs: bool = False  # replay each step's kernels as a CUDA graph (graphs.py); eager on the CPU
     nets_per_gpu: int = 1  # jobs sharing one GPU (resources.nets_per_gpu); this one gets its share of the memory
     progress_seconds: float = 30.0  # within an epoch, a progress line this often
 
@@ -195,10 +197,20 @@ class Run:
         self.generator = torch.Generator(device).manual_seed(derived_seed(job.settings["seed"], "data"))
         # bf16 autocast: about twice the speed on GPUs and on CPUs with bf16 units (AMX, AVX-512 BF16);
         # weights, optimiser state and the loss stay in fp32.
-        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=self.cfg["precision"] == "bf16")
+        # No autocast cache: a graph must not keep casts made while it was captured (each weight is cast
+        # once per forward anyway, so the cache saved nothing).
+        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=self.cfg["precision"] == "bf16",
+                             cache_enabled=False)
         # What the steps call; the modules themselves keep the plain net's parameters and state_dict keys.
         self.frozen_forward, self.trainable_forward = (
             torch.compile(part) if job.compile and len(part) else part for part in (self.frozen, self.trainable))
+        self.forward_backward, self.eval_logits = self._forward_backward, self._eval_logits
+        if job.cuda_graphs:  # fixed shapes: every training batch is full; the last evaluation batch runs eagerly
+            capture = device.type == "cuda"
+            self.forward_backward = StepGraph(self._forward_backward, capture)
+            self.eval_logits = StepGraph(self._eval_logits, capture)
+            log("train.cuda_graphs: each step's kernels " + ("replayed as a CUDA graph" if capture else
+                "run eagerly through the graph's fixed tensors (no CUDA graphs on the CPU)"))
         self.compile_s = None  # seconds of the first compiled step, in this process
         self.epoch, self.step, self.perm, self.rows, self.sums = 0, 0, None, [], _empty_sums()
         self.progress = Progress(self, job.progress_seconds)
@@ -229,17 +241,11 @@ class Run:
         return write_outputs(self)
 
     def train_step(self, index: torch.Tensor, images: torch.Tensor) -> None:
-        """One SGD step: augment the batch, forward (the frozen prefix without a graph), backward, update."""
+        """One SGD step: augment the batch, forward, backward (a CUDA graph's part, with cuda_graphs), update."""
         compiling, start = self.job.compile and self.compile_s is None, time.perf_counter()
         images = crop_and_mirror(images, self.size, self.augment["crop_padding"], self.augment["mirror"], self.generator)
         labels = self.train_data.labels[index]
-        with torch.autocast(**self.autocast):
-            with torch.no_grad():  # no graph, no backward pass through the frozen prefix
-                features = self.frozen_forward(normalise(images, self.mean, self.inv_std))
-            logits = self.trainable_forward(features)
-            loss = F.cross_entropy(logits, labels)
-        self.optimizer.zero_grad()
-        loss.backward()
+        loss, logits = self.forward_backward(images, labels)
         self.optimizer.step()
         self.schedule.step()
         # The running sums stay on the device: reading them every step would stall a GPU's queue.
@@ -250,6 +256,17 @@ class Run:
             self.synchronize()
             self.compile_s = time.perf_counter() - start
             self.log(f"torch.compile: the first step took {self.compile_s:.1f} s")
+
+    def _forward_backward(self, images: torch.Tensor, labels: torch.Tensor):
+        """Forward (the frozen prefix without an autograd graph), loss and backward into fresh gradients."""
+        self.optimizer.zero_grad()
+        with torch.autocast(**self.autocast):
+            with torch.no_grad():  # no graph, no backward pass through the frozen prefix
+                features = self.frozen_forward(normalise(images, self.mean, self.inv_std))
+            logits = self.trainable_forward(features)
+            loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        return loss.detach(), logits.detach()
 
     def end_epoch(self, steps: int) -> None:
         """Evaluate, record the epoch's row and go on to the next epoch."""
@@ -275,21 +292,25 @@ class Run:
     def evaluate(self) -> dict:
         """Loss, top-1 and top-5 on the validation images (centre crop, dropout off)."""
         self.frozen.eval(), self.trainable.eval()
-        loss, top1, top5 = 0.0, 0, 0
         k = min(5, self.val_data.n_classes)
         n, batch = len(self.val_data), self.cfg["eval_batch_size"]
         order = torch.arange(n, device=self.device)
+        sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, top-1, top-5; read once at the end
         for index, images in self.val_data.batches(order, batch, 0, -(-n // batch), self.device):
             images = centre_crop(images, self.size)
             labels = self.val_data.labels[index]
-            with torch.autocast(**self.autocast):
-                logits = self.trainable_forward(self.frozen_forward(normalise(images, self.mean, self.inv_std))).float()
-            loss += F.cross_entropy(logits, labels, reduction="sum").item()
+            # A graph replays full batches only; the last, shorter one runs eagerly.
+            logits = (self.eval_logits(images) if len(index) == batch else self._eval_logits(images))[0]
             best = logits.topk(k, dim=1).indices
-            top1 += (best[:, 0] == labels).sum().item()
-            top5 += (best == labels[:, None]).any(1).sum().item()
+            sums += torch.stack([F.cross_entropy(logits, labels, reduction="sum").double(),
+                                 (best[:, 0] == labels).sum().double(), (best == labels[:, None]).any(1).sum().double()])
         self.frozen.train(), self.trainable.train()
+        loss, top1, top5 = sums.tolist()
         return {"val_loss": loss / n, "val_top1": top1 / n, "val_top5": top5 / n}
+
+    def _eval_logits(self, images: torch.Tensor) -> tuple[torch.Tensor]:
+        with torch.autocast(**self.autocast):
+            return (self.trainable_forward(self.frozen_forward(normalise(images, self.mean, self.inv_std))).float(),)
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict:

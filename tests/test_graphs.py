@@ -1,0 +1,84 @@
+"""StepGraph (train.cuda_graphs): fixed-shape steps replayed as CUDA graphs. On the CPU the calls run eagerly
+through the graph's own input and output tensors, so these tests cover all but the capture and the replay;
+on a machine with a GPU the same tests also capture and replay."""
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from test_train import base_a, job_for  # noqa: F401 (base_a: a fixture)
+from transferability.graphs import StepGraph
+from transferability.train import EPOCH_COLUMNS, prepare
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
+
+
+def _linear_step(layer):
+    def step(x, y):
+        layer.zero_grad()
+        loss = torch.nn.functional.mse_loss(layer(x), y)
+        loss.backward()
+        return loss.detach(), layer.weight.grad
+    return step
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_graphed_step_gives_the_eager_steps_values_and_gradients(device):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(8, 3).to(device)
+    plain, graphed = _linear_step(layer), StepGraph(_linear_step(layer), capture=device == "cuda", warmup=2)
+    for _ in range(5):  # warm-up calls, the capture, replays
+        x, y = torch.randn(4, 8, device=device), torch.randn(4, 3, device=device)
+        want = [t.clone() for t in plain(x, y)]
+        got = graphed(x, y)
+        assert all(torch.equal(a, b) for a, b in zip(want, got))
+
+
+def test_its_outputs_are_the_same_tensors_overwritten_by_the_next_call():
+    graphed = StepGraph(lambda x: (x * 2,), capture=False)
+    first = graphed(torch.ones(3))[0]
+    second = graphed(torch.full((3,), 5.0))[0]
+    assert first is second and torch.equal(first, torch.full((3,), 10.0))
+
+
+def test_its_inputs_are_copies_kept_in_the_first_calls_layout():
+    images = torch.zeros(2, 3, 4, 4).contiguous(memory_format=torch.channels_last)
+    graphed = StepGraph(lambda x: (x + 1,), capture=False)
+    graphed(images)
+    images += 7  # the caller's tensor changes; the graph's input does not
+    assert graphed.inputs[0].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(graphed.inputs[0], torch.zeros(2, 3, 4, 4))
+
+
+def test_another_shape_is_refused_with_both_shapes():
+    graphed = StepGraph(lambda x: (x,), capture=False)
+    graphed(torch.zeros(4, 2))
+    with pytest.raises(ValueError, match=r"shape \(3, 2\) .* the graph has \(4, 2\)"):
+        graphed(torch.zeros(3, 2))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("net", ["baseB", "A3B"])
+def test_a_net_trained_with_cuda_graphs_has_the_plain_nets_bits(workdir, tmp_path, device, net, request):
+    """Every training step and every full evaluation batch go through a StepGraph; the last, shorter
+    evaluation batch (100 images in batches of 30) runs eagerly. Weights, scores and losses are bit-equal."""
+    source = request.getfixturevalue("base_a") if net == "A3B" else None
+    outputs = {}
+    for graphs in (False, True):
+        job = job_for(workdir, net, tmp_path / str(graphs), epochs=2, source=source, eval_batch_size=30)
+        job.device, job.cuda_graphs = device, graphs
+        run = prepare(job, log=lambda _: None)
+        metrics = run.fit()
+        if graphs:
+            assert isinstance(run.forward_backward, StepGraph) and run.forward_backward.calls == 2 * run.steps
+            assert isinstance(run.eval_logits, StepGraph) and run.eval_logits.calls == 2 * 3  # 3 full batches
+            assert run.forward_backward.capture == (device == "cuda")
+        outputs[graphs] = (metrics, load_file(str(job.out_dir / "weights.safetensors")),
+                           (job.out_dir / "epochs.csv").read_text().splitlines())
+    (plain, plain_weights, plain_rows), (graphed, graphed_weights, graphed_rows) = outputs[False], outputs[True]
+    assert plain_weights.keys() == graphed_weights.keys()
+    assert all(torch.equal(plain_weights[k], graphed_weights[k]) for k in plain_weights)
+    scores = EPOCH_COLUMNS.index("train_s")  # the columns before it: epoch, lr, losses and accuracies
+    assert [r.split(",")[:scores] for r in plain_rows] == [r.split(",")[:scores] for r in graphed_rows]
+    assert (plain["top1"], plain["loss"], plain["settings_hash"]) == (graphed["top1"], graphed["loss"],
+                                                                       graphed["settings_hash"])
