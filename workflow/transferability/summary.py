@@ -1,5 +1,5 @@
-"""The end-of-run summary: each finding in one line (its outcome, the value tested with its interval, its
-units and why), the paths of the run's figures and tables, and how to build the report and compare runs.
+"""The end-of-run summary: each finding in one line (its outcome, the value tested with the confidence bound
+its test used, its units and why), the paths of the run's figures and tables, and how to build the report and compare runs.
 Read from the tables the run wrote (findings.csv), never recomputed."""
 
 import os
@@ -17,14 +17,26 @@ def _number(value) -> str:
     return "" if value is None or np.isnan(value) else f"{value:.4f}"
 
 
+def _interval(row) -> str:
+    """The row's interval in words: a test's one-sided bound (the other end is infinite), with its null
+    where that is not 0, or the two-sided interval of a value reported, not tested."""
+    if np.isnan(row.ci_low) or np.isnan(row.ci_high):
+        return ", no interval"
+    level = f"{100 * row.confidence:g}%"
+    if np.isinf(row.ci_low) or np.isinf(row.ci_high):
+        side, bound = ("upper", row.ci_high) if np.isinf(row.ci_low) else ("lower", row.ci_low)
+        null = f" (null {_number(row.null)})" if row.null != 0 else ""
+        return f", one-sided {level} {side} bound {_number(bound)}{null}"
+    return f", two-sided {level} CI [{_number(row.ci_low)}, {_number(row.ci_high)}]"
+
+
 def finding_line(row, dataset_named=False) -> str:
-    """One finding as one line: 'finding 4 (...): reproduced; AnB - BnB at n=7 = -0.0824, 95% CI [..],
-    8 units; p = 0.001 < 0.05'."""
+    """One finding as one line: 'finding 4 (...): REPRODUCED; AnB - BnB at n=7 = -0.0801, one-sided 95% upper
+    bound -0.0284; 4 units; p = 0.008 < 0.05'."""
     title = re.split(r"[:;]", row.statement)[0].split(". ", 1)[-1].rstrip(".")  # "2. Fragile co-adaptation: ..."
     where = f"[{row.dataset}] " if dataset_named and row.dataset else ""
     value = f"{row.measured} = {_number(row.value)}" if _number(row.value) else row.measured
-    interval = (f", 95% CI [{_number(row.ci95_low)}, {_number(row.ci95_high)}]" if _number(row.ci95_low)
-                else ", no interval")
+    interval = _interval(row)
     units = f"{int(row.units)} unit{'s' if row.units != 1 else ''}"
     return f"{where}finding {row.finding} ({title}): {row.outcome.upper()}; {value}{interval}; {units}; {row.why}"
 
@@ -47,7 +59,8 @@ def summary_lines(results_dir, report_command=REPORT, outputs=None) -> list[str]
     findings = tables.read_table(findings_csv)
     several = findings["dataset"].nunique() > 1
     lines = [f"Findings ({findings_csv}: each row's test; a unit is one split, seed and target half; one-sided "
-             "tests at alpha 0.05, two-sided 95% intervals):"]
+             "tests at alpha 0.05, each with the confidence bound it used: reproduced exactly where the bound "
+             "excludes the null; finding 1, not a test, with a two-sided 95% interval):"]
     lines += ["  " + finding_line(row, several) for row in findings.itertuples()]
     figures = [line.replace(".png", ".{png,pdf}") for line in _listing(results_dir / "figures", "*.png", outputs)]
     lines += ["Figures:", *(figures or ["  none yet"])]
