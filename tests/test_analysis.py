@@ -289,8 +289,8 @@ def scipy_findings(units, layers):
     smallest = min(per_layer.values(), key=lambda r: r.pvalue)  # Holm's first step: p x layers
     said["2"] = (min(1, smallest.pvalue * layers), smallest.confidence_interval(1 - analysis.ALPHA / layers))
     for finding, effect, kwargs, null, alternative in (
-            ("3", "fine_tune_recovery", {}, -analysis.MARGIN, "greater"), ("4", "specificity", {"deepest": True}, 0, "less"),
-            ("5", "boost", {}, 0, "greater")):
+            ("3", "fine_tune_recovery", {}, -analysis.MARGIN, "greater"),
+            ("4", "specificity", {"deepest": True}, 0, "less"), ("5", "boost", {}, 0, "greater")):
         said[finding] = stats.ttest_1samp(unit_means(effect, **kwargs), null, alternative=alternative)
     said["4.2"] = stats.ttest_ind(unit_means("transfer_drop", ("dissimilar",), deepest=True),
                                   unit_means("transfer_drop", deepest=True), alternative="less")
@@ -310,7 +310,8 @@ def test_each_findings_p_and_interval_are_scipys(config):
         scipy_says = scipy_findings(units[units["dataset"] == dataset], layers=len(config["layers"]))
         for row in ours.itertuples():
             p, interval = scipy_says[row.finding]
-            assert (row.p_value, row.ci_low, row.ci_high) == pytest.approx((p, interval.low, interval.high)), row.finding
+            ours_said = (row.p_value, row.ci_low, row.ci_high)
+            assert ours_said == pytest.approx((p, interval.low, interval.high)), row.finding
     layers = len(config["layers"])
     assert by_finding(found[found["dataset"] == "sim0"])["confidence"].to_dict() == {
         "1": 0.95, "2": 1 - 0.05 / layers, "3": 0.95, "4": 0.95, "5": 0.95, "4.2": 0.95, "4.3": 0.95}

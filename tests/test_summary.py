@@ -53,6 +53,19 @@ def test_a_run_without_findings_is_a_clear_error(tmp_path, capsys):
     assert summary.REPORT.startswith("snakemake --report RUN_FOLDER/report.html")
 
 
+def test_findings_written_before_their_bounds_are_a_clear_error(nets, tmp_path, capsys):  # noqa: F811
+    """A run folder whose findings.csv an older version wrote (a two-sided ci95_low/ci95_high beside each test)
+    is not summarised with the wrong interval: one line says which file and how to rewrite it."""
+    written_tables(nets, tmp_path / "tables")
+    findings = tables.read_table(tmp_path / "tables/findings.csv")
+    old = findings.drop(columns=["null", "confidence"]).rename(columns={"ci_low": "ci95_low", "ci_high": "ci95_high"})
+    tables.write_csv(old, tmp_path / "tables/findings.csv")
+    capsys.readouterr()
+    assert cli.main(["summary", str(tmp_path)]) == 1
+    said = capsys.readouterr().err
+    assert said.startswith(f"error: {tmp_path / 'tables/findings.csv'}: written before") and "--forcerun" in said
+
+
 def test_the_run_says_its_summary_only_while_its_findings_are_newer_than_its_nets(nets, tmp_path, monkeypatch):  # noqa: F811
     """A run that stopped short of the tables (one net as its target, or nets still missing) must not show
     an older run's findings; and it lists its own outputs, not what an earlier config left in its folder."""
@@ -76,5 +89,10 @@ def test_the_run_says_its_summary_only_while_its_findings_are_newer_than_its_net
     assert f"Report: snakemake --configfile tests/smoke.yaml --report {run.root}/report.html" in lines
     assert f"  {run.root}/figures/figure2_top.{{png,pdf}}" in lines
     assert not any("figure3" in line for line in lines)
+    findings = tables.read_table(run.table("findings"))
+    tables.write_csv(findings.drop(columns=["confidence"]), run.table("findings"))  # as an older version wrote it
+    assert summary.end_of_run_lines(run, []) == [
+        f"No summary: {run.table('findings')}: written before findings showed the bound their test used (no "
+        "confidence); rewrite it: snakemake --forcerun summarize_layers (with the run's config options)"]
     os.utime(metrics[0])  # retrained after the tables were written
     assert summary.end_of_run_lines(run, []) == []

@@ -1,5 +1,6 @@
 """The end-of-run summary: each finding in one line (its outcome, the value tested with the confidence bound
-its test used, its units and why), the paths of the run's figures and tables, and how to build the report and compare runs.
+its test used, its units and why), the paths of the run's figures and tables, and how to build the report
+and compare runs.
 Read from the tables the run wrote (findings.csv), never recomputed."""
 
 import os
@@ -10,6 +11,7 @@ import numpy as np
 
 from . import tables
 
+BOUND_COLUMNS = ("null", "ci_low", "ci_high", "confidence")  # findings.csv's columns of each test's bound
 REPORT = "snakemake --report RUN_FOLDER/report.html  (with the run's own --configfile/--config options)"
 
 
@@ -57,6 +59,10 @@ def summary_lines(results_dir, report_command=REPORT, outputs=None) -> list[str]
     if not findings_csv.is_file():
         raise FileNotFoundError(f"{results_dir}: no tables/findings.csv (a run's summarize job writes it)")
     findings = tables.read_table(findings_csv)
+    if missing := [c for c in BOUND_COLUMNS if c not in findings]:
+        raise ValueError(f"{findings_csv}: written before findings showed the bound their test used (no "
+                         f"{', '.join(missing)}); rewrite it: snakemake --forcerun summarize_layers (with the run's "
+                         "config options)")
     several = findings["dataset"].nunique() > 1
     lines = [f"Findings ({findings_csv}: each row's test; a unit is one split, seed and target half; one-sided "
              "tests at alpha 0.05, each with the confidence bound it used: reproduced exactly where the bound "
@@ -86,4 +92,7 @@ def end_of_run_lines(plan, configfiles) -> list[str]:
         return []
     options = "".join(f"--configfile {path} " for path in configfiles)
     outputs = [*plan.final_outputs(), *(plan.table(name) for name in SIDE_TABLES)]
-    return summary_lines(plan.root, f"snakemake {options}--report {plan.root}/report.html", outputs)
+    try:
+        return summary_lines(plan.root, f"snakemake {options}--report {plan.root}/report.html", outputs)
+    except ValueError as error:  # a findings.csv of an older version: said, not a failed end of a run
+        return [f"No summary: {error}"]
