@@ -229,8 +229,8 @@ def _with_p(out, t, sem, df, alternative):
 
 def _with_bound(test, confidence):
     """The confidence bound that matches the test: one-sided on the side it looks at (an upper bound for
-    "less", a lower one for "greater"), so p < 1 - confidence exactly where [ci_low, ci_high] excludes
-    the null. Empty without a spread."""
+    "less", a lower one for "greater"), so the test's p (before any correction) is below 1 - confidence
+    exactly where [ci_low, ci_high] excludes the null. Empty without a spread."""
     reach = stats.t.ppf(confidence, test["df"]) * test["sem"]
     less = test["alternative"] == "less"
     return test.assign(ci_low=(test["value"] - reach).mask(less, -np.inf).where(reach.notna()),
@@ -277,9 +277,9 @@ def _decide(test: pd.DataFrame, finding: str, measured, confidence=1 - ALPHA) ->
             return f"{units} unit{'s' if units != 1 else ''}: too few for a spread; add seeds or splits"
         return f"p = {p:.2g} {'<' if p < ALPHA else '>='} {ALPHA}"
 
-    return _with_bound(test, confidence).assign(finding=finding, measured=measured,
-                       outcome=[outcome(p) for p in test["p_value"]],
-                       why=[why(p, k) for p, k in zip(test["p_value"], test["units"])])
+    return _with_bound(test, confidence).assign(
+        finding=finding, measured=measured, outcome=[outcome(p) for p in test["p_value"]],
+        why=[why(p, k) for p, k in zip(test["p_value"], test["units"])])
 
 
 def _base_level(full, units):
