@@ -255,6 +255,76 @@ def test_each_finding_states_its_test():
     assert all(str(analysis.ALPHA) in found.loc[f, "test"] for f in ("2", "3", "4", "5", "4.2", "4.3"))
 
 
+
+# ---- the interval shown beside each finding is its test's -------------------------------------------
+
+def excludes_null(found):
+    return (found["ci_low"] > found["null"]) | (found["ci_high"] < found["null"])
+
+
+@pytest.mark.parametrize("config", [DEFAULT, IMAGENET], ids=["default-config", "imagenet-preset"])
+def test_reproduced_exactly_where_the_shown_interval_excludes_the_null(config):
+    """p < alpha exactly where the row's interval excludes its test's null, on tables whose effects (a
+    tenth of the paper's, in noise) put many p values near alpha: there a two-sided 95% interval beside a
+    one-sided test (and an uncorrected one beside finding 2's Holm-corrected p) disagreed with it."""
+    found = analysis.findings(simulate(grid(**config), 200, seed=11, shift=lambda t: 0.1 * paper_shaped(t)))
+    tested = found[found["p_value"].notna()]
+    near_alpha = tested[tested["p_value"].between(analysis.ALPHA / 2, 2 * analysis.ALPHA)]
+    assert near_alpha.groupby("finding").size().ge(5).all() and near_alpha["finding"].nunique() == 6
+    assert ((tested["p_value"] < analysis.ALPHA) == excludes_null(tested)).all()
+    assert ((tested["outcome"] == "reproduced") == excludes_null(tested)).all()
+    assert np.isinf(tested[["ci_low", "ci_high"]]).sum(axis=1).eq(1).all(), "one side open: a one-sided bound"
+
+
+def scipy_findings(units, layers):
+    """Each tested finding's (p, interval) from scipy, for one data set's unit effects (a grid's)."""
+    def unit_means(effect, kinds=("random",), deepest=False):
+        rows = units[(units["effect"] == effect) & units["split_kind"].isin(kinds)]
+        rows = rows[rows["n"] == rows["n"].max()] if deepest else rows
+        return rows.groupby(["split", "seed", "target"])["diff"].mean()
+
+    said = {}
+    co = units[(units["effect"] == "co_adaptation") & (units["split_kind"] == "random")]
+    per_layer = {n: stats.ttest_1samp(d["diff"], 0, alternative="less") for n, d in co.groupby("n")}
+    smallest = min(per_layer.values(), key=lambda r: r.pvalue)  # Holm's first step: p x layers
+    said["2"] = (min(1, smallest.pvalue * layers), smallest.confidence_interval(1 - analysis.ALPHA / layers))
+    for finding, effect, kwargs, null, alternative in (
+            ("3", "fine_tune_recovery", {}, -analysis.MARGIN, "greater"),
+            ("4", "specificity", {"deepest": True}, 0, "less"), ("5", "boost", {}, 0, "greater")):
+        said[finding] = stats.ttest_1samp(unit_means(effect, **kwargs), null, alternative=alternative)
+    said["4.2"] = stats.ttest_ind(unit_means("transfer_drop", ("dissimilar",), deepest=True),
+                                  unit_means("transfer_drop", deepest=True), alternative="less")
+    frozen, transfer = unit_means("random_frozen_drop", ("random", "unsplit")), unit_means("transfer_drop")
+    said["4.3"] = (stats.ttest_1samp(frozen - transfer, 0, alternative="less") if frozen.index.equals(transfer.index)
+                   else stats.ttest_ind(frozen, transfer, alternative="less"))  # pooled variance, as analysis
+    return {f: (r.pvalue, r.confidence_interval(1 - analysis.ALPHA)) if f != "2" else r for f, r in said.items()}
+
+
+@pytest.mark.parametrize("config", [DEFAULT, IMAGENET], ids=["default-config", "imagenet-preset"])
+def test_each_findings_p_and_interval_are_scipys(config):
+    """The one-sided interval (Bonferroni's level 1 - alpha / layers for finding 2) and p of each finding,
+    as scipy's t tests give them: one-sample, paired, and two-sample with pooled variance."""
+    nets = simulate(grid(**config), 3, seed=12, shift=lambda t: 0.1 * paper_shaped(t))
+    found, units = analysis.findings(nets), analysis.unit_effects(nets)
+    for dataset, ours in found[found["finding"] != "1"].groupby("dataset"):
+        scipy_says = scipy_findings(units[units["dataset"] == dataset], layers=len(config["layers"]))
+        for row in ours.itertuples():
+            p, interval = scipy_says[row.finding]
+            ours_said = (row.p_value, row.ci_low, row.ci_high)
+            assert ours_said == pytest.approx((p, interval.low, interval.high)), row.finding
+    layers = len(config["layers"])
+    assert by_finding(found[found["dataset"] == "sim0"])["confidence"].to_dict() == {
+        "1": 0.95, "2": 1 - 0.05 / layers, "3": 0.95, "4": 0.95, "5": 0.95, "4.2": 0.95, "4.3": 0.95}
+
+
+def test_the_reported_base_level_keeps_its_two_sided_interval():
+    """Finding 1 is no test: its interval is the two-sided 95% t interval of the base nets' mean."""
+    found = by_finding(analysis.findings(analysis.paper_nets()))
+    bases = analysis.paper_nets().query("split_kind == 'random' and treatment == 'base'")["top1"]
+    interval = stats.ttest_1samp(bases, 0).confidence_interval(0.95)
+    assert found.loc["1", ["ci_low", "ci_high"]].tolist() == pytest.approx([interval.low, interval.high])
+    assert np.isnan(found.loc["1", "null"]) and np.isnan(found.loc["1", "p_value"])
+
 # ---- the command and its files ----------------------------------------------------------------
 
 def test_summarize_command_writes_rounded_tables_with_empty_spreads(tmp_path):

@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from conftest import ROOT
 from test_plots import nets, written_tables  # noqa: F401 (nets: the fixture)
 
@@ -21,20 +23,47 @@ def test_each_finding_in_one_line_with_outcome_value_and_units(nets, tmp_path, c
     for line, row in zip(said, findings.itertuples()):
         assert f"finding {row.finding} (" in line and row.outcome.upper() in line
         assert f"; {row.units} unit" in line and line.endswith(row.why)
-    co_adaptation = findings[findings["finding"] == "2"].iloc[0]
-    assert f"= {co_adaptation.value:.4f}, 95% CI [{co_adaptation.ci95_low:.4f}, " in said[1]
+    header = next(line for line in lines if line.startswith("Findings ("))
+    assert "one-sided tests at alpha 0.05, each with the confidence bound it used" in header
+    co_adaptation = findings[findings["finding"] == "2"].iloc[0]  # 2 units at 2 layers: Bonferroni's 97.5%
+    assert f"= {co_adaptation.value:.4f}, one-sided 97.5% upper bound {co_adaptation.ci_high:.4f};" in said[1]
     assert said[1].startswith("  finding 2 (Fragile co-adaptation): ")
-    without = [line for line, low in zip(said, findings["ci95_low"]) if low != low]  # NaN: no spread
+    base = findings[findings["finding"] == "1"].iloc[0]  # reported, not tested
+    assert f", two-sided 95% CI [{base.ci_low:.4f}, {base.ci_high:.4f}];" in said[0]
+    without = [line for line, low in zip(said, findings["ci_low"]) if low != low]  # NaN: no spread
     assert without and all("no interval" in line for line in without)
     assert f"  {tmp_path / 'figures' / 'figure2_top'}.{{png,pdf}}" in lines
     assert f"  {tmp_path / 'tables' / 'unit_effects.csv'}" in lines
     assert "Report: snakemake --report r.html" in lines
 
 
+def test_a_lower_bound_names_a_null_other_than_zero():
+    """Finding 3 (non-inferiority) is tested against -0.01: its line says so beside its lower bound."""
+    row = pd.DataFrame([dict(dataset="d", finding="3", statement="3. Fine-tuning recovers: x.", outcome="reproduced",
+                             measured="mean over n of BnB+ - baseB", value=0.0046, null=-0.01, ci_low=-0.0031,
+                             ci_high=np.inf, confidence=0.95, units=4, why="p = 0.0046 < 0.05")])
+    assert summary.finding_line(next(row.itertuples())) == (
+        "finding 3 (Fine-tuning recovers): REPRODUCED; mean over n of BnB+ - baseB = 0.0046, one-sided 95% lower "
+        "bound -0.0031 (null -0.0100); 4 units; p = 0.0046 < 0.05")
+
+
 def test_a_run_without_findings_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["summary", str(tmp_path)]) == 1
     assert f"{tmp_path}: no tables/findings.csv" in capsys.readouterr().err
     assert summary.REPORT.startswith("snakemake --report RUN_FOLDER/report.html")
+
+
+def test_findings_written_before_their_bounds_are_a_clear_error(nets, tmp_path, capsys):  # noqa: F811
+    """A run folder whose findings.csv an older version wrote (a two-sided ci95_low/ci95_high beside each test)
+    is not summarised with the wrong interval: one line says which file and how to rewrite it."""
+    written_tables(nets, tmp_path / "tables")
+    findings = tables.read_table(tmp_path / "tables/findings.csv")
+    old = findings.drop(columns=["null", "confidence"]).rename(columns={"ci_low": "ci95_low", "ci_high": "ci95_high"})
+    tables.write_csv(old, tmp_path / "tables/findings.csv")
+    capsys.readouterr()
+    assert cli.main(["summary", str(tmp_path)]) == 1
+    said = capsys.readouterr().err
+    assert said.startswith(f"error: {tmp_path / 'tables/findings.csv'}: written before") and "--forcerun" in said
 
 
 def test_the_run_says_its_summary_only_while_its_findings_are_newer_than_its_nets(nets, tmp_path, monkeypatch):  # noqa: F811
@@ -60,5 +89,10 @@ def test_the_run_says_its_summary_only_while_its_findings_are_newer_than_its_net
     assert f"Report: snakemake --configfile tests/smoke.yaml --report {run.root}/report.html" in lines
     assert f"  {run.root}/figures/figure2_top.{{png,pdf}}" in lines
     assert not any("figure3" in line for line in lines)
+    findings = tables.read_table(run.table("findings"))
+    tables.write_csv(findings.drop(columns=["confidence"]), run.table("findings"))  # as an older version wrote it
+    assert summary.end_of_run_lines(run, []) == [
+        f"No summary: {run.table('findings')}: written before findings showed the bound their test used (no "
+        "confidence); rewrite it: snakemake --forcerun summarize_layers (with the run's config options)"]
     os.utime(metrics[0])  # retrained after the tables were written
     assert summary.end_of_run_lines(run, []) == []

@@ -6,6 +6,11 @@ within its unit (a net minus the base net of its own split, seed and half, or An
 unit and n) and then summarised over units: mean, standard error and a 95% t interval (df = units - 1).
 One unit has no spread: its standard error and interval are empty (NaN), never 0.
 
+A finding shows the interval its test used: the one-sided confidence bound on the side the test looks at
+([ci_low, ci_high] with the other end infinite, at `confidence`), so it is reproduced (p < ALPHA) exactly
+where that interval excludes the test's null (`null`). Finding 1, which is reported, not tested, shows a
+two-sided 95% interval.
+
 Groups: all random splits of a data set are pooled (random halves are exchangeable draws, so each random
 split adds units); every other split is a group of its own (two explicit splits are never pooled), named
 by its split. split_kind is random, explicit, dissimilar (an explicit split the config marks
@@ -31,8 +36,8 @@ EFFECT_COLUMNS = ["dataset", "split_kind", "split", "target", "effect", "n", "un
                   "mean", "sem", "ci95_low", "ci95_high"]
 REDUCED_COLUMNS = ["dataset", "split_kind", "split", "target", "images_per_class", "count", "mean", "std", "sem",
                    "ci95_low", "ci95_high"]
-FINDING_COLUMNS = ["dataset", "finding", "statement", "test", "measured", "units", "value",
-                   "ci95_low", "ci95_high", "p_value", "outcome", "why"]
+FINDING_COLUMNS = ["dataset", "finding", "statement", "test", "measured", "units", "value", "null",
+                   "ci_low", "ci_high", "confidence", "p_value", "outcome", "why"]
 NETS_COLUMNS = ["dataset", "split", "split_kind", "seed", "net", "treatment", "source", "target", "n",
                 "fine_tuned", "images_per_class", "top1", "top5"]
 OUTCOMES = ("reproduced", "not reproduced", "undetermined")
@@ -188,10 +193,10 @@ STATEMENTS = {
     "4.3": "4.3. Random frozen layers hurt far more than transferred ones.",
 }
 TESTS = {
-    "1": "None: reported, not judged (mean top-1 of the random splits' base nets, 95% t interval).",
+    "1": "None: reported, not judged (mean top-1 of the random splits' base nets, two-sided 95% t interval).",
     "2": (f"One-sided t test per layer n of BnB - baseB < 0 over the random splits' units (paired within "
           f"each split, seed and half), Holm-corrected over the layers run; reproduced if the smallest "
-          f"corrected p < {ALPHA}."),
+          f"corrected p < {ALPHA}; its upper bound is at confidence 1 - {ALPHA} / layers, as that p."),
     "3": (f"Non-inferiority t test (the lower half of TOST) of the mean over n of BnB+ - baseB per unit: "
           f"reproduced if it is above -{MARGIN} (margin: {MARGIN * 100:g} point of top-1) with p < {ALPHA}."),
     "4": f"One-sided t test of AnB - BnB < 0 at the deepest n run (7 in the paper), paired within units; p < {ALPHA}.",
@@ -209,17 +214,28 @@ CONFOUNDED_BY_SHORT_TRAINING = ("2", "3", "5")
 
 def _t_tests(values: pd.Series, by, alternative, null=0.0) -> pd.DataFrame:
     """One-sample t test of the unit values of each `by` group (index levels) against `null`, with the
-    group's mean and 95% t interval. alternative: "less" or "greater". p is NaN with one unit."""
-    out = values.groupby(level=by).agg(units="size", value="mean", std="std")
+    group's mean. alternative: "less" or "greater". p is NaN with one unit."""
+    out = values.groupby(level=by).agg(units="size", value="mean", std="std").assign(null=null)
     sem = out["std"] / np.sqrt(out["units"])
     return _with_p(out, (out["value"] - null) / sem, sem, out["units"] - 1, alternative)
 
 
 def _with_p(out, t, sem, df, alternative):
-    out = out.assign(p_value=stats.t.cdf(t, df) if alternative == "less" else stats.t.sf(t, df))
-    out["p_value"] = out["p_value"].where(df >= 1)
-    half_width = stats.t.ppf(0.975, df.where(df >= 1)) * sem
-    return out.assign(ci95_low=out["value"] - half_width, ci95_high=out["value"] + half_width)
+    """The test's p value, with what its confidence bound needs (see _with_bound)."""
+    df = df.where(df >= 1)
+    p_value = stats.t.cdf(t, df) if alternative == "less" else stats.t.sf(t, df)
+    return out.assign(p_value=p_value, sem=sem, df=df, alternative=alternative)
+
+
+def _with_bound(test, confidence):
+    """The confidence bound that matches the test: one-sided on the side it looks at (an upper bound for
+    "less", a lower one for "greater"), so the test's p (before any correction) is below 1 - confidence
+    exactly where [ci_low, ci_high] excludes the null. Empty without a spread."""
+    reach = stats.t.ppf(confidence, test["df"]) * test["sem"]
+    less = test["alternative"] == "less"
+    return test.assign(ci_low=(test["value"] - reach).mask(less, -np.inf).where(reach.notna()),
+                       ci_high=(test["value"] + reach).mask(~less, np.inf).where(reach.notna()),
+                       confidence=confidence)
 
 
 def _two_sample(first: pd.Series, second: pd.Series, alternative) -> pd.DataFrame:
@@ -233,7 +249,7 @@ def _two_sample(first: pd.Series, second: pd.Series, alternative) -> pd.DataFram
     sem = np.sqrt(pooled * (1 / out["n_a"] + 1 / out["n_b"]))
     # the variance is estimated only if some side has two units
     sem = sem.where((out["n_a"] >= 2) | (out["n_b"] >= 2))
-    out = out.assign(units=out["n_a"] + out["n_b"], value=out["m_a"] - out["m_b"])
+    out = out.assign(units=out["n_a"] + out["n_b"], value=out["m_a"] - out["m_b"], null=0.0)
     return _with_p(out, out["value"] / sem, sem, df.where(sem.notna(), 0), alternative)
 
 
@@ -250,9 +266,9 @@ def _at_deepest_n(rows):
     return rows[rows["n"] == rows.groupby("dataset")["n"].transform("max")]
 
 
-def _decide(test: pd.DataFrame, finding: str, measured) -> pd.DataFrame:
-    """Outcome and reason of each data set's test; `measured` describes the value (a string or a
-    Series by data set). Without a p value (too few units) the outcome is undetermined."""
+def _decide(test: pd.DataFrame, finding: str, measured, confidence=1 - ALPHA) -> pd.DataFrame:
+    """Outcome, reason and confidence bound of each data set's test; `measured` describes the value (a
+    string or a Series by data set). Without a p value (too few units) the outcome is undetermined."""
     def outcome(p):
         return "undetermined" if np.isnan(p) else "reproduced" if p < ALPHA else "not reproduced"
 
@@ -261,15 +277,17 @@ def _decide(test: pd.DataFrame, finding: str, measured) -> pd.DataFrame:
             return f"{units} unit{'s' if units != 1 else ''}: too few for a spread; add seeds or splits"
         return f"p = {p:.2g} {'<' if p < ALPHA else '>='} {ALPHA}"
 
-    return test.assign(finding=finding, measured=measured,
-                       outcome=[outcome(p) for p in test["p_value"]],
-                       why=[why(p, k) for p, k in zip(test["p_value"], test["units"])])
+    return _with_bound(test, confidence).assign(
+        finding=finding, measured=measured, outcome=[outcome(p) for p in test["p_value"]],
+        why=[why(p, k) for p, k in zip(test["p_value"], test["units"])])
 
 
 def _base_level(full, units):
     bases = full[(full["split_kind"] == "random") & (full["treatment"] == "base")]
     test = _t_tests(bases.set_index(["dataset", "split", "seed", "target"])["top1"], "dataset", "greater")
-    return test.assign(finding="1", measured="mean top-1 of the base nets", p_value=np.nan,
+    half_width = stats.t.ppf(1 - ALPHA / 2, test["df"]) * test["sem"]  # described, not tested: two-sided
+    return test.assign(finding="1", measured="mean top-1 of the base nets", p_value=np.nan, null=np.nan,
+                       ci_low=test["value"] - half_width, ci_high=test["value"] + half_width, confidence=1 - ALPHA,
                        outcome="reported", why="the level depends on the data set: reported, not judged")
 
 
@@ -280,16 +298,18 @@ def _co_adaptation(full, units):
     tests = _t_tests(rows.set_index(["dataset", "n", "split", "seed", "target"])["diff"],
                      ["dataset", "n"], "less").reset_index()
     testable = tests[tests["p_value"].notna()]
-    layers = testable.groupby("dataset")["n"].transform("size")
-    testable = testable.assign(p_value=np.minimum(1.0, testable["p_value"] * layers), layers=layers)
-    best = testable.loc[testable.groupby("dataset")["p_value"].idxmin()]
+    testable = testable.assign(layers=testable.groupby("dataset")["n"].transform("size"))
+    best = testable.loc[testable.groupby("dataset")["p_value"].idxmin()]  # before the correction caps p at 1
+    best = best.assign(p_value=np.minimum(1.0, best["p_value"] * best["layers"]))
     untestable = tests[~tests["dataset"].isin(best["dataset"])]
     lowest = untestable.loc[untestable.groupby("dataset")["value"].idxmin()].assign(layers=0)
     chosen = pd.concat([best, lowest]).set_index("dataset")
     how = np.where(chosen["layers"] > 0, " (smallest p of " + chosen["layers"].astype(str)
                    + " layers; p Holm-corrected)", " (lowest)")
     measured = "BnB - baseB at n=" + chosen["n"].astype(str) + how
-    return _decide(chosen.drop(columns=["n", "layers"]), "2", measured)
+    # the corrected p (p x layers) is below ALPHA exactly where the bound at 1 - ALPHA / layers excludes 0
+    confidence = 1 - ALPHA / chosen["layers"].clip(lower=1)
+    return _decide(chosen.drop(columns=["n", "layers"]), "2", measured, confidence)
 
 
 def _fine_tune_recovery(full, units):

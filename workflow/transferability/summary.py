@@ -1,5 +1,6 @@
-"""The end-of-run summary: each finding in one line (its outcome, the value tested with its interval, its
-units and why), the paths of the run's figures and tables, and how to build the report and compare runs.
+"""The end-of-run summary: each finding in one line (its outcome, the value tested with the confidence bound
+its test used, its units and why), the paths of the run's figures and tables, and how to build the report
+and compare runs.
 Read from the tables the run wrote (findings.csv), never recomputed."""
 
 import os
@@ -10,6 +11,7 @@ import numpy as np
 
 from . import tables
 
+BOUND_COLUMNS = ("null", "ci_low", "ci_high", "confidence")  # findings.csv's columns of each test's bound
 REPORT = "snakemake --report RUN_FOLDER/report.html  (with the run's own --configfile/--config options)"
 
 
@@ -17,14 +19,26 @@ def _number(value) -> str:
     return "" if value is None or np.isnan(value) else f"{value:.4f}"
 
 
+def _interval(row) -> str:
+    """The row's interval in words: a test's one-sided bound (the other end is infinite), with its null
+    where that is not 0, or the two-sided interval of a value reported, not tested."""
+    if np.isnan(row.ci_low) or np.isnan(row.ci_high):
+        return ", no interval"
+    level = f"{100 * row.confidence:g}%"
+    if np.isinf(row.ci_low) or np.isinf(row.ci_high):
+        side, bound = ("upper", row.ci_high) if np.isinf(row.ci_low) else ("lower", row.ci_low)
+        null = f" (null {_number(row.null)})" if row.null != 0 else ""
+        return f", one-sided {level} {side} bound {_number(bound)}{null}"
+    return f", two-sided {level} CI [{_number(row.ci_low)}, {_number(row.ci_high)}]"
+
+
 def finding_line(row, dataset_named=False) -> str:
-    """One finding as one line: 'finding 4 (...): reproduced; AnB - BnB at n=7 = -0.0824, 95% CI [..],
-    8 units; p = 0.001 < 0.05'."""
+    """One finding as one line: 'finding 4 (...): REPRODUCED; AnB - BnB at n=7 = -0.0801, one-sided 95% upper
+    bound -0.0284; 4 units; p = 0.008 < 0.05'."""
     title = re.split(r"[:;]", row.statement)[0].split(". ", 1)[-1].rstrip(".")  # "2. Fragile co-adaptation: ..."
     where = f"[{row.dataset}] " if dataset_named and row.dataset else ""
     value = f"{row.measured} = {_number(row.value)}" if _number(row.value) else row.measured
-    interval = (f", 95% CI [{_number(row.ci95_low)}, {_number(row.ci95_high)}]" if _number(row.ci95_low)
-                else ", no interval")
+    interval = _interval(row)
     units = f"{int(row.units)} unit{'s' if row.units != 1 else ''}"
     return f"{where}finding {row.finding} ({title}): {row.outcome.upper()}; {value}{interval}; {units}; {row.why}"
 
@@ -45,9 +59,14 @@ def summary_lines(results_dir, report_command=REPORT, outputs=None) -> list[str]
     if not findings_csv.is_file():
         raise FileNotFoundError(f"{results_dir}: no tables/findings.csv (a run's summarize job writes it)")
     findings = tables.read_table(findings_csv)
+    if missing := [c for c in BOUND_COLUMNS if c not in findings]:
+        raise ValueError(f"{findings_csv}: written before findings showed the bound their test used (no "
+                         f"{', '.join(missing)}); rewrite it: snakemake --forcerun summarize_layers (with the run's "
+                         "config options)")
     several = findings["dataset"].nunique() > 1
     lines = [f"Findings ({findings_csv}: each row's test; a unit is one split, seed and target half; one-sided "
-             "tests at alpha 0.05, two-sided 95% intervals):"]
+             "tests at alpha 0.05, each with the confidence bound it used: reproduced exactly where the bound "
+             "excludes the null; finding 1, not a test, with a two-sided 95% interval):"]
     lines += ["  " + finding_line(row, several) for row in findings.itertuples()]
     figures = [line.replace(".png", ".{png,pdf}") for line in _listing(results_dir / "figures", "*.png", outputs)]
     lines += ["Figures:", *(figures or ["  none yet"])]
@@ -73,4 +92,7 @@ def end_of_run_lines(plan, configfiles) -> list[str]:
         return []
     options = "".join(f"--configfile {path} " for path in configfiles)
     outputs = [*plan.final_outputs(), *(plan.table(name) for name in SIDE_TABLES)]
-    return summary_lines(plan.root, f"snakemake {options}--report {plan.root}/report.html", outputs)
+    try:
+        return summary_lines(plan.root, f"snakemake {options}--report {plan.root}/report.html", outputs)
+    except ValueError as error:  # a findings.csv of an older version: said, not a failed end of a run
+        return [f"No summary: {error}"]
