@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: run test test-fast lint format bench bench-gpu report dry-run setup data slurm clean-results
+.PHONY: run test test-fast lint format bench bench-gpu device-kit report dry-run setup data slurm clean-results
 
 run: setup data  ## set up, then run the default experiment (Fashion-MNIST)
 	$(BIN)/snakemake --cores all
@@ -28,6 +28,16 @@ bench: setup data  ## training-speed benchmark (prints, writes benchmarks/out/sp
 
 bench-gpu: setup data  ## the benchmark for a GPU machine: caffenet eager and compiled, the grid with 1-8 nets per GPU
 	$(BIN)/python benchmarks/speed.py --require-gpu --gpu-sections --quick --dag none --compile --grid on
+
+# For an offline GPU machine whose Python has torch but not snakemake: the wheels it lacks (Python 3.12,
+# x86-64 Linux) and the Fashion-MNIST files, into .device-kit/; there, run benchmarks/device_session.sh.
+DEVICE_PLATFORMS := $(foreach p,manylinux_2_28 manylinux_2_27 manylinux_2_17 manylinux2014 manylinux1,--platform $(p)_x86_64)
+device-kit: data  ## wheels + data for benchmarks/device_session.sh on an offline GPU machine (.device-kit/)
+	mkdir -p .device-kit/wheels .device-kit/fashion-mnist
+	grep -v -e '^#' -e '^connection-pool' benchmarks/device_wheels.txt | xargs $(PYTHON) -m pip download -q --no-deps \
+		--only-binary=:all: --python-version 3.12 --implementation cp $(DEVICE_PLATFORMS) -d .device-kit/wheels
+	$(PYTHON) -m pip wheel -q --no-deps -w .device-kit/wheels $$(grep '^connection-pool' benchmarks/device_wheels.txt)
+	cp $(dir $(FMNIST))*.gz .device-kit/fashion-mnist/
 
 RUN ?= default
 CONFIG ?=
