@@ -1,5 +1,6 @@
 """Training jobs: model surgery (copy, freeze, fine-tune), determinism, restartability."""
 
+import csv
 import os
 import re
 import signal
@@ -210,6 +211,24 @@ def test_iterations_and_lr_steps_count_sgd_steps(workdir, tmp_path):
     assert metrics["epochs"] == 2 and len(rows) == 2
     assert [float(r.split(",")[1]) for r in rows] == pytest.approx([0.002, 0.0002])
     assert metrics["images_per_s"] > 0
+
+
+def test_epochs_csv_gives_the_copied_layers_rate_of_a_low_rate_net(workdir, base_a, tmp_path):
+    """A3B+lr trains its copied layers at copied_lr_factor x the rate: epochs.csv says so beside the rate of the
+    rest (the lr column alone showed a rate those layers never had); other nets leave copied_lr empty."""
+    for net in ("A3B+lr", "A3B+"):
+        job = job_for(workdir, net, tmp_path / net, epochs=2, source=base_a, lr_step_epochs=1)
+        train(job, log=lambda _: None)
+        with open(job.out_dir / "epochs.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert [float(r["lr"]) for r in rows] == pytest.approx([0.02, 0.002])
+        factor = job.settings["train"].get("copied_lr_factor")
+        if factor:
+            assert [float(r["copied_lr"]) for r in rows] == pytest.approx([0.02 * factor, 0.002 * factor])
+            run = prepare(job, log=lambda _: None)  # the optimiser's own first-step rates agree
+            assert [g["lr"] for g in run.optimizer.param_groups] == pytest.approx([0.02 * factor, 0.02])
+        else:
+            assert [r["copied_lr"] for r in rows] == ["", ""]
 
 
 @pytest.mark.parametrize("damage, expected", [

@@ -38,7 +38,7 @@ from .usage import hms, write_usage
 
 HOST_DATA_BYTES = 8e9
 GPU_DATA_FRACTION = 0.5  # the rest is for the net's activations
-EPOCH_COLUMNS = ["epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5",
+EPOCH_COLUMNS = ["epoch", "lr", "copied_lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5",
                  "train_s", "eval_s", "images_per_s"]
 
 
@@ -274,7 +274,7 @@ class Run:
         scores = self.evaluate()
         lr = self.cfg["lr"] * step_factor(self.epoch * self.steps + steps - 1, self.cfg["lr_decay"], self.lr_every)
         row = epoch_row(self.epoch + 1, lr, plain_sums(self.sums), scores, steps * self.batch,
-                        time.perf_counter() - start)
+                        time.perf_counter() - start, self.cfg.get("copied_lr_factor"))
         self.rows.append(row)
         self.epoch, self.step, self.perm, self.sums = self.epoch + 1, 0, None, _empty_sums()
         self.progress.epoch_done(row)
@@ -400,10 +400,13 @@ class Progress:
 
 
 # ---- outputs ----------------------------------------------------------------------------------------
-def epoch_row(epoch: int, lr: float, sums: dict, scores: dict, images: int, eval_s: float) -> dict:
-    """One line of epochs.csv (EPOCH_COLUMNS)."""
+def epoch_row(epoch: int, lr: float, sums: dict, scores: dict, images: int, eval_s: float,
+              copied_lr_factor: float | None = None) -> dict:
+    """One line of epochs.csv (EPOCH_COLUMNS): `lr` is the rate of the epoch's last step; copied_lr that of the
+    copied layers where a treatment gives them their own (nets.param_groups), else empty."""
     seen, seconds = max(sums["seen"], 1), sums["seconds"]
-    return {"epoch": epoch, "lr": lr, "train_loss": sums["loss"] / seen, "train_top1": sums["correct"] / seen,
+    copied_lr = lr * copied_lr_factor if copied_lr_factor else None
+    return {"epoch": epoch, "lr": lr, "copied_lr": copied_lr, "train_loss": sums["loss"] / seen, "train_top1": sums["correct"] / seen,
             **scores, "train_s": seconds, "eval_s": eval_s, "images_per_s": images / max(seconds, 1e-9)}
 
 
