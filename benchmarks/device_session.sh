@@ -28,13 +28,14 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" | tee -a "$OUT/gpu.txt"
 
-# 1. The tests with a GPU path: CUDA graphs' bits (eager vs graphed, also a transferred net), GPU slots,
-#    and a killed GPU job resuming bit-identically.
-timeout "${GPU_TESTS_S:-150}" "$PY" -m pytest -q -p no:cacheprovider -m "not slurm" tests/test_graphs.py \
+# 1. The tests with a GPU path: CUDA graphs' bits (eager vs graphed: a base net, a transferred net, one with
+#    dropout and LRN), GPU slots, and a killed GPU job resuming bit-identically, eager and with CUDA graphs.
+timeout "${GPU_TESTS_S:-200}" "$PY" -m pytest -q -p no:cacheprovider -m "not slurm" tests/test_graphs.py \
     tests/test_devices.py "tests/test_train.py::test_killed_job_resumes_bit_identically" 2>&1 | tee "$OUT/gpu_tests.log"
 
-# 2. make bench-gpu: the grid with k nets per GPU (and the best k with CUDA graphs), the small net's step with
-#    and without CUDA graphs, caffenet eager, with fused LRN and compiled.
-timeout "${BENCH_S:-420}" "$PY" benchmarks/speed.py --require-gpu --gpu-sections --quick --dag none --compile \
+# 2. make bench-gpu: the small net's step with and without CUDA graphs, the grid with k nets per GPU (and the
+#    best k with CUDA graphs), caffenet eager, with fused LRN and compiled. A part cut short by BENCH_S leaves
+#    its finished sections' lines ([speed] ...) in bench.log.
+timeout "${BENCH_S:-360}" "$PY" benchmarks/speed.py --require-gpu --gpu-sections --quick --dag none --compile \
     --grid on --out "$OUT" "$@" 2>&1 | tee "$OUT/bench.log"
 echo "device_session: done; outputs in $OUT"

@@ -9,10 +9,10 @@ Measures (see benchmarks/README.md):
   2. ours with the first 3, 5, 7 layers frozen (A3B, A5B, A7B) against full training of the same net (A5B+);
   3. evaluation images/s (`Run.evaluate`);
   4. the Snakemake DAG's wall time split into training and per-job overhead, and a training job's start-up;
-  5. on a GPU (or with --grid on): the CIFAR-10 preset's grid for one split and seed with k = 1, 2, 4, 8 nets
-     per GPU (benchmarks/grid.py): the DAG's wall time, jobs in flight and GPU utilisation per k;
-  6. on a GPU (or with --graphs on): the default config's step with and without CUDA graphs (train.cuda_graphs),
+  5. on a GPU (or with --graphs on): the default config's step with and without CUDA graphs (train.cuda_graphs),
      alternating, and whether the graphed net has the same bits (benchmarks/graphs.py);
+  6. on a GPU (or with --grid on): the CIFAR-10 preset's grid for one split and seed with k = 1, 2, 4, 8 nets
+     per GPU (benchmarks/grid.py): the DAG's wall time, jobs in flight and GPU utilisation per k;
   7. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
      of the device's bf16 peak, eager, eager with its LRN layers fused (model.lrn_fused) and (with --compile)
      under torch.compile with its compile time.
@@ -204,16 +204,16 @@ def main(argv=None) -> None:
         if not args.gpu_sections:
             startup_rows(default, repeats, summary)
 
-        # 5. many small nets per GPU (before caffenet, whose cached memory this process would keep)
+        # 5. the small net's step with and without CUDA graphs (first: the shortest GPU section)
+        if args.graphs == "on" or (args.graphs == "auto" and default.device.type == "cuda"):
+            summary.update(measure_graphs(default, seconds))
+
+        # 6. many small nets per GPU (before caffenet, whose cached memory this process would keep)
         if args.grid == "on" or (args.grid == "auto" and default.device.type == "cuda"):
             if default.device.type == "cuda":
                 torch.cuda.empty_cache()  # the grid's jobs wait for their share of the GPU to be free
             gpu = (os.environ.get("CUDA_VISIBLE_DEVICES") or str(default.device.index or 0)).split(",")[0]
             summary.update(measure_grid(scratch, args.grid_k, gpu, epochs=args.grid_epochs, graphs=True))
-
-        # 6. the small net's step with and without CUDA graphs
-        if args.graphs == "on" or (args.graphs == "auto" and default.device.type == "cuda"):
-            summary.update(measure_graphs(default, seconds))
 
         # 7. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
         if args.caffenet == "on" or (args.caffenet == "auto" and default.device.type == "cuda"):

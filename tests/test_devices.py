@@ -1,6 +1,7 @@
 """GPU assignment for concurrent training jobs (slots: nets_per_gpu jobs per GPU) and each job's share of a
 shared GPU's memory, simulated without GPUs: real processes holding real lock files, a simulated device."""
 
+import fcntl
 import multiprocessing
 import queue
 import threading
@@ -164,7 +165,7 @@ def _pick(**kwargs):
 @pytest.fixture
 def simulated_gpu(monkeypatch, tmp_path):
     """One 80 GiB CUDA device as PyTorch would report it; what the job sets on it is recorded."""
-    gpu = SimpleNamespace(total=80 * GIB, free=[70 * GIB], reserved=0, fractions=[], free_calls=0)
+    gpu = SimpleNamespace(total=80 * GIB, free=[70 * GIB], reserved=0, fractions=[], free_calls=0, current=[])
 
     def mem_get_info(device):
         gpu.free_calls += 1
@@ -180,7 +181,20 @@ def simulated_gpu(monkeypatch, tmp_path):
     monkeypatch.setattr("torch.cuda.memory_reserved", lambda device: gpu.reserved)
     monkeypatch.setattr("torch.cuda.set_per_process_memory_fraction",
                         lambda fraction, device: gpu.fractions.append((fraction, str(device))))
+    monkeypatch.setattr("torch.cuda.set_device", lambda device: gpu.current.append(str(device)))
     return gpu
+
+
+def test_a_job_on_the_second_gpu_makes_it_the_current_device(simulated_gpu, monkeypatch, tmp_path):
+    """Streams and CUDA graphs (train.cuda_graphs) are made on the current device: a job whose tensors are
+    on cuda:1 while cuda:0 stays current would capture an empty graph on GPU 0 and replay nothing."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,7")
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 2)
+    with open(tmp_path / "gpu3.slot0.lock", "w") as other_job:  # another job holds the first GPU
+        fcntl.flock(other_job, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        device, lock = _pick(preference="cuda", log=lambda _: None, nets_per_gpu=1, poll_s=0.01)
+    assert str(device) == "cuda:1" and simulated_gpu.current == ["cuda:1"]
+    lock.close()
 
 
 def test_a_job_on_a_shared_gpu_gets_its_share_and_waits_for_it_to_be_free(simulated_gpu, tmp_path):

@@ -2,13 +2,15 @@
 through the graph's own input and output tensors, so these tests cover all but the capture and the replay;
 on a machine with a GPU the same tests also capture and replay."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from test_train import base_a, job_for  # noqa: F401 (base_a: a fixture)
 from transferability.graphs import StepGraph
-from transferability.train import EPOCH_COLUMNS, prepare
+from transferability.train import EPOCH_COLUMNS, prepare, train
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
 
@@ -58,14 +60,17 @@ def test_another_shape_is_refused_with_both_shapes():
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("net", ["baseB", "A3B"])
-def test_a_net_trained_with_cuda_graphs_has_the_plain_nets_bits(workdir, tmp_path, device, net, request):
+@pytest.mark.parametrize("net, model", [("baseB", {}), ("A3B", {}), ("baseB", {"dropout": 0.5, "lrn": True})],
+                         ids=["base", "transfer", "dropout-lrn"])
+def test_a_net_trained_with_cuda_graphs_has_the_plain_nets_bits(workdir, tmp_path, device, net, model, request):
     """Every training step and every full evaluation batch go through a StepGraph; the last, shorter
-    evaluation batch (100 images in batches of 30) runs eagerly. Weights, scores and losses are bit-equal."""
+    evaluation batch (100 images in batches of 30) runs eagerly. Weights, scores and losses are bit-equal,
+    also with dropout (random numbers drawn inside the graph) and LRN layers."""
     source = request.getfixturevalue("base_a") if net == "A3B" else None
     outputs = {}
     for graphs in (False, True):
         job = job_for(workdir, net, tmp_path / str(graphs), epochs=2, source=source, eval_batch_size=30)
+        job.settings["model"].update(model)
         job.device, job.cuda_graphs = device, graphs
         run = prepare(job, log=lambda _: None)
         metrics = run.fit()
@@ -73,6 +78,9 @@ def test_a_net_trained_with_cuda_graphs_has_the_plain_nets_bits(workdir, tmp_pat
             assert isinstance(run.forward_backward, StepGraph) and run.forward_backward.calls == 2 * run.steps
             assert isinstance(run.eval_logits, StepGraph) and run.eval_logits.calls == 2 * 3  # 3 full batches
             assert run.forward_backward.capture == (device == "cuda")
+            if device == "cuda":  # captured, not only warmed up
+                assert run.forward_backward.graph is not None and run.eval_logits.graph is not None
+            assert metrics["provenance"]["cuda_graphs"] == (device == "cuda")
         outputs[graphs] = (metrics, load_file(str(job.out_dir / "weights.safetensors")),
                            (job.out_dir / "epochs.csv").read_text().splitlines())
     (plain, plain_weights, plain_rows), (graphed, graphed_weights, graphed_rows) = outputs[False], outputs[True]
@@ -82,3 +90,23 @@ def test_a_net_trained_with_cuda_graphs_has_the_plain_nets_bits(workdir, tmp_pat
     assert [r.split(",")[:scores] for r in plain_rows] == [r.split(",")[:scores] for r in graphed_rows]
     assert (plain["top1"], plain["loss"], plain["settings_hash"]) == (graphed["top1"], graphed["loss"],
                                                                        graphed["settings_hash"])
+
+
+def test_a_gradient_replaced_outside_a_captured_step_stops_the_run(workdir, tmp_path):
+    """After a capture, SGD must read the gradient tensors the replays write (it skips a parameter whose
+    .grad is None): a zero_grad() outside the graph is caught before the optimiser step."""
+    run = prepare(job_for(workdir, "baseB", tmp_path), log=lambda _: None)
+    run.forward_backward = SimpleNamespace(graph="captured")  # as a StepGraph after its capture
+    for p in run.trainable.parameters():
+        p.grad = torch.zeros_like(p)
+    run.check_graph_grads(), run.check_graph_grads()  # the same tensors: fine
+    run.optimizer.zero_grad()
+    with pytest.raises(RuntimeError, match="gradient was replaced outside the captured step"):
+        run.check_graph_grads()
+
+
+def test_cuda_graphs_with_compiled_kernels_are_refused_by_the_job_itself(workdir, tmp_path):
+    job = job_for(workdir, "baseB", tmp_path)
+    job.cuda_graphs, job.compile = True, True
+    with pytest.raises(ValueError, match="train.cuda_graphs cannot be used with train.compile or model.lrn_fused"):
+        train(job, log=lambda _: None)

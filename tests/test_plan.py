@@ -150,9 +150,12 @@ def test_a_cap_without_a_shorter_checkpoint_interval_is_refused(every):
         plan.load_config(SMOKE, {"resources": {"max_runtime_minutes": 60}, "checkpoints": {"every_minutes": every}})
 
 
-def test_compile_and_cuda_graphs_together_are_refused():
-    with pytest.raises(ConfigError, match="train.compile and train.cuda_graphs are both true: choose one"):
-        plan.load_config(SMOKE, {"train": {"compile": True, "cuda_graphs": True}})
+@pytest.mark.parametrize("compiled", [{"train": {"compile": True}}, {"model": {"lrn_fused": True}}],
+                         ids=["compile", "lrn-fused"])
+def test_cuda_graphs_with_compiled_kernels_are_refused(compiled):
+    key = "train.compile" if "train" in compiled else "model.lrn_fused"
+    with pytest.raises(ConfigError, match=f"config keys train.cuda_graphs and {key} are both true: choose one"):
+        plan.load_config(SMOKE, plan.merge(compiled, {"train": {"cuda_graphs": True}}))
 
 
 def test_cuda_graphs_is_a_run_option_passed_to_the_training_command():

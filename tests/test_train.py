@@ -172,17 +172,23 @@ def _train_command(workdir, out, settings_json, minutes):
             "--out-dir", str(out), "--checkpoint-dir", str(out / "ckpt"), "--checkpoint-minutes", str(minutes)]
 
 
+GRAPHED = pytest.param(["--cuda-graphs"], id="cuda-graphs",
+                       marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))
+
+
+@pytest.mark.parametrize("options", [[], GRAPHED])
 @pytest.mark.parametrize("minutes", [0, 0.0002], ids=["epoch-checkpoints", "mid-epoch-checkpoints"])
-def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes):
+def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes, options):
     """SIGKILL a job once its first checkpoint exists, rerun it: same weights and scores as a run
-    that was never interrupted."""
+    that was never interrupted. With CUDA graphs (on a GPU) the killed and resumed job replays its steps
+    and the whole run does not: the same bits, also across the resume's fresh warm-up and capture."""
     import json
     settings_json = json.dumps(settings("baseB", epochs=4))
     whole = subprocess.run(_train_command(workdir, tmp_path / "whole", settings_json, minutes), env=package_env(),
                            capture_output=True, text=True)
     assert whole.returncode == 0, whole.stderr
     out = tmp_path / "killed"
-    job = subprocess.Popen(_train_command(workdir, out, settings_json, minutes), env=package_env(),
+    job = subprocess.Popen(_train_command(workdir, out, settings_json, minutes) + options, env=package_env(),
                            stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not (out / "ckpt" / checkpoint.LAST).exists() and time.monotonic() < deadline:
@@ -192,7 +198,7 @@ def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes):
     assert not (out / "metrics.json").exists(), "the job finished before it could be killed"
     state = torch.load(out / "ckpt" / checkpoint.LAST, weights_only=True)
     assert (state["step"] > 0) == bool(minutes), "the kill point is not the one this case is for"
-    resumed = subprocess.run(_train_command(workdir, out, settings_json, minutes), env=package_env(),
+    resumed = subprocess.run(_train_command(workdir, out, settings_json, minutes) + options, env=package_env(),
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming from checkpoint: epoch {state['epoch']}, step {state['step']}" in resumed.stdout
@@ -200,6 +206,7 @@ def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes):
     assert whole.keys() == killed.keys() and all(torch.equal(whole[k], killed[k]) for k in whole)
     timing = {"wall_s", "images_per_s"}
     a, b = read_json(tmp_path / "whole/metrics.json"), read_json(out / "metrics.json")
+    assert b["provenance"].pop("cuda_graphs") == bool(options) and a["provenance"].pop("cuda_graphs") is False
     assert {k: v for k, v in a.items() if k not in timing} == {k: v for k, v in b.items() if k not in timing}
 
 

@@ -107,6 +107,8 @@ def pick_device(preference: str = "auto", log=print, nets_per_gpu: int = 1, poll
     gpu_ids = visible_gpu_ids(torch.cuda.device_count())
     position, handle = claim_gpu(gpu_ids, log=log, slots=nets_per_gpu, poll_s=poll_s)
     device = torch.device("cuda", position)
+    # The current device: streams, CUDA graphs (graphs.py) and their random generator are made on it.
+    torch.cuda.set_device(device)
     total = torch.cuda.get_device_properties(device).total_memory
     share = gpu_share(total, nets_per_gpu)
     if nets_per_gpu > 1:

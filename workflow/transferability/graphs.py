@@ -19,6 +19,9 @@ Without a GPU (`capture=False`) the calls run eagerly through the same input and
 CPU tests exercise everything but the capture and the replay.
 """
 
+import gc
+import warnings
+
 import torch
 
 
@@ -42,12 +45,25 @@ class StepGraph:
         if self.graph is None and self.calls <= self.warmup:
             return self._keep(self._beside(self.inputs))
         if self.graph is None:
-            self.graph = torch.cuda.CUDAGraph()
-            # thread_local: the reader thread of a memory-mapped half may pin memory during the capture
-            with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
-                self.outputs = tuple(self.fn(*self.inputs))
+            self.graph = self._capture()
         self.graph.replay()
         return self.outputs
+
+    def _capture(self) -> "torch.cuda.CUDAGraph":
+        """The function's kernels recorded (not run) into a graph, or an error: never an empty graph, whose
+        replays would do nothing while the step's outputs and gradients kept their last values."""
+        device = self.inputs[0].device
+        if device.index != torch.cuda.current_device():  # the capture stream is the current device's
+            raise RuntimeError(f"StepGraph: inputs on {device} while cuda:{torch.cuda.current_device()} is the "
+                               "current device (torch.cuda.set_device first)")
+        gc.collect()  # now, not during the capture: an old run's graph freed mid-capture would break it
+        graph = torch.cuda.CUDAGraph()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*CUDA Graph is empty")
+            # thread_local: the reader thread of a memory-mapped half may pin memory during the capture
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                self.outputs = tuple(self.fn(*self.inputs))
+        return graph
 
     def _beside(self, inputs):
         """The function run eagerly on a side stream, ordered after and before the current stream's work."""

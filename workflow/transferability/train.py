@@ -115,10 +115,11 @@ def net_identity(settings: dict, meta: dict, classes: list[int], source_weights)
             "source_sha256": file_sha256(source_weights) if source_weights else None}
 
 
-def provenance(identity: dict, device: torch.device, precision: str) -> dict:
+def provenance(identity: dict, device: torch.device, precision: str, cuda_graphs: bool = False) -> dict:
     """What metrics.json records of how the net was made (besides its settings)."""
     return {**{k: v for k, v in identity.items() if k != "settings"}, "package": _package_version(),
-            "git_commit": _git_commit(), "torch": torch.__version__, "device": str(device), "precision": precision}
+            "git_commit": _git_commit(), "torch": torch.__version__, "device": str(device), "precision": precision,
+            "cuda_graphs": cuda_graphs and device.type == "cuda"}
 
 
 def _package_version() -> str | None:
@@ -205,7 +206,9 @@ class Run:
         self.frozen_forward, self.trainable_forward = (
             torch.compile(part) if job.compile and len(part) else part for part in (self.frozen, self.trainable))
         self.forward_backward, self.eval_logits = self._forward_backward, self._eval_logits
-        if job.cuda_graphs:  # fixed shapes: every training batch is full; the last evaluation batch runs eagerly
+        self.graph_grads = None  # the gradients a captured step writes: checked before each optimiser step
+        if job.cuda_graphs:
+            refuse_with_graphs(job)  # fixed shapes: every training batch is full; the last evaluation batch runs eagerly
             capture = device.type == "cuda"
             self.forward_backward = StepGraph(self._forward_backward, capture)
             self.eval_logits = StepGraph(self._eval_logits, capture)
@@ -246,6 +249,7 @@ class Run:
         images = crop_and_mirror(images, self.size, self.augment["crop_padding"], self.augment["mirror"], self.generator)
         labels = self.train_data.labels[index]
         loss, logits = self.forward_backward(images, labels)
+        self.check_graph_grads()
         self.optimizer.step()
         self.schedule.step()
         # The running sums stay on the device: reading them every step would stall a GPU's queue.
@@ -267,6 +271,17 @@ class Run:
             loss = F.cross_entropy(logits, labels)
         loss.backward()
         return loss.detach(), logits.detach()
+
+    def check_graph_grads(self) -> None:
+        """After a capture the optimiser must read the very gradient tensors each replay writes: SGD skips a
+        parameter whose .grad is None, so a zero_grad() outside the graph would silently freeze layers."""
+        if getattr(self.forward_backward, "graph", None) is None:
+            return
+        grads = [p.grad for group in self.optimizer.param_groups for p in group["params"]]
+        if self.graph_grads is None:
+            self.graph_grads = grads
+        elif any(a is not b for a, b in zip(grads, self.graph_grads)):
+            raise RuntimeError("train.cuda_graphs: a parameter's gradient was replaced outside the captured step")
 
     def end_epoch(self, steps: int) -> None:
         """Evaluate, record the epoch's row and go on to the next epoch."""
@@ -338,6 +353,13 @@ class Run:
         if state is not None:
             self.load_state_dict(state)
             self.log(f"resuming from checkpoint: epoch {self.epoch}, step {self.step}")
+
+
+def refuse_with_graphs(job: Job) -> None:
+    """What cuda_graphs is not tested with: torch.compile inside a capture (train.compile, model.lrn_fused)."""
+    if job.compile or job.settings["model"].get("lrn_fused"):
+        raise ValueError("train.cuda_graphs cannot be used with train.compile or model.lrn_fused (compiled "
+                         "kernels inside a captured step are not tested here); choose one")
 
 
 def param_groups(trainable: torch.nn.Sequential, settings: dict) -> list[dict]:
@@ -443,4 +465,5 @@ def final_metrics(run: Run) -> dict:
             "epochs": len(rows), "wall_s": train_s + sum(r["eval_s"] for r in rows), "images_per_s": images / train_s,
             "n_train": len(run.train_data), "n_val": len(run.val_data), "n_classes": run.train_data.n_classes,
             "settings_hash": run.hash, "device": str(run.device), "threads": run.job.threads,
-            "compile_s": run.compile_s, "provenance": provenance(run.identity, run.device, run.cfg["precision"])}
+            "compile_s": run.compile_s,
+            "provenance": provenance(run.identity, run.device, run.cfg["precision"], run.job.cuda_graphs)}
