@@ -115,3 +115,17 @@ def test_a_presets_header_gives_the_command_the_readme_gives(preset):
     header = "\n".join(line for line in (ROOT / "config" / preset).read_text().splitlines() if line.startswith("#"))
     commands = snakemake_commands(header)
     assert commands and commands <= snakemake_commands((ROOT / "README.md").read_text()), commands
+
+
+def test_the_device_kits_wheels_are_the_pins_this_environment_runs():
+    """benchmarks/device_wheels.txt (make device-kit: what an offline GPU machine lacks) pins snakemake and
+    jsonschema as envs/requirements.txt does, and every dependency at the version installed here, where the
+    tests pass: a requirements bump that forgets the kit fails here, not on a GPU machine's clock."""
+    from importlib.metadata import version
+
+    lines = (ROOT / "benchmarks/device_wheels.txt").read_text().splitlines()
+    kit = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    required = dict(pin.split("==") for pin in requirement_pins())
+    direct = ("snakemake", "jsonschema")
+    assert {name: kit[name] for name in direct} == {name: required[name] for name in direct}
+    assert {name: version(name) for name in kit} == kit
