@@ -306,3 +306,11 @@ def test_an_edited_class_list_file_reruns_its_split(tmp_path):
     (tmp_path / "a.txt").write_text("0\n1\n6\n")
     planned = run_snakemake(tmp_path, "-n", split, config=mine).stdout
     assert "split_classes" in planned and "a.txt" in planned
+
+
+def test_a_rules_code_version_covers_the_package_modules_it_imports():
+    """plots imports analysis and io: an edit to any of them changes the figures' code version, and the
+    order the modules are named in does not."""
+    assert {"analysis", "io"} <= set(plan._package_imports((plan.PACKAGE_DIR / "plots.py").read_bytes()))
+    assert plan.code_version("plots", "tables") == plan.code_version("tables", "plots")
+    assert plan.code_version("plots") != plan.code_version("tables")

@@ -1,4 +1,6 @@
 # The paper's figures, from the tables summarize_layers wrote, as PNG (for the report) and PDF (for papers).
+# Each rule's params.code hashes the package code it runs (plan.code_version): an edited or upgraded module
+# reruns what it computes, never a net.
 
 
 rule draw_figure:
@@ -17,6 +19,7 @@ rule draw_figure:
     conda:
         "../../envs/environment.yaml"
     params:
+        code=PLAN.code("plots", "tables"),
         paper="--paper" if PLAN.paper_overlay() else "",
         dpi=config["plots"]["dpi"],
         context=PLAN.figure_context(),
@@ -40,6 +43,7 @@ rule draw_training_curves:
     conda:
         "../../envs/environment.yaml"
     params:
+        code=PLAN.code("analysis", "curves", "plots", "tables"),
         dpi=config["plots"]["dpi"],
         context=PLAN.figure_context(),
     shell:

@@ -1,4 +1,6 @@
 # The tidy table of every trained net, and what the paper reads off it.
+# Each rule's params.code hashes the package code it runs (plan.code_version): an edited or upgraded module
+# reruns what it computes, never a net.
 
 
 rule collect_results:
@@ -13,6 +15,7 @@ rule collect_results:
     conda:
         "../../envs/environment.yaml"
     params:
+        code=PLAN.code("tables"),
         split_kinds=json.dumps(PLAN.split_kinds()),
     shell:
         "python -m transferability collect --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"
@@ -32,6 +35,8 @@ rule summarize_layers:
     localrule: True
     conda:
         "../../envs/environment.yaml"
+    params:
+        code=PLAN.code("analysis", "tables"),
     shell:
         "python -m transferability summarize --nets {input} --per-layer {output.per_layer} "
         "--effects {output.effects} --unit-effects {output.unit_effects} --reduced-data {output.reduced_data} "
@@ -48,6 +53,8 @@ rule compare_with_paper:
     localrule: True
     conda:
         "../../envs/environment.yaml"
+    params:
+        code=PLAN.code("analysis", "tables"),
     shell:
         "python -m transferability paper-comparison --per-layer {input} --out {output} > {log} 2>&1"
 
@@ -64,6 +71,7 @@ rule collect_epochs:
     conda:
         "../../envs/environment.yaml"
     params:
+        code=PLAN.code("tables"),
         split_kinds=json.dumps(PLAN.split_kinds()),
     shell:
         "python -m transferability collect-epochs --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"

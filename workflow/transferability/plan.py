@@ -8,7 +8,9 @@ decoded data cache is shared by every run over the same data set config: results
 (an ImageNet cache is tens of GB, and decoding it takes hours).
 """
 
+import ast
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -231,6 +233,34 @@ def train_runtime_minutes(config, meta: dict, attempt: int) -> int:
     return minutes if cap is None else min(minutes, int(cap))
 
 
+@functools.cache
+def code_version(*modules: str) -> str:
+    """A hash of the source of these package modules and of every package module they import: a param of
+    the rules that run them, so that an edited or upgraded module reruns the tables and figures it computes
+    (Snakemake sees a shell rule's command, not the code it runs). Training, the data cache and the splits
+    get none on purpose: they are hours of work whose inputs their settings name exactly, and a change to
+    their code keeps the bits (the tests check it) or says so in its settings."""
+    sources, todo = {}, list(modules)
+    while todo:
+        name = todo.pop()
+        if name not in sources:
+            sources[name] = (PACKAGE_DIR / f"{name}.py").read_bytes()
+            todo += [module for module in _package_imports(sources[name]) if (PACKAGE_DIR / f"{module}.py").exists()]
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        digest.update(name.encode() + b"\0" + sources[name] + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _package_imports(source: bytes) -> list[str]:
+    """The package's own modules a module imports: `from . import a, b` and `from .c import d`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found += [node.module] if node.module else [alias.name for alias in node.names]
+    return found
+
+
 def run_options(config) -> str:
     """How a training job runs, not what it computes: kept out of its settings, so changing them reruns no net."""
     return (f"--device {config['train']['device']} --checkpoint-minutes {config['checkpoints']['every_minutes']}"
@@ -394,6 +424,9 @@ class Plan:
         """The base net whose first n layers this net copies (none for base and random-frozen nets)."""
         source = parse_net(net).source_net
         return [self.net_file("weights.safetensors", split, seed, source)] if source else []
+
+    def code(self, *modules: str) -> str:
+        return code_version(*modules)
 
     def run_options(self) -> str:
         return run_options(self.config)
