@@ -263,9 +263,10 @@ def _package_imports(source: bytes) -> list[str]:
 
 def run_options(config) -> str:
     """How a training job runs, not what it computes: kept out of its settings, so changing them reruns no net."""
+    flags = "".join(f" --{flag}" for flag, on in (("compile", config["train"]["compile"]),
+                                                  ("cuda-graphs", config["train"]["cuda_graphs"])) if on)
     return (f"--device {config['train']['device']} --checkpoint-minutes {config['checkpoints']['every_minutes']}"
-            f" --nets-per-gpu {config['resources']['nets_per_gpu']}" + (" --compile" if config["train"]["compile"] else "")
-            + (" --cuda-graphs" if config["train"]["cuda_graphs"] else ""))
+            f" --nets-per-gpu {config['resources']['nets_per_gpu']}{flags}")
 
 
 # ---- tables and figures

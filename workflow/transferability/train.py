@@ -207,8 +207,8 @@ class Run:
             torch.compile(part) if job.compile and len(part) else part for part in (self.frozen, self.trainable))
         self.forward_backward, self.eval_logits = self._forward_backward, self._eval_logits
         self.graph_grads = None  # the gradients a captured step writes: checked before each optimiser step
-        if job.cuda_graphs:
-            refuse_with_graphs(job)  # fixed shapes: every training batch is full; the last evaluation batch runs eagerly
+        if job.cuda_graphs:  # fixed shapes: every training batch is full; the last evaluation batch runs eagerly
+            refuse_with_graphs(job)
             capture = device.type == "cuda"
             self.forward_backward = StepGraph(self._forward_backward, capture)
             self.eval_logits = StepGraph(self._eval_logits, capture)
@@ -317,8 +317,9 @@ class Run:
             # A graph replays full batches only; the last, shorter one runs eagerly.
             logits = (self.eval_logits(images) if len(index) == batch else self._eval_logits(images))[0]
             best = logits.topk(k, dim=1).indices
-            sums += torch.stack([F.cross_entropy(logits, labels, reduction="sum").double(),
-                                 (best[:, 0] == labels).sum().double(), (best == labels[:, None]).any(1).sum().double()])
+            scores = (F.cross_entropy(logits, labels, reduction="sum"), (best[:, 0] == labels).sum(),
+                      (best == labels[:, None]).any(1).sum())
+            sums += torch.stack([score.double() for score in scores])
         self.frozen.train(), self.trainable.train()
         loss, top1, top5 = sums.tolist()
         return {"val_loss": loss / n, "val_top1": top1 / n, "val_top5": top5 / n}
@@ -428,7 +429,8 @@ def epoch_row(epoch: int, lr: float, sums: dict, scores: dict, images: int, eval
     copied layers where a treatment gives them their own (nets.param_groups), else empty."""
     seen, seconds = max(sums["seen"], 1), sums["seconds"]
     copied_lr = lr * copied_lr_factor if copied_lr_factor else None
-    return {"epoch": epoch, "lr": lr, "copied_lr": copied_lr, "train_loss": sums["loss"] / seen, "train_top1": sums["correct"] / seen,
+    return {"epoch": epoch, "lr": lr, "copied_lr": copied_lr, "train_loss": sums["loss"] / seen,
+            "train_top1": sums["correct"] / seen,
             **scores, "train_s": seconds, "eval_s": eval_s, "images_per_s": images / max(seconds, 1e-9)}
 
 
