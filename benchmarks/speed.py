@@ -15,7 +15,8 @@ Measures (see benchmarks/README.md):
      per GPU (benchmarks/grid.py): the DAG's wall time, jobs in flight and GPU utilisation per k;
   7. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
      of the device's bf16 peak, eager, eager with its LRN layers fused (model.lrn_fused) and (with --compile)
-     under torch.compile with its compile time.
+     under torch.compile with its compile time; and where the eager step's time and bytes go (dtype casts,
+     layout-mixing ops, the profiler's top ops; benchmarks/anatomy.py).
 Prints a table, writes speed.csv and speed.json (with a machine description) to --out, and ends with
     speedup_vs_plain=<x> frozen5_speedup=<y> overhead_fraction=<z>
 """
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from anatomy import measure_anatomy
 from caffenet import bf16_peak_tflops, measure_caffenet
 from graphs import measure_graphs
 from grid import K_VALUES, measure_grid
@@ -223,6 +225,8 @@ def main(argv=None) -> None:
                 result = measure_caffenet(default.device, args.caffenet_batch, seconds, peak, compiled, lrn_fused)
                 prefix = f"caffenet_{'compiled_' * compiled}{'fused_lrn_' * lrn_fused}"
                 summary.update({f"{prefix}{k}": v for k, v in result.items()})
+            for lrn_fused in (False, True):  # where the eager step's time and bytes go (benchmarks/anatomy.py)
+                measure_anatomy(default.device, args.caffenet_batch, 3, lrn_fused)
 
     info["load_average_end"] = os.getloadavg()
     info["bench_wall_s"] = time.perf_counter() - began

@@ -159,3 +159,42 @@ def test_grid_runs_the_real_dag_once_per_k(grid, tmp_path):
     for k in (1, 2):  # each run tells its jobs how many share a GPU
         assert yaml.safe_load((tmp_path / f"grid-k{k}/config.yaml").read_text())["resources"]["nets_per_gpu"] == k
     assert summary["grid_k1_speedup"] == 1.0 and summary["grid_k2_speedup"] > 0
+
+
+@pytest.fixture(scope="module")
+def anatomy():
+    return _benchmark_module("anatomy")
+
+
+def test_traffic_counts_layout_mixing_ops_and_not_views(anatomy):
+    channels_last = torch.ones(2, 3, 4, 5).contiguous(memory_format=torch.channels_last)
+    plain = torch.ones(2, 3, 4, 5)
+    traffic = anatomy.Traffic(weight_shapes=set())
+    with traffic:
+        channels_last + plain  # one layout read, the other written
+        channels_last + channels_last
+        channels_last.permute(0, 2, 3, 1)  # a view: writes nothing
+    assert traffic.ops["layout-mixing ops (add.Tensor)"] == 1
+    assert traffic.bytes["layout-mixing ops (add.Tensor)"] == 2 * 3 * 4 * 5 * 4
+    assert traffic.ops["all ops"] == 2
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_step_traffic_finds_autocasts_weight_casts_exactly(anatomy, precision):
+    torch.set_num_threads(1)
+    run = anatomy.caffenet_run(torch.device("cpu"), batch=2, compile_net=False)
+    run.autocast["enabled"] = precision == "bf16"
+    traffic = anatomy.step_traffic(run)
+    weights = sum(p.numel() for part in (run.frozen, run.trainable) for p in part.parameters())
+    # autocast casts each fp32 weight to bf16 in the forward (2 bytes) and its bf16 gradient back (4 bytes)
+    expected = weights * (2 + 4) / 1e6 if precision == "bf16" else None
+    assert traffic.get("dtype casts, weights", (0, None))[1] == expected
+    # the eager LRN layers (nn.LocalResponseNorm) mix channels_last with contiguous tensors
+    assert traffic["layout-mixing ops (div.Tensor)"][0] > 0
+
+
+def test_anatomy_section_records_both_views_of_the_step(anatomy):
+    torch.set_num_threads(1)
+    result = anatomy.measure_anatomy(torch.device("cpu"), batch=2, steps=1, lrn_fused=True)
+    assert result["traffic"]["all ops"][1] > result["traffic"]["dtype casts, weights"][1] > 0
+    assert 0 < result["profile"]["copies"] < 1 and len(result["profile"]["top"]) == 8
