@@ -193,8 +193,14 @@ def test_step_traffic_finds_autocasts_weight_casts_exactly(anatomy, precision):
     assert traffic["layout-mixing ops (div.Tensor)"][0] > 0
 
 
-def test_anatomy_section_records_both_views_of_the_step(anatomy):
-    torch.set_num_threads(1)
-    result = anatomy.measure_anatomy(torch.device("cpu"), batch=2, steps=1, lrn_fused=True)
-    assert result["traffic"]["all ops"][1] > result["traffic"]["dtype casts, weights"][1] > 0
-    assert 0 < result["profile"]["copies"] < 1 and len(result["profile"]["top"]) == 8
+def test_caffenet_section_shows_where_the_eager_steps_go(anatomy, capsys, tmp_path):
+    """speed.py's caffenet section (--caffenet on: a GPU's default) adds both views of the eager and fused steps."""
+    _benchmark_module("harness").ROWS.clear()
+    _benchmark_module("speed").main(["--gpu-sections", "--grid", "off", "--graphs", "off", "--caffenet", "on",
+                                     "--caffenet-batch", "2", "--seconds", "0.1", "--dag", "none",
+                                     "--config", str(ROOT / "tests/smoke.yaml"), "--out", str(tmp_path)])
+    rows = {row["item"]: row["value"] for row in json.loads((tmp_path / "speed.json").read_text())["rows"]
+            if row["section"] == "anatomy"}
+    for label in ("caffenet eager", "caffenet eager, fused LRN"):
+        assert rows[f"{label}: all ops"] > rows[f"{label}: dtype casts, weights"] > 0
+        assert 0 < rows[f"{label}: copies' share of CPU time"] < 1
