@@ -26,7 +26,7 @@ format: setup  ## snakefmt the Snakefile and rules (line length from pyproject.t
 bench: setup data  ## training-speed benchmark (prints, writes benchmarks/out/speed.{csv,json})
 	$(BIN)/python benchmarks/speed.py
 
-bench-gpu: setup data  ## the benchmark for a GPU machine: caffenet eager and compiled, the grid with 1-8 nets per GPU
+bench-gpu: setup data  ## the benchmark for a GPU machine: caffenet eager, fused LRN and compiled (and where its step goes), CUDA graphs, the grid with 1-8 nets per GPU
 	$(BIN)/python benchmarks/speed.py --require-gpu --gpu-sections --quick --dag none --compile --grid on
 
 # For an offline GPU machine whose Python has torch but not snakemake: the wheels it lacks (Python 3.12,
