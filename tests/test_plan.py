@@ -1,6 +1,7 @@
 """The plan of a run (transferability/plan.py) on the presets, and the open sets' tables against the
 schema: what each config trains, where its files go, and how a config file combines with another."""
 
+import shutil
 import subprocess
 import time
 
@@ -308,9 +309,30 @@ def test_an_edited_class_list_file_reruns_its_split(tmp_path):
     assert "split_classes" in planned and "a.txt" in planned
 
 
-def test_a_rules_code_version_covers_the_package_modules_it_imports():
-    """plots imports analysis and io: an edit to any of them changes the figures' code version, and the
-    order the modules are named in does not."""
-    assert {"analysis", "io"} <= set(plan._package_imports((plan.PACKAGE_DIR / "plots.py").read_bytes()))
-    assert plan.code_version("plots", "tables") == plan.code_version("tables", "plots")
-    assert plan.code_version("plots") != plan.code_version("tables")
+def test_a_commands_code_version_covers_its_cli_lines_and_the_modules_they_use(tmp_path, monkeypatch):
+    """figure's code: its function in cli.py, the cli constant it reads (FIGURE_TABLES), the modules it imports
+    (plots, tables) and theirs (plots imports analysis): an edit to any of them changes its version, an edit
+    to another command's lines or to a module it does not use does not."""
+    package = tmp_path / "transferability"
+    shutil.copytree(plan.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(plan, "PACKAGE_DIR", package)
+
+    def version_after(edit):
+        plan.code_version.cache_clear()
+        if edit:
+            path, old, new = edit
+            text = (package / path).read_text()
+            assert old in text
+            (package / path).write_text(text.replace(old, new, 1))
+        return plan.code_version("figure")
+
+    before = version_after(None)
+    assert plan.code_version("training-curves") == plan.code_version("training_curves") != before
+    assert version_after(("similarity.py", '"""', '"""Edited. ')) == before  # a module figure does not use
+    assert version_after(("cli.py", "def summarize(args) -> None:", "def summarize(args) -> None:  # edited")) == before
+    for edit in (("cli.py", "fig = plots.draw(args.name,", "fig = plots.draw(str(args.name),"),
+                 ("cli.py", 'FIGURE_TABLES = ("per_layer",', 'FIGURE_TABLES = ("per_layer", "x",'),
+                 ("tables.py", '"""', '"""Edited. '), ("analysis.py", '"""', '"""Edited. ')):
+        assert version_after(edit) != before, edit
+        before = plan.code_version("figure")
+    plan.code_version.cache_clear()

@@ -253,26 +253,43 @@ def test_a_finished_run_ends_with_its_summary(finished_run):
     assert "--report results/smoke/report.html" in summary
 
 
-def test_edited_analysis_code_reruns_its_tables_and_figures_and_no_net(finished_run, tmp_path):
-    """Snakemake sees a shell rule's command, not the package code behind it: each table, figure and
-    analysis rule has its code's hash as a param (plan.code_version), so an edited or upgraded module
-    reruns what it computes, and never a net."""
+def _checkout_copy(tmp_path):
+    """The workflow's files in another folder, without compiled modules."""
     copy = tmp_path / "checkout"
     copy.mkdir()
     for name in ("Snakefile", "workflow", "envs"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, copy / name)
     shutil.rmtree(copy / "workflow/transferability/__pycache__", ignore_errors=True)
+    return copy
 
-    def dry_run():
-        command = [SNAKEMAKE, "-s", str(copy / "Snakefile"), "-d", str(finished_run), "--configfile",
-                   str(ROOT / "tests/smoke.yaml"), "-n"]
-        done = subprocess.run(command, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-        return planned_jobs(done)
 
-    assert dry_run() == {}  # the same code in another folder: nothing to do
+def _planned_from(copy, workdir):
+    command = [SNAKEMAKE, "-s", str(copy / "Snakefile"), "-d", str(workdir), "--configfile",
+               str(ROOT / "tests/smoke.yaml"), "-n"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return planned_jobs(done)
+
+
+def test_edited_analysis_code_reruns_its_tables_and_figures_and_no_net(finished_run, tmp_path):
+    """Snakemake sees a shell rule's command, not the package code behind it: each table, figure and
+    analysis rule has its code's hash as a param (plan.code_version), so an edited or upgraded module
+    reruns what it computes, and never a net."""
+    copy = _checkout_copy(tmp_path)
+    assert _planned_from(copy, finished_run) == {}  # the same code in another folder: nothing to do
     with open(copy / "workflow/transferability/analysis.py", "a") as f:
         f.write("\n# edited\n")
-    planned = dry_run()
+    planned = _planned_from(copy, finished_run)
     assert {"summarize_layers", "draw_training_curves", "draw_figure"} <= set(planned), planned
     assert not {"train_net", "collect_results", "collect_epochs", "cache_dataset", "split_classes"} & set(planned)
+
+
+def test_an_edited_command_reruns_its_rule_and_no_other(finished_run, tmp_path):
+    """The command's own lines in cli.py are part of its code too (here: the decimals summarize writes)."""
+    copy = _checkout_copy(tmp_path)
+    cli = copy / "workflow/transferability/cli.py"
+    source = cli.read_text()
+    edited = source.replace('decimals=6 if name == "unit_effects" else 4', 'decimals=6 if name == "unit_effects" else 5')
+    assert edited != source
+    cli.write_text(edited)
+    assert set(_planned_from(copy, finished_run)) == {"summarize_layers", "draw_figure", "all"}

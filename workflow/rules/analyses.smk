@@ -1,8 +1,8 @@
 # Beyond the paper: what the layers learned (CKA similarity, linear probes, the conv1 filter atlas) and
 # whether these cheap measures rank the layers as the transfer drop does. See the README's section
 # "What the layers learned" and transferability/similarity.py, measures.py, layer_figures.py.
-# Each rule's params.code hashes the package code it runs (plan.code_version): an edited or upgraded module
-# reruns what it computes, never a net.
+# Each rule's params.code hashes the code of the command it runs (plan.code_version: its function in cli.py
+# and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
 
 
 rule measure_similarity:
@@ -21,7 +21,7 @@ rule measure_similarity:
         "../../envs/environment.yaml"
     threads: config["train"]["threads"]
     params:
-        code=PLAN.code("similarity", "data", "tables"),
+        code=PLAN.code("similarity"),
         unit=lambda wildcards, input: PLAN.unit_options(wildcards.split, wildcards.seed, input.split),
         images=config["analyses"]["similarity_images"],
         fine_tuned=lambda wildcards: " ".join(PLAN.fine_tuned_nets(wildcards.split)),
@@ -46,7 +46,7 @@ rule train_probes:
         "../../envs/environment.yaml"
     threads: config["train"]["threads"]
     params:
-        code=PLAN.code("similarity", "data", "tables"),
+        code=PLAN.code("probes"),
         unit=lambda wildcards, input: PLAN.unit_options(wildcards.split, wildcards.seed, input.split),
         images_per_class=config["analyses"]["probe_images_per_class"],
         targets=lambda wildcards: plan.probe_targets(config, wildcards.split),
@@ -77,7 +77,7 @@ rule compare_layer_measures:
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("layer_figures", "measures", "plots", "tables"),
+        code=PLAN.code("layer_measures"),
         split_kinds=json.dumps(PLAN.split_kinds()),
         dpi=config["plots"]["dpi"],
         tables=lambda wildcards, output: " ".join(
@@ -103,7 +103,7 @@ rule draw_filter_atlas:
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("layer_figures", "plots", "train"),
+        code=PLAN.code("filters"),
         model=PLAN.model_json(),
         unit=PLAN.atlas_unit() if PLAN.analysis_splits() else "",
         dpi=config["plots"]["dpi"],

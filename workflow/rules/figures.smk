@@ -1,6 +1,6 @@
 # The paper's figures, from the tables summarize_layers wrote, as PNG (for the report) and PDF (for papers).
-# Each rule's params.code hashes the package code it runs (plan.code_version): an edited or upgraded module
-# reruns what it computes, never a net.
+# Each rule's params.code hashes the code of the command it runs (plan.code_version: its function in cli.py
+# and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
 
 
 rule draw_figure:
@@ -19,7 +19,7 @@ rule draw_figure:
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("plots", "tables"),
+        code=PLAN.code("figure"),
         paper="--paper" if PLAN.paper_overlay() else "",
         dpi=config["plots"]["dpi"],
         context=PLAN.figure_context(),
@@ -43,7 +43,7 @@ rule draw_training_curves:
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("analysis", "curves", "plots", "tables"),
+        code=PLAN.code("training_curves"),
         dpi=config["plots"]["dpi"],
         context=PLAN.figure_context(),
     shell:

@@ -1,6 +1,6 @@
 # The tidy table of every trained net, and what the paper reads off it.
-# Each rule's params.code hashes the package code it runs (plan.code_version): an edited or upgraded module
-# reruns what it computes, never a net.
+# Each rule's params.code hashes the code of the command it runs (plan.code_version: its function in cli.py
+# and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
 
 
 rule collect_results:
@@ -15,7 +15,7 @@ rule collect_results:
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("tables"),
+        code=PLAN.code("collect"),
         split_kinds=json.dumps(PLAN.split_kinds()),
     shell:
         "python -m transferability collect --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"
@@ -36,7 +36,7 @@ rule summarize_layers:
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("analysis", "tables"),
+        code=PLAN.code("summarize"),
     shell:
         "python -m transferability summarize --nets {input} --per-layer {output.per_layer} "
         "--effects {output.effects} --unit-effects {output.unit_effects} --reduced-data {output.reduced_data} "
@@ -54,7 +54,7 @@ rule compare_with_paper:
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("analysis", "tables"),
+        code=PLAN.code("paper_comparison"),
     shell:
         "python -m transferability paper-comparison --per-layer {input} --out {output} > {log} 2>&1"
 
@@ -71,7 +71,7 @@ rule collect_epochs:
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("tables"),
+        code=PLAN.code("collect_epochs"),
         split_kinds=json.dumps(PLAN.split_kinds()),
     shell:
         "python -m transferability collect-epochs --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"

@@ -234,28 +234,54 @@ def train_runtime_minutes(config, meta: dict, attempt: int) -> int:
 
 
 @functools.cache
-def code_version(*modules: str) -> str:
-    """A hash of the source of these package modules and of every package module they import: a param of
-    the rules that run them, so that an edited or upgraded module reruns the tables and figures it computes
-    (Snakemake sees a shell rule's command, not the code it runs). Training, the data cache and the splits
-    get none on purpose: they are hours of work whose inputs their settings name exactly, and a change to
-    their code keeps the bits (the tests check it) or says so in its settings."""
-    sources, todo = {}, list(modules)
+def code_version(command: str) -> str:
+    """A hash of the code behind `python -m transferability <command>`: its function in cli.py, the cli
+    helpers and constants it uses, and the package modules they import, with every package module those
+    import. A param of the rules that run it, so that an edited or upgraded command or module reruns the
+    tables and figures it computes (Snakemake sees a shell rule's command, not the code it runs). Training,
+    the data cache and the splits get none on purpose: they are hours of work whose inputs their settings
+    name exactly, and a change to their code keeps the bits (the tests check it) or says so in its settings."""
+    sources, todo = _command_code(command.replace("-", "_"))
     while todo:
         name = todo.pop()
         if name not in sources:
-            sources[name] = (PACKAGE_DIR / f"{name}.py").read_bytes()
-            todo += [module for module in _package_imports(sources[name]) if (PACKAGE_DIR / f"{module}.py").exists()]
+            sources[name] = (PACKAGE_DIR / f"{name}.py").read_text()
+            todo += [module for module in _package_imports(ast.parse(sources[name]))
+                     if (PACKAGE_DIR / f"{module}.py").exists()]
     digest = hashlib.sha256()
     for name in sorted(sources):
-        digest.update(name.encode() + b"\0" + sources[name] + b"\0")
+        digest.update(f"{name}\0{sources[name]}\0".encode())
     return digest.hexdigest()[:16]
 
 
-def _package_imports(source: bytes) -> list[str]:
-    """The package's own modules a module imports: `from . import a, b` and `from .c import d`."""
+def _command_code(command: str) -> tuple[dict, list]:
+    """({"cli.<name>": source} of the command's function and of the cli-level names it uses, transitively;
+    the package modules they import or name)."""
+    source = (PACKAGE_DIR / "cli.py").read_text()
+    defined, imported = {}, {}  # cli-level names: their statements; names imported from the package: modules
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            defined[node.name] = node
+        elif isinstance(node, ast.Assign):
+            defined.update({target.id: node for target in node.targets if isinstance(target, ast.Name)})
+        elif isinstance(node, ast.ImportFrom) and node.level == 1:
+            imported.update({alias.asname or alias.name: node.module or alias.name for alias in node.names})
+    sources, modules, todo = {}, [], [command]
+    while todo:
+        name = todo.pop()
+        if f"cli.{name}" not in sources:
+            node = defined[name]
+            used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            sources[f"cli.{name}"] = ast.get_source_segment(source, node)
+            modules += _package_imports(node) + [imported[n] for n in sorted(used & imported.keys())]
+            todo += sorted(used & defined.keys())
+    return sources, modules
+
+
+def _package_imports(tree: ast.AST) -> list[str]:
+    """The package's own modules imported in `tree`: `from . import a, b` and `from .c import d`."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             found += [node.module] if node.module else [alias.name for alias in node.names]
     return found
@@ -426,8 +452,8 @@ class Plan:
         source = parse_net(net).source_net
         return [self.net_file("weights.safetensors", split, seed, source)] if source else []
 
-    def code(self, *modules: str) -> str:
-        return code_version(*modules)
+    def code(self, command: str) -> str:
+        return code_version(command)
 
     def run_options(self) -> str:
         return run_options(self.config)
