@@ -146,6 +146,31 @@ def startup_rows(default: Setup, repeats: int, summary: dict) -> None:
                    import_s=up["import_s"])
 
 
+def gpu_sections(args, default: Setup, scratch: Path, seconds: float, summary: dict) -> None:
+    """Sections 5-7, each by default on a GPU only: CUDA graphs, the grid with k nets per GPU, caffenet."""
+    # 5. the small net's step with and without CUDA graphs (first: the shortest GPU section)
+    if args.graphs == "on" or (args.graphs == "auto" and default.device.type == "cuda"):
+        summary.update(measure_graphs(default, seconds))
+
+    # 6. many small nets per GPU (before caffenet, whose cached memory this process would keep)
+    if args.grid == "on" or (args.grid == "auto" and default.device.type == "cuda"):
+        if default.device.type == "cuda":
+            torch.cuda.empty_cache()  # the grid's jobs wait for their share of the GPU to be free
+        gpu = (os.environ.get("CUDA_VISIBLE_DEVICES") or str(default.device.index or 0)).split(",")[0]
+        summary.update(measure_grid(scratch, args.grid_k, gpu, epochs=args.grid_epochs, graphs=True))
+
+    # 7. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
+    if args.caffenet == "on" or (args.caffenet == "auto" and default.device.type == "cuda"):
+        peak = args.peak_tflops or bf16_peak_tflops(default.device)
+        variants = [(False, False), (False, True)] + ([(True, False)] if args.compile else [])
+        for compiled, lrn_fused in variants:  # eager, eager with model.lrn_fused, compiled
+            result = measure_caffenet(default.device, args.caffenet_batch, seconds, peak, compiled, lrn_fused)
+            prefix = f"caffenet_{'compiled_' * compiled}{'fused_lrn_' * lrn_fused}"
+            summary.update({f"{prefix}{k}": v for k, v in result.items()})
+        for lrn_fused in (False, True):  # where the eager step's time and bytes go (benchmarks/anatomy.py)
+            measure_anatomy(default.device, args.caffenet_batch, 3, lrn_fused)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=ROOT / "config.yaml", help="the default config (default: config.yaml)")
@@ -206,27 +231,7 @@ def main(argv=None) -> None:
         if not args.gpu_sections:
             startup_rows(default, repeats, summary)
 
-        # 5. the small net's step with and without CUDA graphs (first: the shortest GPU section)
-        if args.graphs == "on" or (args.graphs == "auto" and default.device.type == "cuda"):
-            summary.update(measure_graphs(default, seconds))
-
-        # 6. many small nets per GPU (before caffenet, whose cached memory this process would keep)
-        if args.grid == "on" or (args.grid == "auto" and default.device.type == "cuda"):
-            if default.device.type == "cuda":
-                torch.cuda.empty_cache()  # the grid's jobs wait for their share of the GPU to be free
-            gpu = (os.environ.get("CUDA_VISIBLE_DEVICES") or str(default.device.index or 0)).split(",")[0]
-            summary.update(measure_grid(scratch, args.grid_k, gpu, epochs=args.grid_epochs, graphs=True))
-
-        # 7. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
-        if args.caffenet == "on" or (args.caffenet == "auto" and default.device.type == "cuda"):
-            peak = args.peak_tflops or bf16_peak_tflops(default.device)
-            variants = [(False, False), (False, True)] + ([(True, False)] if args.compile else [])
-            for compiled, lrn_fused in variants:  # eager, eager with model.lrn_fused, compiled
-                result = measure_caffenet(default.device, args.caffenet_batch, seconds, peak, compiled, lrn_fused)
-                prefix = f"caffenet_{'compiled_' * compiled}{'fused_lrn_' * lrn_fused}"
-                summary.update({f"{prefix}{k}": v for k, v in result.items()})
-            for lrn_fused in (False, True):  # where the eager step's time and bytes go (benchmarks/anatomy.py)
-                measure_anatomy(default.device, args.caffenet_batch, 3, lrn_fused)
+        gpu_sections(args, default, scratch, seconds, summary)
 
     info["load_average_end"] = os.getloadavg()
     info["bench_wall_s"] = time.perf_counter() - began
