@@ -21,7 +21,7 @@ import yaml
 
 from .config import RUN_ONLY_TRAIN_KEYS, ConfigError, check_config, coerce_config, fill_defaults, load_schema
 from .model import architecture
-from .nets import TREATMENTS, parse_net, transfer_grid
+from .nets import parse_net, transfer_grid
 from .splits import package_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
