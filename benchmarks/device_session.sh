@@ -17,7 +17,10 @@ PY=${PYTHON:-python3}
 
 if ! "$PY" -c "import snakemake, jsonschema" 2>/dev/null; then
     [ -d .device-kit/wheels ] || { echo "no snakemake here and no .device-kit/wheels: run make device-kit first"; exit 2; }
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .device-kit/wheels/*.whl || exit 2
+    # A distribution's Python 3.12 (Debian, Ubuntu 24.04) refuses pip installs (PEP 668, "externally-managed-
+    # environment") unless told otherwise; this machine is thrown away after the session. Older pips ignore it.
+    PIP_BREAK_SYSTEM_PACKAGES=1 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+        .device-kit/wheels/*.whl || exit 2
 fi
 # The rules run `python` from PATH (the interpreter running Snakemake first): give this Python that name too.
 mkdir -p .device-kit/bin && ln -sf "$(command -v "$PY")" .device-kit/bin/python

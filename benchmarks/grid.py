@@ -165,6 +165,15 @@ def _link_or_copy(src, dst):
         shutil.copy2(src, dst)
 
 
+def note_run(run: dict) -> dict:
+    """One k's line in the log (the benchmark's rows are written only at its end)."""
+    gpu_use = run["gpu"]
+    note(f"grid k={run['k']}{' with CUDA graphs' * run['graphs']}: {run['wall_s']:.1f} s, {run['nets']} nets, "
+         f"{run['in_flight']:.2f} jobs in flight, "
+         f"GPU {'%.0f%%' % (100 * gpu_use['util_mean']) if gpu_use else 'not sampled'}")
+    return run
+
+
 def measure_grid(scratch: Path, k_values=K_VALUES, gpu: str = "0", graphs: bool = False, **grid) -> dict:
     """Every k's row, and the speed-up of each over k = 1 (the first k), measured in this one run; `graphs`:
     also the best k with train.cuda_graphs."""
@@ -174,11 +183,13 @@ def measure_grid(scratch: Path, k_values=K_VALUES, gpu: str = "0", graphs: bool 
         return {}
     cfg = grid_config(**grid)
     template = prepare_template(cfg, scratch, snakemake)
-    runs = [run_grid(k, template, scratch, snakemake, gpu) for k in k_values]
+    runs = []
+    for k in k_values:  # each k's line as soon as it is measured: a run cut short keeps the finished ks'
+        runs.append(note_run(run_grid(k, template, scratch, snakemake, gpu)))
     base = runs[0]
     best = max(runs, key=lambda r: base["wall_s"] / r["wall_s"])
     if graphs:
-        runs.append(run_grid(best["k"], template, scratch, snakemake, gpu, graphs=True))
+        runs.append(note_run(run_grid(best["k"], template, scratch, snakemake, gpu, graphs=True)))
     what = f"{base['nets']} nets, {cfg['train']['epochs']} epoch(s) each, directions {'+'.join(cfg['directions'])}"
     summary = {}
     for run in runs:
@@ -193,8 +204,6 @@ def measure_grid(scratch: Path, k_values=K_VALUES, gpu: str = "0", graphs: bool 
         key = f"grid_k{run['k']}{'_graphs' * run['graphs']}"
         summary[f"{key}_wall_s"], summary[f"{key}_speedup"] = run["wall_s"], speedup
         summary[f"{key}_gpu_util"] = gpu_use["util_mean"] if gpu_use else None
-        note(f"grid k={k}: {run['wall_s']:.1f} s, {run['in_flight']:.2f} jobs in flight, "
-             f"GPU {'%.0f%%' % (100 * gpu_use['util_mean']) if gpu_use else 'not sampled'}")
     if graphs:
         summary["grid_graphs_speedup"] = base["wall_s"] / runs[-1]["wall_s"]
     summary.update(grid_nets=base["nets"], grid_best_k=best["k"], grid_best_speedup=base["wall_s"] / best["wall_s"],

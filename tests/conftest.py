@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from transferability import plan, splits
+from transferability import devices, plan, splits
 from transferability.data import build_cache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +22,17 @@ SYNTHETIC = {"kind": "synthetic",
 def package_env(**extra) -> dict:
     """The environment for a `python -m transferability` child: the package importable without an install."""
     return {**os.environ, "PYTHONPATH": WORKFLOW, **extra}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_gpu_locks(tmp_path_factory):
+    """The GPU slots of the nets this process trains are claimed in a folder of its own. On a GPU machine a
+    finished Run keeps its slot until the garbage collector frees it (a Run is a reference cycle), so a
+    training job this process starts (`python -m transferability train`, Snakemake's jobs), claiming from
+    the default folder, would otherwise wait for this process forever."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(devices, "DEFAULT_LOCK_DIR", tmp_path_factory.mktemp("gpu-locks"))
+        yield
 
 
 @pytest.fixture(scope="session")

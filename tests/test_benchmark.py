@@ -144,10 +144,14 @@ def test_graphs_section_times_the_step_with_and_without_graphs_and_checks_the_bi
 
 
 @pytest.mark.slow
-def test_grid_runs_the_real_dag_once_per_k(grid, tmp_path):
+def test_grid_runs_the_real_dag_once_per_k(grid, tmp_path, capsys):
     """On the CPU: `--resources gpu=k` limits the training jobs at once here too (the rule asks one slot)."""
     summary = grid.measure_grid(tmp_path, (1, 2), graphs=True, layers=[1], treatments=["selffer"],
                                 train_per_class=60, val_per_class=10, image_size=16)
+    log = capsys.readouterr().err.splitlines()
+    k1_line = next(i for i, line in enumerate(log) if line.startswith("[speed] grid k=1:"))
+    k2_start = next(i for i, line in enumerate(log) if "--resources gpu=2" in line)
+    assert k1_line < k2_start, "k=1's result is logged only after k=2 ran (a time limit would lose both)"
     runs = {run["k"]: run for run in summary["grid_runs"] if not run["graphs"]}
     graphed = next(run for run in summary["grid_runs"] if run["graphs"])  # the best k again, with cuda_graphs
     assert graphed["nets"] == 3 and summary["grid_graphs_speedup"] > 0

@@ -4,6 +4,8 @@ shared GPU's memory, simulated without GPUs: real processes holding real lock fi
 import fcntl
 import multiprocessing
 import queue
+import subprocess
+import sys
 import threading
 import time
 from types import SimpleNamespace
@@ -15,6 +17,7 @@ from transferability import devices
 from transferability.devices import GIB, claim_gpu, gpu_share, pick_device, visible_gpu_ids, wait_for_memory
 from transferability.train import data_budget
 
+from conftest import package_env
 from slot_jobs import hold_a_slot
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -258,3 +261,19 @@ def test_inside_slurm_the_schedulers_gpu_is_used_without_locks(monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     device, lock = pick_device("auto", nets_per_gpu=4)
     assert (str(device), lock) == ("cuda:0", None)
+
+
+def test_a_slot_held_by_the_test_process_leaves_the_training_jobs_it_starts_free_to_claim(tmp_path):
+    """On a GPU machine a net trained inside the test process keeps its slot until garbage collection (a Run
+    is a reference cycle), after its test is over; a `python -m transferability train` child (the
+    kill-and-resume test, Snakemake's jobs) claiming from the same folder would wait for it forever."""
+    position, held = claim_gpu(["0"])  # where this process's own nets claim theirs
+    claim = "from transferability.devices import claim_gpu; claim_gpu(['0'], poll_s=0.05); print('claimed')"
+    try:
+        child = subprocess.run([sys.executable, "-c", claim], env=package_env(), capture_output=True, text=True,
+                               timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a training job started by the tests waits for a GPU slot the test process holds")
+    finally:
+        held.close()
+    assert child.returncode == 0 and child.stdout.strip() == "claimed", child.stderr

@@ -135,3 +135,23 @@ def rss_mb(pid: int) -> float:
     except FileNotFoundError:
         return 0.0
     return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
+
+
+FORKED_JOB_MAY_USE_CUDA = """
+import os, torch
+from transferability import cli
+cli.warm_up_training()  # what the server does before it forks its jobs
+pid = os.fork()
+if pid == 0:
+    os._exit(3 if torch._C._cuda_isInBadFork() else 0)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_the_servers_warm_up_leaves_its_forked_jobs_free_to_use_a_gpu():
+    """A child forked from a process that touched CUDA (even torch.cuda.is_available()) cannot initialise CUDA:
+    on a GPU machine every job the server forks would stop with "Cannot re-initialize CUDA in forked
+    subprocess". PyTorch flags such a child also without a GPU, so the CPU checks it."""
+    done = subprocess.run([sys.executable, "-c", FORKED_JOB_MAY_USE_CUDA], env=env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0", "the warm-up touched CUDA: the server's forked jobs could not use a GPU"

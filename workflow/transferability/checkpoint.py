@@ -21,11 +21,15 @@ LAST, PREVIOUS = "last.pt", "previous.pt"
 
 
 def rng_states(generator: torch.Generator) -> dict:
+    """The random states a run draws from; `generator` is its data generator, on the run's device. On a GPU,
+    dropout draws from the default generator of that GPU (the current device): its state is kept alone, not
+    by GPU number, since a resumed job may get another GPU of the machine."""
     np_state = np.random.get_state()
+    on_gpu = generator.device.type == "cuda"
     return {"torch": torch.get_rng_state(), "data": generator.get_state(),
             "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]],
             "python": random.getstate(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+            "cuda": [torch.cuda.get_rng_state(generator.device)] if on_gpu else []}
 
 
 def restore_rng_states(states: dict, generator: torch.Generator) -> None:
@@ -34,8 +38,8 @@ def restore_rng_states(states: dict, generator: torch.Generator) -> None:
     kind, keys, *rest = states["numpy"]
     np.random.set_state((kind, keys.numpy(), *rest))
     random.setstate(states["python"])
-    if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
+    if states["cuda"] and generator.device.type == "cuda":  # the run's GPU, whichever it was before
+        torch.cuda.set_rng_state(states["cuda"][0], generator.device)
 
 
 # The layout a checkpoint's state has (Run.state_dict): one of another layout is not resumed.
