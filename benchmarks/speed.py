@@ -11,18 +11,20 @@ Measures (see benchmarks/README.md):
   4. the Snakemake DAG's wall time split into training and per-job overhead, and a training job's start-up;
   5. on a GPU (or with --graphs on): the default config's step with and without CUDA graphs (train.cuda_graphs),
      alternating, and whether the graphed net has the same bits (benchmarks/graphs.py);
-  6. on a GPU (or with --grid on): the CIFAR-10 preset's grid for one split and seed with k = 1, 2, 4, 8 nets
-     per GPU (benchmarks/grid.py): the DAG's wall time, jobs in flight and GPU utilisation per k;
-  7. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
+  6. on a GPU (or with --caffenet on): the caffenet preset at batch 256, images/s, TFLOP/s and the fraction
      of the device's bf16 peak, eager, eager with its LRN layers fused (model.lrn_fused) and (with --compile)
      under torch.compile with its compile time; and where the eager step's time and bytes go (dtype casts,
-     layout-mixing ops, the profiler's top ops; benchmarks/anatomy.py).
+     layout-mixing ops, the profiler's top ops; benchmarks/anatomy.py);
+  7. on a GPU (or with --grid on): the CIFAR-10 preset's grid for one split and seed with k = 1, 2, 4, 8 nets
+     per GPU (benchmarks/grid.py): the DAG's wall time, jobs in flight and GPU utilisation per k.
+speed.csv and speed.json are rewritten after each of sections 5-7, so a run stopped by a time limit keeps them.
 Prints a table, writes speed.csv and speed.json (with a machine description) to --out, and ends with
     speedup_vs_plain=<x> frozen5_speedup=<y> overhead_fraction=<z>
 """
 
 import argparse
 import csv
+import gc
 import json
 import math
 import os
@@ -54,10 +56,13 @@ def machine(device, threads: int) -> dict:
                 break
     except OSError:
         pass
-    import torchvision
-
+    try:
+        import torchvision  # the plain loop's transforms; a GPU image may lack it (the GPU sections do not use it)
+        vision = torchvision.__version__
+    except ImportError:
+        vision = None
     info = {"cpu": cpu, "cores": os.cpu_count(), "cores_usable": len(os.sched_getaffinity(0)),
-            "torch": torch.__version__, "torchvision": torchvision.__version__, "threads": threads,
+            "torch": torch.__version__, "torchvision": vision, "threads": threads,
             "device": str(device), "python": platform.python_version(), "platform": platform.platform(),
             "mkldnn": torch.backends.mkldnn.is_available(), "load_average_start": os.getloadavg(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -146,21 +151,19 @@ def startup_rows(default: Setup, repeats: int, summary: dict) -> None:
                    import_s=up["import_s"])
 
 
-def gpu_sections(args, default: Setup, scratch: Path, seconds: float, summary: dict) -> None:
-    """Sections 5-7, each by default on a GPU only: CUDA graphs, the grid with k nets per GPU, caffenet."""
-    # 5. the small net's step with and without CUDA graphs (first: the shortest GPU section)
-    if args.graphs == "on" or (args.graphs == "auto" and default.device.type == "cuda"):
+def gpu_sections(args, default: Setup, scratch: Path, seconds: float, summary: dict, save) -> None:
+    """Sections 5-7, each by default on a GPU only, shortest first, each saved (`save()`) when done, so that a
+    time limit hit later keeps them: CUDA graphs, caffenet, the grid with k nets per GPU."""
+    def wanted(option: str) -> bool:
+        return option == "on" or (option == "auto" and default.device.type == "cuda")
+
+    # 5. the small net's step with and without CUDA graphs
+    if wanted(args.graphs):
         summary.update(measure_graphs(default, seconds))
+        save()
 
-    # 6. many small nets per GPU (before caffenet, whose cached memory this process would keep)
-    if args.grid == "on" or (args.grid == "auto" and default.device.type == "cuda"):
-        if default.device.type == "cuda":
-            torch.cuda.empty_cache()  # the grid's jobs wait for their share of the GPU to be free
-        gpu = (os.environ.get("CUDA_VISIBLE_DEVICES") or str(default.device.index or 0)).split(",")[0]
-        summary.update(measure_grid(scratch, args.grid_k, gpu, epochs=args.grid_epochs, graphs=True))
-
-    # 7. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
-    if args.caffenet == "on" or (args.caffenet == "auto" and default.device.type == "cuda"):
+    # 6. the paper's net (by default only on a GPU: on a CPU one step at batch 256 takes seconds)
+    if wanted(args.caffenet):
         peak = args.peak_tflops or bf16_peak_tflops(default.device)
         variants = [(False, False), (False, True)] + ([(True, False)] if args.compile else [])
         for compiled, lrn_fused in variants:  # eager, eager with model.lrn_fused, compiled
@@ -169,6 +172,16 @@ def gpu_sections(args, default: Setup, scratch: Path, seconds: float, summary: d
             summary.update({f"{prefix}{k}": v for k, v in result.items()})
         for lrn_fused in (False, True):  # where the eager step's time and bytes go (benchmarks/anatomy.py)
             measure_anatomy(default.device, args.caffenet_batch, 3, lrn_fused)
+        save()
+
+    # 7. many small nets per GPU: the longest section, last
+    if wanted(args.grid):
+        if default.device.type == "cuda":  # the grid's jobs wait for their share of the GPU to be free:
+            gc.collect()  # free the runs above (a Run is a reference cycle) and their cached memory
+            torch.cuda.empty_cache()
+        gpu = (os.environ.get("CUDA_VISIBLE_DEVICES") or str(default.device.index or 0)).split(",")[0]
+        summary.update(measure_grid(scratch, args.grid_k, gpu, epochs=args.grid_epochs, graphs=True))
+        save()
 
 
 def main(argv=None) -> None:
@@ -231,7 +244,9 @@ def main(argv=None) -> None:
         if not args.gpu_sections:
             startup_rows(default, repeats, summary)
 
-        gpu_sections(args, default, scratch, seconds, summary)
+        def save():
+            write_outputs(args.out, info, summary, args)
+        gpu_sections(args, default, scratch, seconds, summary, save)
 
     info["load_average_end"] = os.getloadavg()
     info["bench_wall_s"] = time.perf_counter() - began
