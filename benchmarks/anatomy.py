@@ -17,6 +17,7 @@ import argparse
 import collections
 
 import torch
+from torch.autograd import DeviceType
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
@@ -79,9 +80,9 @@ def step_traffic(run) -> dict:
 
 
 def step_profile(run, steps: int, top: int = 8) -> dict:
-    """{'top': [(op or kernel, share of self time)], 'copies': share of copy ops, 'total_ms': per step}. Every
-    event counts (self times add up without double counting): a compiled function's kernels run under no
-    aten op."""
+    """{'top': [(op, share of the step's time)], 'copies': share of copy ops, 'total_ms': per step}. On a GPU
+    the time is the kernels' (all of them: a compiled function's run under no aten op), each op's share that
+    of the kernels it launched; on the CPU, each op's own (self) time."""
     index = torch.arange(run.batch, device=run.device)
     run.train_step(index, run.train_data.images[index])
     activities = [torch.profiler.ProfilerActivity.CPU]
@@ -91,9 +92,14 @@ def step_profile(run, steps: int, top: int = 8) -> dict:
         for _ in range(steps):
             run.train_step(index, run.train_data.images[index])
         run.synchronize()
-    on_device = run.device.type == "cuda"
-    times = {e.key: (e.self_device_time_total if on_device else e.self_cpu_time_total) for e in prof.key_averages()}
-    total = sum(times.values()) or 1.0
+    events = prof.key_averages()
+    if run.device.type == "cuda":  # as torch's own table: the total from the kernels (CUDA events), each op's
+        total = sum(e.self_device_time_total for e in events if e.device_type == DeviceType.CUDA)  # share from
+        times = {e.key: e.self_device_time_total for e in events if e.device_type == DeviceType.CPU}  # its kernels
+    else:
+        times = {e.key: e.self_cpu_time_total for e in events}
+        total = sum(times.values())
+    total = total or 1.0
     ranked = sorted(times.items(), key=lambda kv: -kv[1])[:top]
     return {"top": [(op, t / total) for op, t in ranked], "copies": sum(times.get(op, 0) for op in COPY_OPS) / total,
             "total_ms": total / 1e3 / steps}
