@@ -1,14 +1,16 @@
 """The plan of a run (transferability/plan.py) on the presets, and the open sets' tables against the
 schema: what each config trains, where its files go, and how a config file combines with another."""
 
+import re
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
 import yaml
 
-from conftest import ROOT, SMOKE, SNAKEMAKE, run_snakemake
+from conftest import ROOT, SMOKE, SNAKEMAKE, package_env, run_snakemake
 from transferability import analysis, datasets, model, plan, plots
 from transferability.config import ConfigError, load_schema
 from transferability.nets import TREATMENTS, parse_net, transfer_grid
@@ -336,3 +338,15 @@ def test_a_commands_code_version_covers_its_cli_lines_and_the_modules_they_use(t
         assert version_after(edit) != before, edit
         before = plan.code_version("figure")
     plan.code_version.cache_clear()
+
+
+def test_reading_the_workflow_imports_no_torch():
+    """Snakemake reads the Snakefile at every start: every dry run, every command, and on a cluster every job
+    (inside it). What the rules import (common.smk) must not import torch (about 2 s each time)."""
+    common = (ROOT / "workflow/rules/common.smk").read_text()
+    imports = "\n".join(re.findall(r"^(?:from transferability\S* import .+|import .+)$", common, re.M))
+    assert "from transferability import plan" in imports
+    check = f"import sys\n{imports}\nprint(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=package_env())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

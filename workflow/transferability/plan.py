@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from .config import RUN_ONLY_TRAIN_KEYS, ConfigError, check_config, coerce_config, fill_defaults, load_schema
-from .model import architecture
+from .architectures import architecture
 from .nets import parse_net, transfer_grid
 from .splits import package_file
 
