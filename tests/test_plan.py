@@ -336,3 +336,49 @@ def test_a_commands_code_version_covers_its_cli_lines_and_the_modules_they_use(t
         assert version_after(edit) != before, edit
         before = plan.code_version("figure")
     plan.code_version.cache_clear()
+
+
+def _edited_package(tmp_path, monkeypatch):
+    """A copy of the package that code_version reads, and a function that edits one of its files."""
+    package = tmp_path / "transferability"
+    shutil.copytree(plan.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(plan, "PACKAGE_DIR", package)
+
+    def edit(path, old, new):
+        text = (package / path).read_text()
+        assert old in text
+        (package / path).write_text(text.replace(old, new, 1))
+        plan.code_version.cache_clear()
+    return edit
+
+
+def test_a_commands_code_version_covers_the_package_data_its_modules_read(tmp_path, monkeypatch):
+    """paper-comparison reads the paper's values through analysis (paper/yosinski2014_results.csv): a corrected
+    value reruns it; collect reads no data file of the package."""
+    edit = _edited_package(tmp_path, monkeypatch)
+    plan.code_version.cache_clear()
+    before = {command: plan.code_version(command) for command in ("paper_comparison", "figure", "collect")}
+    rows = (plan.PACKAGE_DIR / "paper/yosinski2014_results.csv").read_text().splitlines()
+    edit("paper/yosinski2014_results.csv", rows[1], rows[1] + "0")
+    after = {command: plan.code_version(command) for command in before}
+    plan.code_version.cache_clear()
+    assert after["paper_comparison"] != before["paper_comparison"]
+    assert after["figure"] != before["figure"]  # its --paper overlay draws them
+    assert after["collect"] == before["collect"]
+
+
+def test_a_local_name_of_a_command_is_not_the_cli_function_of_that_name(tmp_path, monkeypatch):
+    """summarize keeps its result in a variable named `summary` (also the summary command's function) and
+    layer_measures one named `similarity`: neither command runs those functions or their modules, so an
+    edit to summary.py or to the similarity command reruns neither."""
+    edit = _edited_package(tmp_path, monkeypatch)
+    plan.code_version.cache_clear()
+    before = {command: plan.code_version(command) for command in ("summarize", "layer_measures", "similarity")}
+    edit("summary.py", '"""', '"""Edited. ')
+    edit("cli.py", "rows = similarity_rows(_unit(args), args.fine_tuned, args.images)",
+         "rows = similarity_rows(_unit(args), list(args.fine_tuned), args.images)")
+    after = {command: plan.code_version(command) for command in before}
+    plan.code_version.cache_clear()
+    assert after["summarize"] == before["summarize"]
+    assert after["layer_measures"] == before["layer_measures"]
+    assert after["similarity"] != before["similarity"]
