@@ -382,3 +382,15 @@ def test_a_local_name_of_a_command_is_not_the_cli_function_of_that_name(tmp_path
     assert after["summarize"] == before["summarize"]
     assert after["layer_measures"] == before["layer_measures"]
     assert after["similarity"] != before["similarity"]
+
+
+def test_a_commands_code_version_covers_its_decorators(tmp_path, monkeypatch):
+    """A decorator's arguments are part of the command's lines (the source of a decorated function starts
+    at `def`): a changed one reruns the command's rule."""
+    edit = _edited_package(tmp_path, monkeypatch)
+    edit("cli.py", "def summarize(args) -> None:", "@functools.lru_cache(maxsize=1)\ndef summarize(args) -> None:")
+    before = plan.code_version("summarize")
+    edit("cli.py", "@functools.lru_cache(maxsize=1)", "@functools.lru_cache(maxsize=2)")
+    after = plan.code_version("summarize")
+    plan.code_version.cache_clear()
+    assert after != before

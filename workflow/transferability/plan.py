@@ -277,7 +277,8 @@ def _command_code(command: str) -> tuple[dict, list]:
         if f"cli.{name}" not in sources:
             node = defined[name]
             used = _names_read(node)
-            sources[f"cli.{name}"] = ast.get_source_segment(source, node)
+            decorators = "".join(f"@{ast.get_source_segment(source, d)}\n" for d in getattr(node, "decorator_list", []))
+            sources[f"cli.{name}"] = decorators + ast.get_source_segment(source, node)  # the segment starts at def
             modules += _package_imports(node) + [imported[n] for n in sorted(used & imported.keys())]
             todo += sorted(used & defined.keys())
     return sources, modules
