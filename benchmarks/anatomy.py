@@ -39,6 +39,13 @@ def written_bytes(tensors) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
+def written_arguments(func, args, kwargs) -> list:
+    """The tensors an op writes into among its arguments (its schema marks them `Tensor(a!)`)."""
+    values = dict(zip((a.name for a in func._schema.arguments), args)) | (kwargs or {})
+    return [t for a in func._schema.arguments if a.alias_info is not None and a.alias_info.is_write
+            for t in tree_leaves(values.get(a.name)) if isinstance(t, torch.Tensor)]
+
+
 class Traffic(TorchDispatchMode):
     """Records each aten op the step dispatches (see the module's docstring)."""
 
@@ -49,10 +56,11 @@ class Traffic(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
-        # Views (permute, slices, ...) write nothing: only outputs with storage of their own count.
+        # Views (permute, slices, ...) write nothing: only outputs with storage of their own count, and the
+        # arguments an op writes into (in place: ReLU's, the SGD step's; out=), which may return nothing.
         storages = {t.untyped_storage().data_ptr() for t in inputs}
         outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)
-                   and t.untyped_storage().data_ptr() not in storages]
+                   and t.untyped_storage().data_ptr() not in storages] + written_arguments(func, args, kwargs)
         if outputs:  # ops that write (views launch no kernel)
             self.count("all ops", outputs)
         if func is torch.ops.aten._to_copy.default and inputs and outputs[0].dtype != inputs[0].dtype:

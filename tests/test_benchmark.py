@@ -183,6 +183,19 @@ def test_traffic_counts_layout_mixing_ops_and_not_views(anatomy):
     assert traffic.ops["all ops"] == 2
 
 
+def test_traffic_counts_the_bytes_in_place_ops_write(anatomy):
+    """An in-place op (ReLU's, the input's normalisation, SGD's multi-tensor update) writes into an input's
+    storage: those bytes are written too, unlike a view's."""
+    a, b = torch.ones(2, 3, 4, 5), torch.ones(7)
+    traffic = anatomy.Traffic(weight_shapes=set())
+    with traffic:
+        a.relu_()
+        torch._foreach_add_([a, b], [a, b])  # returns nothing: the written tensors are its arguments
+        a.view(-1)
+    assert traffic.ops["all ops"] == 2
+    assert traffic.bytes["all ops"] == (2 * 3 * 4 * 5 + 2 * 3 * 4 * 5 + 7) * 4
+
+
 @pytest.mark.parametrize("precision", ["bf16", "fp32"])
 def test_step_traffic_finds_autocasts_weight_casts_exactly(anatomy, precision):
     torch.set_num_threads(1)

@@ -350,3 +350,61 @@ def test_reading_the_workflow_imports_no_torch():
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=package_env())
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def _edited_package(tmp_path, monkeypatch):
+    """A copy of the package that code_version reads, and a function that edits one of its files."""
+    package = tmp_path / "transferability"
+    shutil.copytree(plan.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(plan, "PACKAGE_DIR", package)
+
+    def edit(path, old, new):
+        text = (package / path).read_text()
+        assert old in text
+        (package / path).write_text(text.replace(old, new, 1))
+        plan.code_version.cache_clear()
+    return edit
+
+
+def test_a_commands_code_version_covers_the_package_data_its_modules_read(tmp_path, monkeypatch):
+    """paper-comparison reads the paper's values through analysis (paper/yosinski2014_results.csv): a corrected
+    value reruns it; collect reads no data file of the package."""
+    edit = _edited_package(tmp_path, monkeypatch)
+    plan.code_version.cache_clear()
+    before = {command: plan.code_version(command) for command in ("paper_comparison", "figure", "collect")}
+    rows = (plan.PACKAGE_DIR / "paper/yosinski2014_results.csv").read_text().splitlines()
+    edit("paper/yosinski2014_results.csv", rows[1], rows[1] + "0")
+    after = {command: plan.code_version(command) for command in before}
+    plan.code_version.cache_clear()
+    assert after["paper_comparison"] != before["paper_comparison"]
+    assert after["figure"] != before["figure"]  # its --paper overlay draws them
+    assert after["collect"] == before["collect"]
+
+
+def test_a_local_name_of_a_command_is_not_the_cli_function_of_that_name(tmp_path, monkeypatch):
+    """summarize keeps its result in a variable named `summary` (also the summary command's function) and
+    layer_measures one named `similarity`: neither command runs those functions or their modules, so an
+    edit to summary.py or to the similarity command reruns neither."""
+    edit = _edited_package(tmp_path, monkeypatch)
+    plan.code_version.cache_clear()
+    before = {command: plan.code_version(command) for command in ("summarize", "layer_measures", "similarity")}
+    edit("summary.py", '"""', '"""Edited. ')
+    edit("cli.py", "rows = similarity_rows(_unit(args), args.fine_tuned, args.images)",
+         "rows = similarity_rows(_unit(args), list(args.fine_tuned), args.images)")
+    after = {command: plan.code_version(command) for command in before}
+    plan.code_version.cache_clear()
+    assert after["summarize"] == before["summarize"]
+    assert after["layer_measures"] == before["layer_measures"]
+    assert after["similarity"] != before["similarity"]
+
+
+def test_a_commands_code_version_covers_its_decorators(tmp_path, monkeypatch):
+    """A decorator's arguments are part of the command's lines (the source of a decorated function starts
+    at `def`): a changed one reruns the command's rule."""
+    edit = _edited_package(tmp_path, monkeypatch)
+    edit("cli.py", "def summarize(args) -> None:", "@functools.lru_cache(maxsize=1)\ndef summarize(args) -> None:")
+    before = plan.code_version("summarize")
+    edit("cli.py", "@functools.lru_cache(maxsize=1)", "@functools.lru_cache(maxsize=2)")
+    after = plan.code_version("summarize")
+    plan.code_version.cache_clear()
+    assert after != before
