@@ -40,6 +40,7 @@ from caffenet import bf16_peak_tflops, measure_caffenet
 from graphs import measure_graphs
 from grid import K_VALUES, measure_grid
 from harness import ROOT, ROWS, SMOKE, Setup, build_run, load_config, note, record
+from transferability.io import atomic_path
 from ours import checkpoint_overhead, eval_rate, measure_ours
 from overhead import run_dag, startup
 from plain_loop import plain_rate_in_fresh_process
@@ -73,7 +74,8 @@ def machine(device, threads: int) -> dict:
 
 def write_outputs(out: Path, info: dict, summary: dict, args) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "speed.csv", "w", newline="") as f:
+    # atomically: rewritten after each GPU section, a time limit may stop the run at any moment
+    with atomic_path(out / "speed.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, ["section", "item", "config", "value", "unit", "detail"], lineterminator="\n")
         writer.writeheader()
         writer.writerows(ROWS)
@@ -83,9 +85,9 @@ def write_outputs(out: Path, info: dict, summary: dict, args) -> None:
         if isinstance(value, dict):
             return {k: strict(v) for k, v in value.items()}
         return [strict(v) for v in value] if isinstance(value, (list, tuple)) else value
-    (out / "speed.json").write_text(json.dumps(strict(
-        {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}, "summary": summary, "rows": ROWS}),
-        indent=2) + "\n")
+    with atomic_path(out / "speed.json") as tmp:
+        tmp.write_text(json.dumps(strict({"machine": info, "args": {k: str(v) for k, v in vars(args).items()},
+                                          "summary": summary, "rows": ROWS}), indent=2) + "\n")
 
 
 def print_table() -> None:
@@ -170,8 +172,12 @@ def gpu_sections(args, default: Setup, scratch: Path, seconds: float, summary: d
             result = measure_caffenet(default.device, args.caffenet_batch, seconds, peak, compiled, lrn_fused)
             prefix = f"caffenet_{'compiled_' * compiled}{'fused_lrn_' * lrn_fused}"
             summary.update({f"{prefix}{k}": v for k, v in result.items()})
+            save()
         for lrn_fused in (False, True):  # where the eager step's time and bytes go (benchmarks/anatomy.py)
-            measure_anatomy(default.device, args.caffenet_batch, 3, lrn_fused)
+            try:  # a diagnosis: its failure (e.g. another torch's profiler) must not cost the grid below
+                measure_anatomy(default.device, args.caffenet_batch, 3, lrn_fused)
+            except Exception as error:  # noqa: BLE001
+                note(f"anatomy{' (fused LRN)' * lrn_fused} failed, left out: {type(error).__name__}: {error}")
         save()
 
     # 7. many small nets per GPU: the longest section, last
