@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from conftest import package_env, settings
 from transferability import checkpoint
+from transferability.batches import normalise
 from transferability.io import read_json
 from transferability.model import LAYER_NAMES, build_model
 from transferability import train as train_module
@@ -304,3 +305,18 @@ def test_a_checkpoint_of_another_layout_is_not_resumed(workdir, tmp_path):
     lines = []
     train(job, log=lines.append)
     assert any(line.startswith("starting afresh") and "layout" in line for line in lines), lines
+
+
+def test_inputs_are_normalised_into_the_dtype_conv1_computes_in_with_autocasts_rounding():
+    """With bf16 autocast the scaling writes bf16 (autocast's cast of the fp32 inputs would round each value
+    the same way, in a pass of its own), in channels_last; in fp32 nothing changes."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (4, 3, 9, 9), dtype=torch.uint8, generator=generator)
+    images = images.contiguous(memory_format=torch.channels_last)
+    mean = torch.tensor([120.5, 99.25, 87.0]).view(1, -1, 1, 1)
+    inv_std = 1 / torch.tensor([60.1, 55.3, 58.7]).view(1, -1, 1, 1)
+    fp32 = images.to(torch.float32).sub_(mean).mul_(inv_std)  # what conv1 was given before, cast by autocast
+    assert torch.equal(normalise(images, mean, inv_std), fp32)
+    bf16 = normalise(images, mean, inv_std, torch.bfloat16)
+    assert bf16.dtype == torch.bfloat16 and bf16.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(bf16, fp32.to(torch.bfloat16))

@@ -202,6 +202,7 @@ class Run:
         # once per forward anyway, so the cache saved nothing).
         self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=self.cfg["precision"] == "bf16",
                              cache_enabled=False)
+        self.input_dtype = torch.bfloat16 if self.autocast["enabled"] else torch.float32  # what conv1 computes in
         # What the steps call; the modules themselves keep the plain net's parameters and state_dict keys.
         self.frozen_forward, self.trainable_forward = (
             torch.compile(part) if job.compile and len(part) else part for part in (self.frozen, self.trainable))
@@ -266,7 +267,7 @@ class Run:
         self.optimizer.zero_grad()
         with torch.autocast(**self.autocast):
             with torch.no_grad():  # no graph, no backward pass through the frozen prefix
-                features = self.frozen_forward(normalise(images, self.mean, self.inv_std))
+                features = self.frozen_forward(normalise(images, self.mean, self.inv_std, self.input_dtype))
             logits = self.trainable_forward(features)
             loss = F.cross_entropy(logits, labels)
         loss.backward()
@@ -326,7 +327,8 @@ class Run:
 
     def _eval_logits(self, images: torch.Tensor) -> tuple[torch.Tensor]:
         with torch.autocast(**self.autocast):
-            return (self.trainable_forward(self.frozen_forward(normalise(images, self.mean, self.inv_std))).float(),)
+            inputs = normalise(images, self.mean, self.inv_std, self.input_dtype)
+            return (self.trainable_forward(self.frozen_forward(inputs)).float(),)
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
