@@ -24,13 +24,13 @@ def peak_for(gpu_name: str) -> float:
     return next((peak for key, peak in BF16_PEAK_TFLOPS if key in gpu_name), float("nan"))
 
 
-def caffenet_run(device, batch: int, compile_net: bool, lrn_fused: bool = False) -> T.Run:
+def caffenet_run(device, batch: int, compile_net: bool, lrn_fused: bool = False, precision: str = "bf16") -> T.Run:
     """Our training step on the caffenet preset (227 px crops of 256 px images, 1000 classes), on random
     images kept on the device: what one ImageNet base net's job runs, without the disk. `lrn_fused`:
-    model.lrn_fused (the LRN layers compiled into fused kernels on a GPU)."""
+    model.lrn_fused (the LRN layers compiled into fused kernels on a GPU); `precision`: train.precision."""
     model = {"preset": "caffenet", **({"lrn_fused": True} if lrn_fused else {})}
     cfg = {"dataset": {"kind": "synthetic"}, "model": model, "augment": {"crop_padding": 0},
-           "train": {"batch_size": batch, "eval_batch_size": batch}}
+           "train": {"batch_size": batch, "eval_batch_size": batch, "precision": precision}}
     check_config(cfg, load_schema(SCHEMA))
     fill_defaults(cfg, load_schema(SCHEMA))
     settings = plan.train_settings(cfg, "bench", 0, "baseB")

@@ -199,8 +199,7 @@ def test_traffic_counts_the_bytes_in_place_ops_write(anatomy):
 @pytest.mark.parametrize("precision", ["bf16", "fp32"])
 def test_step_traffic_finds_autocasts_weight_casts_exactly(anatomy, precision):
     torch.set_num_threads(1)
-    run = anatomy.caffenet_run(torch.device("cpu"), batch=2, compile_net=False)
-    run.autocast["enabled"] = precision == "bf16"
+    run = anatomy.caffenet_run(torch.device("cpu"), batch=2, compile_net=False, precision=precision)
     traffic = anatomy.step_traffic(run)
     weights = sum(p.numel() for part in (run.frozen, run.trainable) for p in part.parameters())
     # autocast casts each fp32 weight to bf16 in the forward (2 bytes) and its bf16 gradient back (4 bytes)
