@@ -8,8 +8,8 @@ Two views of one `Run.train_step` (forward, loss, backward and the SGD step, as 
     fp32 weights to bf16, their bf16 gradients back) and activations; the ops whose 4-D tensors are in
     different memory formats (a layout change, or an element-wise op reading one layout and writing the
     other, which a GPU pays for in uncoalesced reads); and the bytes all ops write, for scale;
-  - profile: torch.profiler's self time per aten op over a few steps (device time on a GPU, CPU time on the
-    CPU), the top ops and the share of copies (copy_, _to_copy, clone).
+  - profile: torch.profiler over a few steps: on a GPU the kernels' time, each op's share from the kernels it
+    launched; on the CPU each op's self time; the top ops and the share of copies (copy_, _to_copy, clone).
 `make bench-gpu` prints both for each caffenet variant (speed.py's caffenet section).
 """
 
