@@ -55,6 +55,8 @@ class Traffic(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
+        if func.__name__.startswith(("empty", "new_empty")):  # an allocation writes nothing
+            return out
         inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
         # Views (permute, slices, ...) write nothing: only outputs with storage of their own count, and the
         # arguments an op writes into (in place: ReLU's, the SGD step's; out=), which may return nothing.

@@ -170,7 +170,7 @@ def anatomy():
     return _benchmark_module("anatomy")
 
 
-def test_traffic_counts_layout_mixing_ops_and_not_views(anatomy):
+def test_traffic_counts_layout_mixing_ops_and_not_views_or_allocations(anatomy):
     channels_last = torch.ones(2, 3, 4, 5).contiguous(memory_format=torch.channels_last)
     plain = torch.ones(2, 3, 4, 5)
     traffic = anatomy.Traffic(weight_shapes=set())
@@ -178,6 +178,7 @@ def test_traffic_counts_layout_mixing_ops_and_not_views(anatomy):
         channels_last + plain  # one layout read, the other written
         channels_last + channels_last
         channels_last.permute(0, 2, 3, 1)  # a view: writes nothing
+        torch.empty_like(plain)  # an allocation: writes nothing either
     assert traffic.ops["layout-mixing ops (add.Tensor)"] == 1
     assert traffic.bytes["layout-mixing ops (add.Tensor)"] == 2 * 3 * 4 * 5 * 4
     assert traffic.ops["all ops"] == 2

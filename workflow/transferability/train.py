@@ -202,7 +202,6 @@ class Run:
         # once per forward anyway, so the cache saved nothing).
         self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=self.cfg["precision"] == "bf16",
                              cache_enabled=False)
-        self.input_dtype = torch.bfloat16 if self.autocast["enabled"] else torch.float32  # what conv1 computes in
         # What the steps call; the modules themselves keep the plain net's parameters and state_dict keys.
         self.frozen_forward, self.trainable_forward = (
             torch.compile(part) if job.compile and len(part) else part for part in (self.frozen, self.trainable))
@@ -218,6 +217,11 @@ class Run:
         self.compile_s = None  # seconds of the first compiled step, in this process
         self.epoch, self.step, self.perm, self.rows, self.sums = 0, 0, None, [], _empty_sums()
         self.progress = Progress(self, job.progress_seconds)
+
+    @property
+    def input_dtype(self) -> torch.dtype:
+        """What conv1 computes in, so what the inputs are normalised into (batches.normalise)."""
+        return torch.bfloat16 if self.autocast["enabled"] else torch.float32
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self) -> dict:
