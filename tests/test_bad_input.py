@@ -82,6 +82,10 @@ CONFIG_CASES = [
      ["config key splits.explicit", "../evil", "must match"]),
     ("command-line-override", {}, ["--config", "seeds=[0, -1]"],
      ["config key seeds[1] = -1", "out of range", ">= 0"]),
+    # --config merges mappings into the file's key by key: an empty one removed nothing, and the run went on
+    # with the file's explicit split (and its finding 4.2) as though it had been asked for
+    ("command-line-empty-mapping", {"splits": {"random": [0], "explicit": {"d": {"A": [0, 1], "B": [2, 3]}}}},
+     ["--config", "splits={explicit: {}}"], ["config key splits.explicit = {}", "--config", "removes nothing", "d"]),
 ]
 
 

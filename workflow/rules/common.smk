@@ -29,6 +29,7 @@ from transferability.nets import NET_PATTERN
 
 try:  # one clear line naming the key, before any job starts (a traceback into this file would only distract)
     plan.apply_base(config, workflow.configfiles)  # a config file's `base:` under it
+    plan.check_overrides(dict(workflow.config_settings.config), config)  # before the schema's defaults fill it
     config.setdefault("run", plan.run_name(workflow.overwrite_configfiles))
     plan.checked(config)  # fills in the schema's defaults
 except ConfigError as error:

@@ -89,6 +89,20 @@ def apply_base(config: dict, configfiles) -> None:
                           "(write it in the file given with --configfile)")
 
 
+def check_overrides(overrides: dict, config: dict, key: str = "") -> None:
+    """Snakemake merges --config into the config files' mappings key by key, so an empty mapping there
+    removes nothing: refused where the files' mapping is not empty (the run would silently keep it)."""
+    for name, value in overrides.items():
+        path, there = f"{key}.{name}" if key else str(name), config.get(name)
+        if not isinstance(value, dict) or not isinstance(there, dict):
+            continue
+        if not value and there:
+            raise ConfigError(f"config key {path} = {{}} from --config removes nothing (--config merges mappings key "
+                              f"by key, so {path} keeps {', '.join(map(str, there))}); write a config file without them "
+                              "and give it with --configfile")
+        check_overrides(value, there, path)
+
+
 def run_name(configfiles) -> str:
     """The last config file's name without its suffix (config.yaml: `default`)."""
     if not configfiles or Path(configfiles[-1]).resolve() == DEFAULT_CONFIG.resolve():

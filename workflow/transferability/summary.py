@@ -34,7 +34,7 @@ def _interval(row) -> str:
 
 def finding_line(row, dataset_named=False) -> str:
     """One finding as one line: 'finding 4 (...): REPRODUCED; AnB - BnB at n=7 = -0.0801, one-sided 95% upper
-    bound -0.0284; 4 units; p = 0.008 < 0.05'."""
+    bound -0.0419; 4 units; p = 0.008 < 0.05'."""
     title = re.split(r"[:;]", row.statement)[0].split(". ", 1)[-1].rstrip(".")  # "2. Fragile co-adaptation: ..."
     where = f"[{row.dataset}] " if dataset_named and row.dataset else ""
     value = f"{row.measured} = {_number(row.value)}" if _number(row.value) else row.measured
