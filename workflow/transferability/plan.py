@@ -523,9 +523,9 @@ class Plan:
     def atlas_unit(self) -> str:
         return "--split-name {} --seed {}".format(*atlas_unit(self.config))
 
-    def unit_options(self, split, seed, split_file) -> str:
+    def unit_options(self, split, seed) -> str:
         """The options every per-unit analysis command takes: its data, split, nets and model."""
-        return (f"--data {self.data} --split {split_file} --split-name {split} --seed {seed} "
+        return (f"--data {self.data} --split {self.split_file(split)} --split-name {split} --seed {seed} "
                 f"--nets-dir {self.nets_dir(split, seed)} --model '{self.model_json()}' "
                 f"--max-features {self.config['analyses']['max_features']}")
 
