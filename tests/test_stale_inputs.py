@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from conftest import SYNTHETIC, run_snakemake, settings
 from test_workflow import planned_jobs
-from transferability import splits
+from transferability import plan, splits
 from transferability.data import build_cache
 from transferability.io import read_json
 from transferability.train import Job, train
@@ -274,3 +274,24 @@ def test_data_the_cache_job_downloaded_reruns_nothing_until_it_changes(tmp_path)
     assert planned_jobs(run("-n")) == {}
     os.utime(root / "cifar-10-batches-py/data_batch_1")  # a downloaded file edited (touched) since
     assert planned_jobs(run("-n")) == {"cache_dataset": 1, "split_classes": 1, "train_net": 1}
+
+
+@pytest.mark.slow
+def test_the_same_data_set_written_in_another_key_order_keeps_the_cache(tmp_path):
+    """The cache job's param is the data set's config as JSON: the order in which a config file wrote its keys
+    (or a default written out) rebuilt the cache, shared by every run over that data set, and so retrained
+    every net of those runs, for the same data in the same cache folder."""
+    synthetic = {"classes": 4, "train_per_class": 10, "val_per_class": 5, "image_size": 8, "channels": 1, "seed": 0}
+    dataset = {"kind": "synthetic", "synthetic": synthetic}
+    config = {"splits": {"random": [0]}, "directions": ["AB"], "layers": [1], "treatments": ["transfer"],
+              "model": {"preset": "small", "input_size": 8}}
+    path = tmp_path / "config.yaml"
+
+    def run(data, *args):
+        path.write_text(yaml.safe_dump({"dataset": data, **config}, sort_keys=False))
+        meta = plan.Plan(plan.load_config(path)).meta
+        return run_snakemake(tmp_path, *args, meta, config=path)
+
+    run(dataset, "--cores", "1")
+    assert planned_jobs(run({"synthetic": dict(reversed(synthetic.items())), "kind": "synthetic"}, "-n")) == {}
+    assert planned_jobs(run({"download": False, **dataset}, "-n")) == {}  # the schema's default, written out
