@@ -290,7 +290,7 @@ def test_the_runtime_cap_is_whole_minutes():
 def test_an_analysis_reruns_on_no_thread_count():
     """Params are a rerun trigger: the per-unit analyses' threads belong in their command, not their params."""
     run = plan.Plan(plan.load_config(SMOKE))
-    assert "--threads" not in run.unit_options("random0", 0, "split.tsv")
+    assert "--threads" not in run.unit_options("random0", 0)
     text = (ROOT / "workflow/rules/analyses.smk").read_text()
     assert text.count("{params.unit} --threads {threads}") == 2
 
@@ -408,3 +408,25 @@ def test_a_commands_code_version_covers_its_decorators(tmp_path, monkeypatch):
     after = plan.code_version("summarize")
     plan.code_version.cache_clear()
     assert after != before
+
+
+# Params Snakemake computes from a job's input or output files: each only says where a file is (what that file
+# holds is the trigger), never a setting.
+PATH_PARAMS = {("cache_dataset", "out"), ("train_net", "data"), ("compare_layer_measures", "tables"),
+               ("remove_finished_checkpoints", "nets"), ("remove_finished_checkpoints", "root")}
+
+
+def test_no_setting_is_a_param_snakemake_leaves_out_of_its_rerun_trigger():
+    """Snakemake records a param computed by a function of input, output, threads or resources as 'derived'
+    and never compares it on a later run (snakemake.rules.Rule._is_deriving_function): a setting passed that
+    way (analyses.max_features in the analyses' `unit`) reran nothing when it changed."""
+    derived = set()
+    for path in (ROOT / "workflow/rules").glob("*.smk"):
+        for block in path.read_text().split("\nrule ")[1:]:
+            rule, body = block.split(":", 1)
+            params = re.search(r"\n    params:\n(.*?)(?=\n    \w+:|\Z)", body, re.S)
+            for name, arguments in re.findall(r"^        (\w+)=lambda ([\w, ]+):", params[1] if params else "", re.M):
+                if {"input", "output", "threads", "resources"} & {a.strip() for a in arguments.split(",")}:
+                    derived.add((rule, name))
+    assert derived <= PATH_PARAMS, f"settings passed as derived params: {sorted(derived - PATH_PARAMS)}"
+    assert {rule for rule, _ in derived} >= {"cache_dataset", "train_net"}, "the rules were not read"

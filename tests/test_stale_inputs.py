@@ -2,6 +2,7 @@
 one) made from other data, other split classes or another source net is never resumed; the job starts
 afresh, says why in one line, and ends exactly as a run that never saw the old checkpoint."""
 
+import os
 import shutil
 
 import numpy as np
@@ -14,7 +15,7 @@ from safetensors.torch import load_file
 
 from conftest import SYNTHETIC, run_snakemake, settings
 from test_workflow import planned_jobs
-from transferability import splits
+from transferability import plan, splits
 from transferability.data import build_cache
 from transferability.io import read_json
 from transferability.train import Job, train
@@ -218,3 +219,79 @@ def test_a_bad_image_is_reported_once_with_every_bad_file_and_not_retried(tmp_pa
     output = result.stdout + result.stderr
     assert output.count("Error in rule cache_dataset") == 1, output[-3000:]
     assert not list((tmp_path / "results/cache").glob("*/meta.json"))
+
+
+# The network, for the next test only: in a `cache-data` job, the CIFAR download copies a local folder
+# (the published files' layout) instead of fetching the archive; everything else is the real job.
+FAKE_DOWNLOAD = '''
+import os, shutil, sys
+if "cache-data" in sys.argv and os.environ.get("FAKE_CIFAR_FROM"):
+    from transferability import datasets
+    def _download_cifar(kind, target):
+        shutil.copytree(os.environ["FAKE_CIFAR_FROM"], target / "cifar-10-batches-py")
+    datasets._download_cifar = _download_cifar
+'''
+
+
+def write_published_cifar10(folder):
+    """CIFAR-10's python version, 40 images per training batch and 100 test images (noise, 8 classes used)."""
+    from test_data import CIFAR10_NAMES, cifar_pickle
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name, n in [*((f"data_batch_{i}", 40) for i in range(1, 6)), ("test_batch", 100)]:
+        images, labels = rng.integers(0, 256, (n, 3072), dtype=np.uint8), rng.integers(0, 10, n)
+        (folder / name).write_bytes(cifar_pickle({"labels": labels.tolist(), "data": images}))
+    (folder / "batches.meta").write_bytes(cifar_pickle({"label_names": CIFAR10_NAMES}))
+
+
+@pytest.mark.slow
+def test_data_the_cache_job_downloaded_reruns_nothing_until_it_changes(tmp_path):
+    """dataset.download: true: the first run downloads CIFAR-10 in its cache job (its fingerprint of the files
+    said 'unavailable' before). The next run must keep the cache and every net, as for data that was there
+    before; editing a downloaded file afterwards still rebuilds the cache."""
+    published = tmp_path / "published"
+    write_published_cifar10(published)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(FAKE_DOWNLOAD)
+    env = {**os.environ, "PYTHONPATH": str(site), "FAKE_CIFAR_FROM": str(published)}
+    root = tmp_path / "cifar"
+    config = {"dataset": {"kind": "cifar10", "root": str(root), "download": True, "image_size": 8, "channels": 1},
+              "splits": {"random": [0]}, "directions": ["AB"], "layers": [1], "treatments": ["transfer"],
+              "model": {"preset": "small", "input_size": 8}, "train": {"epochs": 1, "batch_size": 16},
+              "augment": {"crop_padding": 0}, "analyses": {"run": []}}
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    base = "results/config/nets/random0/seed0/baseA/metrics.json"
+
+    def run(*args):
+        return run_snakemake(work, *args, base, config=work / "config.yaml", env=env)
+
+    run("--cores", "2")
+    assert (root / "cifar-10-batches-py/data_batch_1").is_file(), "the cache job did not download"
+    assert planned_jobs(run("-n")) == {}
+    os.utime(root / "cifar-10-batches-py/data_batch_1")  # a downloaded file edited (touched) since
+    assert planned_jobs(run("-n")) == {"cache_dataset": 1, "split_classes": 1, "train_net": 1}
+
+
+@pytest.mark.slow
+def test_the_same_data_set_written_in_another_key_order_keeps_the_cache(tmp_path):
+    """The cache job's param is the data set's config as JSON: the order in which a config file wrote its keys
+    (or a default written out) rebuilt the cache, shared by every run over that data set, and so retrained
+    every net of those runs, for the same data in the same cache folder."""
+    synthetic = {"classes": 4, "train_per_class": 10, "val_per_class": 5, "image_size": 8, "channels": 1, "seed": 0}
+    dataset = {"kind": "synthetic", "synthetic": synthetic}
+    config = {"splits": {"random": [0]}, "directions": ["AB"], "layers": [1], "treatments": ["transfer"],
+              "model": {"preset": "small", "input_size": 8}}
+    path = tmp_path / "config.yaml"
+
+    def run(data, *args):
+        path.write_text(yaml.safe_dump({"dataset": data, **config}, sort_keys=False))
+        meta = plan.Plan(plan.load_config(path)).meta
+        return run_snakemake(tmp_path, *args, meta, config=path)
+
+    run(dataset, "--cores", "1")
+    assert planned_jobs(run({"synthetic": dict(reversed(synthetic.items())), "kind": "synthetic"}, "-n")) == {}
+    assert planned_jobs(run({"download": False, **dataset}, "-n")) == {}  # the schema's default, written out

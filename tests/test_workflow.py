@@ -117,9 +117,11 @@ def test_report_holds_figures_and_tables(finished_run):
     (["train={'epochs': 3, 'batch_size': 32, 'lr': 0.01, 'lr_step_epochs': 0, 'cuda_graphs': True}"], {}),
     (["analyses={'similarity_images': 300}"], {"measure_similarity": 1, "compare_layer_measures": 1, "all": 1}),
     (["analyses={'probe_images_per_class': 100}"], {"train_probes": 1, "compare_layer_measures": 1, "all": 1}),
+    (["analyses={'max_features': 512}"], {"measure_similarity": 1, "train_probes": 1, "compare_layer_measures": 1,
+                                          "all": 1}),
     (["analyses={'run': []}"], {}),
 ], ids=["plot-setting", "training-setting", "fewer-layers", "checkpoint-setting", "nets-per-gpu", "cuda-graphs",
-        "similarity-images", "probe-images", "analyses-off"])
+        "similarity-images", "probe-images", "max-features", "analyses-off"])
 def test_a_change_reruns_exactly_what_it_affects(finished_run, change, expected):
     assert planned_jobs(run_snakemake(finished_run, "-n", "--config", *change)) == expected
 

@@ -3,6 +3,8 @@
 # "What the layers learned" and transferability/similarity.py, measures.py, layer_figures.py.
 # Each rule's params.code hashes the code of the command it runs (plan.code_version: its function in cli.py
 # and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
+# The settings are params of wildcards alone: Snakemake leaves a param computed from input or output out of its
+# rerun trigger (analyses.max_features in `unit` reran nothing when it changed).
 
 
 rule measure_similarity:
@@ -22,7 +24,7 @@ rule measure_similarity:
     threads: config["train"]["threads"]
     params:
         code=PLAN.code("similarity"),
-        unit=lambda wildcards, input: PLAN.unit_options(wildcards.split, wildcards.seed, input.split),
+        unit=lambda wildcards: PLAN.unit_options(wildcards.split, wildcards.seed),
         images=config["analyses"]["similarity_images"],
         fine_tuned=lambda wildcards: " ".join(PLAN.fine_tuned_nets(wildcards.split)),
     shell:
@@ -47,7 +49,7 @@ rule train_probes:
     threads: config["train"]["threads"]
     params:
         code=PLAN.code("probes"),
-        unit=lambda wildcards, input: PLAN.unit_options(wildcards.split, wildcards.seed, input.split),
+        unit=lambda wildcards: PLAN.unit_options(wildcards.split, wildcards.seed),
         images_per_class=config["analyses"]["probe_images_per_class"],
         targets=lambda wildcards: plan.probe_targets(config, wildcards.split),
     shell:

@@ -24,7 +24,7 @@ for name in [m for m in sys.modules if m.split(".")[0] == "transferability"]:
 
 from transferability import plan, summary, warm
 from transferability.config import ConfigError
-from transferability.datasets import source_fingerprint
+from transferability.data import source_param
 from transferability.nets import NET_PATTERN
 
 try:  # one clear line naming the key, before any job starts (a traceback into this file would only distract)

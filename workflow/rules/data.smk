@@ -18,7 +18,9 @@ rule cache_dataset:
         dataset=json.dumps(plan.data_identity(config["dataset"])),
         # Paths, sizes and times of the files read: an added, removed or edited image rebuilds the cache
         # (Snakemake reruns a job whose params changed), and every net after it. A listing, not a decode.
-        source=lambda wildcards: source_fingerprint(config["dataset"]),
+        # (Files the job downloaded itself: unchanged since, the value recorded before the download.) A function
+        # of wildcards only: Snakemake leaves params computed from input or output out of its rerun trigger.
+        source=lambda wildcards: source_param(config["dataset"], PLAN.meta),
         out=lambda wildcards, output: os.path.dirname(output.meta),
     shell:
         "python -m transferability cache-data --dataset {params.dataset:q} --workers {threads} "

@@ -4,7 +4,8 @@ Layout of a cache folder (see datasets.py for the readers):
     {train,val}_images.npy  uint8 (N, C, H, W)
     {train,val}_labels.npy  int64 (N,), values index meta["classes"]
     meta.json               dataset, classes, channels, image_size, mean, std, n_train, n_val, source,
-                            fingerprint (of the arrays' contents: what a net's identity records)
+                            source_files (the files' fingerprint: source_param), fingerprint (of the
+                            arrays' contents: what a net's identity records)
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DataError, raise_problems, read_dataset
+from .datasets import UNAVAILABLE, DataError, raise_problems, read_dataset, source_fingerprint
 from .io import AtomicFiles
 
-__all__ = ["DataError", "Cache", "build_cache", "load_cache"]
+__all__ = ["DataError", "Cache", "build_cache", "load_cache", "source_param"]
 
 STATS_CHUNK = 4096  # images per step when computing mean/std, so a memmap is never read whole
 HASH_CHUNK = 1 << 24  # bytes read at a time when fingerprinting the cache
@@ -36,9 +37,12 @@ def build_cache(dataset_cfg: dict, out_dir: str | Path, workers: int | None = No
     out.mkdir(parents=True, exist_ok=True)
     # A stale meta.json must not vouch for arrays we are about to replace.
     (out / "meta.json").unlink(missing_ok=True)
+    before = source_fingerprint(dataset_cfg)  # as the workflow's param saw the files, this job about to start
     try:
         with AtomicFiles(out) as files:
-            meta = _write_cache(files, read_dataset(dataset_cfg, workers), dataset_cfg.get("kind"))
+            dataset = read_dataset(dataset_cfg, workers)  # downloads the files first where it may (CIFAR)
+            found = source_fingerprint(dataset_cfg) if before.startswith(UNAVAILABLE) else before
+            meta = _write_cache(files, dataset, dataset_cfg.get("kind"), {"param": before, "fingerprint": found})
     except DataError:
         raise
     except Exception as error:  # a full disk, a permission: one clear line, and nothing half-written left
@@ -46,8 +50,27 @@ def build_cache(dataset_cfg: dict, out_dir: str | Path, workers: int | None = No
     return meta
 
 
-def _write_cache(files: AtomicFiles, dataset, kind: str) -> dict:
-    """The arrays and, last, meta.json, as temporary files of `files` (renamed into place by its block)."""
+def source_param(dataset_cfg: dict, meta_path) -> str:
+    """The cache job's `source` param: the fingerprint of the files it reads (datasets.source_fingerprint), so
+    that an added, removed or edited file rebuilds the cache (Snakemake reruns a job whose params changed).
+    Files the job downloaded itself were 'unavailable' when Snakemake recorded the param: while they are
+    unchanged since the job found them (meta.json's source_files), that recorded value is given again, or the
+    run after a download would rebuild the cache and retrain every net."""
+    current = source_fingerprint(dataset_cfg)
+    try:
+        meta = json.loads(Path(meta_path).read_text())
+    except (OSError, ValueError):  # no cache yet, or a broken one: the cache job runs anyway
+        return current
+    recorded = meta.get("source_files") if isinstance(meta, dict) else None
+    if isinstance(recorded, dict) and recorded.get("fingerprint") == current and isinstance(recorded.get("param"), str):
+        return recorded["param"]
+    return current
+
+
+def _write_cache(files: AtomicFiles, dataset, kind: str, source_files: dict) -> dict:
+    """The arrays and, last, meta.json, as temporary files of `files` (renamed into place by its block).
+    `source_files`: the fingerprint of the files read, as the workflow's param saw them and as this job found
+    them (after a download: see source_param)."""
     problems = []  # every unreadable file of both splits, reported at once
     for name, split in (("train", dataset.train), ("val", dataset.val)):
         problems += _write_images(files.new(f"{name}_images.npy"), split)
@@ -59,7 +82,7 @@ def _write_cache(files: AtomicFiles, dataset, kind: str) -> dict:
     channels, image_size = dataset.train.image_shape[:2]
     meta = {"dataset": kind, "classes": dataset.classes, "channels": channels,
             "image_size": image_size, "mean": mean, "std": std, "n_train": len(dataset.train.labels),
-            "n_val": len(dataset.val.labels), "source": dataset.source,
+            "n_val": len(dataset.val.labels), "source": dataset.source, "source_files": source_files,
             "fingerprint": fingerprint([files.temp_of(name) for name in ARRAYS], dataset.classes)}
     del train_images  # release the mapping before the file is renamed
     files.new("meta.json").write_text(json.dumps(meta, indent=1))

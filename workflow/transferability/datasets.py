@@ -58,6 +58,9 @@ def read_dataset(cfg: dict, workers: int | None = None) -> Dataset:
     return _kind(cfg).read(cfg, workers or os.cpu_count() or 1)
 
 
+UNAVAILABLE = "unavailable: "  # how source_fingerprint begins for data not found (yet)
+
+
 def source_fingerprint(cfg: dict) -> str:
     """A cheap fingerprint of the files the cache is decoded from: their paths, sizes and modification
     times (as make and rsync compare files), not their contents. Any added, removed, replaced or edited
@@ -66,7 +69,7 @@ def source_fingerprint(cfg: dict) -> str:
     try:
         files = _kind(cfg).source_files(cfg)
     except DataError as error:
-        return f"unavailable: {error}"
+        return f"{UNAVAILABLE}{error}"
     digest = hashlib.sha256()
     for path in files:
         stat = os.stat(path)

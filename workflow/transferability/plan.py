@@ -147,12 +147,22 @@ def _check_runtime_cap(config: dict) -> None:
 
 
 def data_identity(dataset: dict) -> dict:
-    """The data set's config with `root` spelled one way (./data/x is data/x): another spelling of the same
-    folder rebuilt the cache and retrained every net. (`download` stays: the cache job reads it.)"""
-    identity = dict(dataset)
+    """The data set's config spelled one way: `root` normalised (./data/x is data/x) and every key in the schema's
+    order (the cache job's param is this as JSON, compared as text). Another spelling of the same folder, or the
+    same keys in another order, rebuilt the cache and retrained every net. (`download` stays: the cache job
+    reads it.)"""
+    identity = _in_schema_order(dataset, load_schema(SCHEMA)["properties"]["dataset"])
     if identity.get("root"):
         identity["root"] = os.path.normpath(identity["root"])
     return identity
+
+
+def _in_schema_order(mapping: dict, schema: dict) -> dict:
+    """A copy with the keys the schema names in its order (the order fill_defaults adds them in), then any other."""
+    properties = schema.get("properties", {})
+    keys = [key for key in properties if key in mapping] + sorted(key for key in mapping if key not in properties)
+    return {key: _in_schema_order(mapping[key], properties.get(key, {})) if isinstance(mapping[key], dict)
+            else mapping[key] for key in keys}
 
 
 def dataset_key(dataset: dict) -> str:
@@ -537,9 +547,9 @@ class Plan:
     def atlas_unit(self) -> str:
         return "--split-name {} --seed {}".format(*atlas_unit(self.config))
 
-    def unit_options(self, split, seed, split_file) -> str:
+    def unit_options(self, split, seed) -> str:
         """The options every per-unit analysis command takes: its data, split, nets and model."""
-        return (f"--data {self.data} --split {split_file} --split-name {split} --seed {seed} "
+        return (f"--data {self.data} --split {self.split_file(split)} --split-name {split} --seed {seed} "
                 f"--nets-dir {self.nets_dir(split, seed)} --model '{self.model_json()}' "
                 f"--max-features {self.config['analyses']['max_features']}")
 
