@@ -208,6 +208,8 @@ def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes, options)
     timing = {"wall_s", "images_per_s"}
     a, b = read_json(tmp_path / "whole/metrics.json"), read_json(out / "metrics.json")
     assert b["provenance"].pop("cuda_graphs") == bool(options) and a["provenance"].pop("cuda_graphs") is False
+    whole_parts, killed_parts = a["provenance"].pop("made_by"), b["provenance"].pop("made_by")
+    assert len(whole_parts) == 1 and killed_parts == [{**whole_parts[0], "cuda_graphs": bool(options)}]  # one part
     assert {k: v for k, v in a.items() if k not in timing} == {k: v for k, v in b.items() if k not in timing}
 
 
@@ -320,3 +322,43 @@ def test_inputs_are_normalised_into_the_dtype_conv1_computes_in_with_autocasts_r
     bf16 = normalise(images, mean, inv_std, torch.bfloat16)
     assert bf16.dtype == torch.bfloat16 and bf16.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(bf16, fp32.to(torch.bfloat16))
+
+
+def _stopped_after_two_steps(job) -> None:
+    """A checkpoint of the job's net as a kill after its second step would leave it."""
+    run = prepare(job, log=lambda _: None)
+    for step in range(2):
+        train_step(run, torch.arange(step * 32, (step + 1) * 32))
+        run.step += 1
+    run.save_checkpoint()
+
+
+@pytest.mark.parametrize("threads_on_resume, parts", [(1, 1), (2, 2)], ids=["same-threads", "other-threads"])
+def test_a_resume_records_the_conditions_of_each_part_of_the_run(workdir, tmp_path, threads_on_resume, parts):
+    """On the CPU 1 and 2 threads round differently and train different nets, and threads are not a setting,
+    so a checkpoint is resumed under other threads all the same: the log says the net is neither run's, and
+    metrics.json's provenance.made_by records the conditions from each resume point on. A resume under the
+    same conditions (bit-identical to a run never stopped) keeps one part."""
+    job = job_for(workdir, "baseB", tmp_path, epochs=1)
+    _stopped_after_two_steps(job)
+    job.threads, lines = threads_on_resume, []
+    try:
+        made_by = train(job, log=lines.append)["provenance"]["made_by"]
+    finally:
+        torch.set_num_threads(1)
+    assert [(p["from_epoch"], p["from_step"], p["threads"]) for p in made_by] == [(0, 0, 1), (0, 2, 2)][:parts]
+    assert made_by[0]["device"] == train_module.device_model(torch.device("cpu")) != "cpu"
+    other = [line for line in lines if line.startswith("resuming under other conditions")]
+    assert other == ([] if parts == 1 else [other[0]]) and (parts == 1 or "(threads 1 -> 2)" in other[0]), lines
+
+
+def test_a_checkpoint_without_a_record_of_its_conditions_starts_the_record_at_the_resume(workdir, tmp_path):
+    job = job_for(workdir, "baseB", tmp_path, epochs=1)
+    _stopped_after_two_steps(job)
+    state = torch.load(job.checkpoint_dir / checkpoint.LAST, weights_only=True)
+    del state["made_by"]  # as an older version wrote it
+    torch.save(state, job.checkpoint_dir / checkpoint.LAST)
+    lines = []
+    made_by = train(job, log=lines.append)["provenance"]["made_by"]
+    assert [(p["from_epoch"], p["from_step"]) for p in made_by] == [(0, 2)]  # the steps before: unrecorded
+    assert not any("other conditions" in line for line in lines), lines

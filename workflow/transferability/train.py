@@ -14,6 +14,7 @@ import csv
 import hashlib
 import importlib.metadata
 import json
+import platform
 import subprocess
 import time
 from dataclasses import dataclass
@@ -122,6 +123,17 @@ def provenance(identity: dict, device: torch.device, precision: str, cuda_graphs
             "cuda_graphs": cuda_graphs and device.type == "cuda"}
 
 
+def device_model(device: torch.device) -> str:
+    """The GPU's or CPU's model: what a net's bits may depend on (cuda:0 is not a model)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine() or "cpu"
+
+
 def _package_version() -> str | None:
     try:
         return importlib.metadata.version("transferability")
@@ -215,6 +227,7 @@ class Run:
             log("train.cuda_graphs: each step's kernels " + ("replayed as a CUDA graph" if capture else
                 "run eagerly through the graph's fixed tensors (no CUDA graphs on the CPU)"))
         self.compile_s = None  # seconds of the first compiled step, in this process
+        self.made_by = [{"from_epoch": 0, "from_step": 0, **self.conditions()}]  # each part's conditions
         self.epoch, self.step, self.perm, self.rows, self.sums = 0, 0, None, [], _empty_sums()
         self.progress = Progress(self, job.progress_seconds)
 
@@ -340,7 +353,8 @@ class Run:
         return {"identity": self.identity, "epoch": self.epoch, "step": self.step, "perm": self.perm,
                 "frozen": self.frozen.state_dict(), "trainable": self.trainable.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-                "rng": checkpoint.rng_states(self.generator), "rows": self.rows, "sums": plain_sums(self.sums)}
+                "rng": checkpoint.rng_states(self.generator), "rows": self.rows, "sums": plain_sums(self.sums),
+                "made_by": self.made_by}
 
     def load_state_dict(self, state: dict) -> None:
         self.frozen.load_state_dict(state["frozen"])
@@ -360,6 +374,29 @@ class Run:
         if state is not None:
             self.load_state_dict(state)
             self.log(f"resuming from checkpoint: epoch {self.epoch}, step {self.step}")
+            self.continue_record(state.get("made_by", []))
+
+    def conditions(self) -> dict:
+        """What decides this process's bits besides the net's identity (its inputs): on the CPU 1 and 2 threads
+        round differently and train different nets, as other CPU or GPU models, torch versions or compiled
+        kernels may. None of it is a setting, so a checkpoint made under others is resumed all the same."""
+        return {"device": device_model(self.device), "threads": self.job.threads,
+                "torch": str(torch.__version__),  # a plain str: checkpoints' weights_only load refuses TorchVersion
+                "compile": self.job.compile, "cuda_graphs": self.job.cuda_graphs}
+
+    def continue_record(self, made_by: list[dict]) -> None:
+        """Continue the checkpoint's record of the conditions its steps were made under: a resume under the
+        same ones ends bit-identical to a run never stopped; under others, the log says the net is neither's."""
+        here = self.conditions()
+        if made_by and {k: made_by[-1].get(k) for k in here} == here:
+            self.made_by = made_by
+            return
+        self.made_by = made_by + [{"from_epoch": self.epoch, "from_step": self.step, **here}]
+        if not made_by:  # a checkpoint of an older version: its part's conditions are unknown
+            return
+        changed = ", ".join(f"{k} {made_by[-1].get(k)} -> {v}" for k, v in here.items() if made_by[-1].get(k) != v)
+        self.log(f"resuming under other conditions ({changed}): the net will be neither run's bit for bit "
+                 "(metrics.json's provenance.made_by records each part)")
 
 
 def refuse_with_graphs(job: Job) -> None:
@@ -474,4 +511,5 @@ def final_metrics(run: Run) -> dict:
             "n_train": len(run.train_data), "n_val": len(run.val_data), "n_classes": run.train_data.n_classes,
             "settings_hash": run.hash, "device": str(run.device), "threads": run.job.threads,
             "compile_s": run.compile_s,
-            "provenance": provenance(run.identity, run.device, run.cfg["precision"], run.job.cuda_graphs)}
+            "provenance": {**provenance(run.identity, run.device, run.cfg["precision"], run.job.cuda_graphs),
+                           "made_by": run.made_by}}
