@@ -382,7 +382,7 @@ class Run:
         kernels may. None of it is a setting, so a checkpoint made under others is resumed all the same."""
         return {"device": device_model(self.device), "threads": self.job.threads,
                 "torch": str(torch.__version__),  # a plain str: checkpoints' weights_only load refuses TorchVersion
-                "compile": self.job.compile, "cuda_graphs": self.job.cuda_graphs}
+                "compile": self.job.compile, "cuda_graphs": self.job.cuda_graphs and self.device.type == "cuda"}
 
     def continue_record(self, made_by: list[dict]) -> None:
         """Continue the checkpoint's record of the conditions its steps were made under: a resume under the
