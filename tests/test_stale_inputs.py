@@ -17,6 +17,7 @@ from conftest import SYNTHETIC, run_snakemake, settings
 from test_workflow import planned_jobs
 from transferability import plan, splits
 from transferability.data import build_cache
+from transferability.devices import resolve_precision
 from transferability.io import read_json
 from transferability.train import Job, train
 
@@ -131,7 +132,7 @@ def test_metrics_record_the_provenance_of_the_net(workdir, bases, tmp_path):
     import hashlib
     assert provenance["source_sha256"] == hashlib.sha256(bases[1].read_bytes()).hexdigest()
     assert provenance["torch"] == torch.__version__
-    assert provenance["device"] == "cpu" and provenance["precision"] == "bf16"
+    assert provenance["device"] == "cpu" and provenance["precision"] == resolve_precision("auto", torch.device("cpu"))
     assert provenance["package"] and "git_commit" in provenance
 
 

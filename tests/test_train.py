@@ -1,6 +1,7 @@
 """Training jobs: model surgery (copy, freeze, fine-tune), determinism, restartability."""
 
 import csv
+import json
 import os
 import re
 import signal
@@ -362,3 +363,51 @@ def test_a_checkpoint_without_a_record_of_its_conditions_starts_the_record_at_th
     made_by = train(job, log=lines.append)["provenance"]["made_by"]
     assert [(p["from_epoch"], p["from_step"]) for p in made_by] == [(0, 2)]  # the steps before: unrecorded
     assert not any("other conditions" in line for line in lines), lines
+
+
+def _precision_of_a_trained_net(workdir, out, precision, **env) -> tuple[str, dict]:
+    """A real training job (`python -m transferability train`) with train.precision set to `precision`,
+    under the environment's extra variables: its log and metrics.json."""
+    settings_json = json.dumps(settings("baseB", epochs=1, precision=precision))
+    done = subprocess.run(_train_command(workdir, out, settings_json, 0), env=package_env(**env), capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout, read_json(out / "metrics.json")
+
+
+@pytest.mark.parametrize("isa", [None, "AVX2"], ids=["this-cpu", "avx2-cpu"])
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(workdir, tmp_path, isa):
+    """oneDNN's ONEDNN_MAX_CPU_ISA=AVX2 makes a CPU with bf16 units behave as one without (where bf16
+    autocast is emulated: 13 times slower than fp32 on a 2-core AVX2 EPYC). `auto` trains such a CPU's nets
+    in fp32, says so in the log's first line, and records it in metrics.json (provenance and made_by)."""
+    log, metrics = _precision_of_a_trained_net(workdir, tmp_path, "auto", **({"ONEDNN_MAX_CPU_ISA": isa} if isa else {}))
+    native = isa is None and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    expected = "bf16" if native else "fp32"
+    assert metrics["provenance"]["precision"] == expected
+    assert [part["precision"] for part in metrics["provenance"]["made_by"]] == [expected]
+    reason = f"{expected} (train.precision auto: this device {'has' if native else 'lacks'} bf16 units)"
+    assert reason in log.splitlines()[0], log
+
+
+def test_an_explicit_precision_is_kept_on_any_cpu(workdir, tmp_path):
+    """train.precision: bf16 forces bf16 even where it is emulated (and fp32 stays fp32 where bf16 is native)."""
+    log, metrics = _precision_of_a_trained_net(workdir, tmp_path / "bf16", "bf16", ONEDNN_MAX_CPU_ISA="AVX2")
+    assert metrics["provenance"]["precision"] == "bf16" and ", bf16, settings" in log.splitlines()[0], log
+    _, metrics = _precision_of_a_trained_net(workdir, tmp_path / "fp32", "fp32")
+    assert [part["precision"] for part in metrics["provenance"]["made_by"]] == ["fp32"]
+
+
+def test_a_resume_in_another_precision_says_so(workdir, tmp_path, monkeypatch):
+    """`auto` is a run condition like threads: a checkpoint made on a CPU without bf16 units (fp32) and
+    resumed on one with them (bf16) is resumed, and the log and made_by say the net is neither run's."""
+    from transferability import devices
+
+    job = job_for(workdir, "baseB", tmp_path, epochs=1, precision="auto")
+    monkeypatch.setattr(devices, "computes_bf16_natively", lambda device: False)
+    _stopped_after_two_steps(job)
+    monkeypatch.setattr(devices, "computes_bf16_natively", lambda device: True)
+    lines = []
+    made_by = train(job, log=lines.append)["provenance"]["made_by"]
+    assert [(p["from_step"], p["precision"]) for p in made_by] == [(0, "fp32"), (2, "bf16")]
+    other = [line for line in lines if line.startswith("resuming under other conditions")]
+    assert len(other) == 1 and "(precision fp32 -> bf16)" in other[0], lines

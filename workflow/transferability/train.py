@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 from . import checkpoint, nets
 from .batches import centre_crop, crop_and_mirror, normalise, select_half
 from .data import load_cache
-from .devices import pick_device, usable_gpu_bytes
+from .devices import pick_device, resolve_precision, usable_gpu_bytes
 from .graphs import StepGraph
 from .io import atomic_path, write_json
 from .memory import keep_freed_memory
@@ -208,11 +208,13 @@ class Run:
         self.optimizer = sgd(param_groups(self.trainable, job.settings), self.cfg)
         self.schedule = step_schedule(self.optimizer, self.cfg["lr_decay"], self.lr_every)
         self.generator = torch.Generator(device).manual_seed(derived_seed(job.settings["seed"], "data"))
-        # bf16 autocast: about twice the speed on GPUs and on CPUs with bf16 units (AMX, AVX-512 BF16);
+        # bf16 autocast: about twice the speed on GPUs and on CPUs with bf16 units (AMX, AVX-512 BF16), 13
+        # times slower than fp32 where it is emulated (train.precision: auto picks it only where it is native);
         # weights, optimiser state and the loss stay in fp32.
         # No autocast cache: a graph must not keep casts made while it was captured (each weight is cast
         # once per forward anyway, so the cache saved nothing).
-        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=self.cfg["precision"] == "bf16",
+        self.precision = resolve_precision(self.cfg["precision"], device)
+        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16",
                              cache_enabled=False)
         # What the steps call; the modules themselves keep the plain net's parameters and state_dict keys.
         self.frozen_forward, self.trainable_forward = (
@@ -379,8 +381,9 @@ class Run:
     def conditions(self) -> dict:
         """What decides this process's bits besides the net's identity (its inputs): on the CPU 1 and 2 threads
         round differently and train different nets, as other CPU or GPU models, torch versions or compiled
-        kernels may. None of it is a setting, so a checkpoint made under others is resumed all the same."""
-        return {"device": device_model(self.device), "threads": self.job.threads,
+        kernels may, and the precision that train.precision: auto picks for this device. None of it is a
+        setting, so a checkpoint made under others is resumed all the same."""
+        return {"device": device_model(self.device), "threads": self.job.threads, "precision": self.precision,
                 "torch": str(torch.__version__),  # a plain str: checkpoints' weights_only load refuses TorchVersion
                 "compile": self.job.compile, "cuda_graphs": self.job.cuda_graphs and self.device.type == "cuda"}
 
@@ -434,7 +437,7 @@ class Progress:
         run = self.run
         self.run.log(f"{run.job.settings['net']}: {len(run.train_data)} training / {len(run.val_data)} validation "
                      f"images, {run.train_data.n_classes} classes, {run.size} px, device {run.device}, "
-                     f"{run.job.threads} thread(s), settings {run.hash}")
+                     f"{run.job.threads} thread(s), {precision_words(run)}, settings {run.hash}")
         self.run.log(f"{'epoch':>7} {'lr':>8} {'loss':>7} {'train':>6} {'val':>6} {'top5':>6} {'img/s':>8} "
                      f"{'ETA':>8}")
 
@@ -463,6 +466,14 @@ class Progress:
         self.run.log(f"{row['epoch']:>3}/{self.run.n_epochs:<3} {row['lr']:8.5f} {row['train_loss']:7.4f} "
                      f"{row['train_top1']:6.3f} {row['val_top1']:6.3f} {row['val_top5']:6.3f} "
                      f"{row['images_per_s']:8.0f} {hms(eta):>8}")
+
+
+def precision_words(run: Run) -> str:
+    """The precision the net trains in, and why where train.precision left the choice to the device."""
+    if run.cfg["precision"] != "auto":
+        return run.precision
+    native = "has" if run.precision == "bf16" else "lacks"
+    return f"{run.precision} (train.precision auto: this device {native} bf16 units)"
 
 
 # ---- outputs ----------------------------------------------------------------------------------------
@@ -511,5 +522,5 @@ def final_metrics(run: Run) -> dict:
             "n_train": len(run.train_data), "n_val": len(run.val_data), "n_classes": run.train_data.n_classes,
             "settings_hash": run.hash, "device": str(run.device), "threads": run.job.threads,
             "compile_s": run.compile_s,
-            "provenance": {**provenance(run.identity, run.device, run.cfg["precision"], run.job.cuda_graphs),
+            "provenance": {**provenance(run.identity, run.device, run.precision, run.job.cuda_graphs),
                            "made_by": run.made_by}}
