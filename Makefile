@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: run test test-fast lint format bench bench-gpu device-kit report dry-run setup data slurm clean-results
+.PHONY: run test test-fast lint format bench bench-gpu device-kit report lock dry-run setup data slurm clean-results
 
 run: setup data  ## set up, then run the default experiment (Fashion-MNIST)
 	$(BIN)/snakemake --cores all
@@ -35,8 +35,10 @@ DEVICE_PLATFORMS := $(foreach p,manylinux_2_28 manylinux_2_27 manylinux_2_17 man
 device-kit: data  ## wheels + data for benchmarks/device_session.sh on an offline GPU machine (.device-kit/)
 	mkdir -p .device-kit/wheels .device-kit/fashion-mnist
 	grep -v -e '^#' -e '^connection-pool' benchmarks/device_wheels.txt | xargs $(PYTHON) -m pip download -q --no-deps \
-		--only-binary=:all: --python-version 3.12 --implementation cp $(DEVICE_PLATFORMS) -d .device-kit/wheels
-	$(PYTHON) -m pip wheel -q --no-deps -w .device-kit/wheels $$(grep '^connection-pool' benchmarks/device_wheels.txt)
+		-c envs/lock.txt --only-binary=:all: --python-version 3.12 --implementation cp $(DEVICE_PLATFORMS) \
+		-d .device-kit/wheels
+	$(PYTHON) -m pip wheel -q --no-deps -c envs/lock.txt -w .device-kit/wheels \
+		$$(grep '^connection-pool' benchmarks/device_wheels.txt)
 	cp $(dir $(FMNIST))*.gz .device-kit/fashion-mnist/
 
 RUN ?= default
@@ -44,14 +46,18 @@ CONFIG ?=
 report: setup  ## the report of a finished run: make report [RUN=cifar10 CONFIG=config/cifar10.yaml]
 	$(BIN)/snakemake $(if $(CONFIG),--configfile $(CONFIG)) --report results/$(RUN)/report.html
 
+lock:  ## resolve envs/requirements.txt afresh into envs/lock.txt and envs/environment.yaml (then make setup)
+	$(PYTHON) envs/lock.py
+
 dry-run: setup
 	$(BIN)/snakemake -n
 
 setup: $(STAMP)
 
-$(STAMP): envs/requirements.txt pyproject.toml
+# The direct requirements at the lock's versions, and every package they pull in too (pip -c).
+$(STAMP): envs/requirements.txt envs/lock.txt pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -r envs/requirements.txt
+	$(BIN)/pip install -q -r envs/requirements.txt -c envs/lock.txt
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 

@@ -16,11 +16,6 @@ ENV_FILE = ROOT / "envs/environment.yaml"
 RULE_FILES = sorted((ROOT / "workflow/rules").glob("*.smk"))
 
 
-def requirement_pins() -> list[str]:
-    lines = (ROOT / "envs/requirements.txt").read_text().splitlines()
-    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
-
-
 def rule_blocks() -> dict[str, tuple[Path, str]]:
     """Every rule of the workflow's rule files: name -> (file, the rule's text)."""
     blocks = {}
@@ -28,15 +23,6 @@ def rule_blocks() -> dict[str, tuple[Path, str]]:
         for found in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", path.read_text(), re.M):
             blocks[found.group(1)] = (path, found.group(2))
     return blocks
-
-
-def test_the_conda_env_file_lists_the_requirements_pins_itself():
-    """Snakemake copies the env file before conda reads it: a `-r requirements.txt` beside it is not there."""
-    env = yaml.safe_load(ENV_FILE.read_text())
-    pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
-    assert not [line for line in pip if line.startswith("-")], pip  # no -r, -e or other pip options
-    assert pip == requirement_pins()
-    assert "python=3.11" in env["dependencies"]  # pyproject: requires-python >= 3.11
 
 
 def test_every_rule_with_a_shell_command_names_the_env_and_runs_python_from_path():
@@ -115,17 +101,3 @@ def test_a_presets_header_gives_the_command_the_readme_gives(preset):
     header = "\n".join(line for line in (ROOT / "config" / preset).read_text().splitlines() if line.startswith("#"))
     commands = snakemake_commands(header)
     assert commands and commands <= snakemake_commands((ROOT / "README.md").read_text()), commands
-
-
-def test_the_device_kits_wheels_are_the_pins_this_environment_runs():
-    """benchmarks/device_wheels.txt (make device-kit: what an offline GPU machine lacks) pins snakemake and
-    jsonschema as envs/requirements.txt does, and every dependency at the version installed here, where the
-    tests pass: a requirements bump that forgets the kit fails here, not on a GPU machine's clock."""
-    from importlib.metadata import version
-
-    lines = (ROOT / "benchmarks/device_wheels.txt").read_text().splitlines()
-    kit = dict(line.split("==") for line in lines if line and not line.startswith("#"))
-    required = dict(pin.split("==") for pin in requirement_pins())
-    direct = ("snakemake", "jsonschema")
-    assert {name: kit[name] for name in direct} == {name: required[name] for name in direct}
-    assert {name: version(name) for name in kit} == kit

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from . import checkpoint, nets
+from . import checkpoint, environment, nets
 from .batches import centre_crop, crop_and_mirror, normalise, select_half
 from .data import load_cache
 from .devices import pick_device, resolve_precision, usable_gpu_bytes
@@ -120,7 +120,7 @@ def provenance(identity: dict, device: torch.device, precision: str, cuda_graphs
     """What metrics.json records of how the net was made (besides its settings)."""
     return {**{k: v for k, v in identity.items() if k != "settings"}, "package": _package_version(),
             "git_commit": _git_commit(), "torch": torch.__version__, "device": str(device), "precision": precision,
-            "cuda_graphs": cuda_graphs and device.type == "cuda"}
+            "cuda_graphs": cuda_graphs and device.type == "cuda", **environment.lock_record()}
 
 
 def device_model(device: torch.device) -> str:
