@@ -50,8 +50,9 @@ def plain_dataset(setup: Setup) -> PlainFashionMNIST:
                              np.array([relabel[c] for c in cache.train_labels[rows]]), transforms.Compose(steps))
 
 
-def plain_rate(setup: Setup, dataset, workers: int, seconds: float, warmup: int = 5) -> float:
-    """Steady-state images/s of the loop a PyTorch user writes (same net, SGD settings, threads, batch)."""
+def plain_rate(setup: Setup, dataset, workers: int, seconds: float, warmup: int = 5, precision: str = "fp32") -> float:
+    """Steady-state images/s of the loop a PyTorch user writes (same net, SGD settings, threads, batch), in fp32
+    or with bf16 autocast around the forward and loss (`precision`)."""
     cfg, device = setup.cfg, setup.device
     torch.set_num_threads(setup.threads)
     torch.manual_seed(0)
@@ -66,7 +67,8 @@ def plain_rate(setup: Setup, dataset, workers: int, seconds: float, warmup: int 
     while True:
         for images, labels in loader:
             images, labels = images.to(device), labels.to(device)
-            loss = F.cross_entropy(model(images), labels)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                loss = F.cross_entropy(model(images), labels)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -8,6 +8,8 @@ Measures (see benchmarks/README.md):
      with num_workers 0 and 1) and of ours (the real `transferability.train.train()`), default + smoke config;
   2. ours with the first 3, 5, 7 layers frozen (A3B, A5B, A7B) against full training of the same net (A5B+);
   3. evaluation images/s (`Run.evaluate`);
+  3b. on the CPU: our step and the plain loop in fp32 and in bf16, on the CPU's own ISA and as an AVX2 CPU without
+     bf16 units (benchmarks/precision.py), and which precision train.precision: auto chose on each;
   4. the Snakemake DAG's wall time split into training and per-job overhead, and a training job's start-up;
   5. on a GPU (or with --graphs on): the default config's step with and without CUDA graphs (train.cuda_graphs),
      alternating, and whether the graphed net has the same bits (benchmarks/graphs.py);
@@ -19,7 +21,10 @@ Measures (see benchmarks/README.md):
      per GPU (benchmarks/grid.py): the DAG's wall time, jobs in flight and GPU utilisation per k.
 speed.csv and speed.json are rewritten after each of sections 5-7, so a run stopped by a time limit keeps them.
 Prints a table, writes speed.csv and speed.json (with a machine description) to --out, and ends with
-    speedup_vs_plain=<x> frozen5_speedup=<y> overhead_fraction=<z>
+    speedup_vs_plain=<x> speedup_vs_plain_native=<x> (auto: <p>) speedup_vs_plain_avx2=<x> (auto: <p>)
+    frozen5_speedup=<y> overhead_fraction=<z>
+(on one line; speedup_vs_plain: train() of the default config, auto's precision, over the best plain fp32 loop;
+the _native and _avx2 ratios: the steady step loop in auto's precision, on each ISA, over the same loop)
 """
 
 import argparse
@@ -44,6 +49,7 @@ from transferability.io import atomic_path
 from ours import checkpoint_overhead, eval_rate, measure_ours
 from overhead import run_dag, startup
 from plain_loop import plain_rate_in_fresh_process
+from precision import ISAS, measure_precisions
 
 FROZEN = (3, 5, 7)
 
@@ -233,6 +239,8 @@ def main(argv=None) -> None:
 
         if not args.gpu_sections:
             compare_with_plain_and_frozen(default, Setup("smoke", load_config(SMOKE), scratch), seconds, summary)
+            if default.device.type == "cpu":
+                summary.update(measure_precisions(default, seconds))
 
         # 4. DAG and start-up
         summary["overhead_fraction"] = float("nan")
@@ -270,7 +278,9 @@ def main(argv=None) -> None:
     if "graphs_speedup" in summary:
         print(f"graphs_speedup={summary['graphs_speedup']:.2f} graphs_same_bits={summary['graphs_same_bits']}")
     nan = float("nan")
-    print(f"speedup_vs_plain={summary.get('speedup_vs_plain', nan):.2f} "
+    isas = "".join(f"speedup_vs_plain_{isa}={summary[f'speedup_vs_plain_{isa}']:.2f} (auto: {summary[f'auto_{isa}']}) "
+                   for isa in ISAS if f"auto_{isa}" in summary)
+    print(f"speedup_vs_plain={summary.get('speedup_vs_plain', nan):.2f} {isas}"
           f"frozen5_speedup={summary.get('frozen5_speedup', nan):.2f} overhead_fraction={summary['overhead_fraction']:.3f}")
 
 

@@ -221,3 +221,22 @@ def test_caffenet_section_shows_where_the_eager_steps_go(anatomy, capsys, tmp_pa
     for label in ("caffenet eager", "caffenet eager, fused LRN"):
         assert rows[f"{label}: all ops"] > rows[f"{label}: dtype casts, weights"] > 0
         assert 0 < rows[f"{label}: copies' share of CPU time"] < 1
+
+
+def test_precision_section_measures_both_precisions_on_both_isas_and_names_autos_choice(tmp_path):
+    """make bench's section 3b (benchmarks/precision.py): as an AVX2 CPU (oneDNN and ATen capped at AVX2), torch
+    reports no bf16 units and auto chooses fp32; on this CPU's own ISA auto follows what torch reports."""
+    harness, precision = _benchmark_module("harness"), _benchmark_module("precision")
+    harness.ROWS.clear()
+    setup = harness.Setup("smoke", harness.load_config(ROOT / "tests/smoke.yaml"), tmp_path)
+    summary = precision.measure_precisions(setup, seconds=0.3)
+    native = "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    assert (summary["auto_native"], summary["auto_avx2"]) == (native, "fp32")
+    rows = {row["item"]: row for row in harness.ROWS if row["section"] == "precision"}
+    for isa in ("native", "avx2"):
+        for p in ("fp32", "bf16"):
+            assert rows[f"{isa}: ours {p} (step loop, steady)"]["value"] > 0
+            assert rows[f"{isa}: plain PyTorch {p}, num_workers=1"]["value"] > 0
+    assert "capability AVX2" in rows["avx2: ours fp32 (step loop, steady)"]["detail"]
+    auto_ratio = rows[f"avx2: ours in auto's fp32 / best plain fp32"]["value"]
+    assert auto_ratio == summary["speedup_vs_plain_avx2"]

@@ -79,6 +79,14 @@ def test_smoke_dag_makes_the_layer_analyses(finished_run):
             assert (run_dir(finished_run) / f"figures/{name}.{ext}").stat().st_size > 10_000
 
 
+def test_the_base_nets_start_before_the_nets_nothing_waits_on(finished_run):
+    """The train_net rule's priority (plan.Plan.dependents): the smoke DAG's random-frozen controls need no
+    base net, yet on 2 cores its first two training jobs are the two base nets the grid waits on."""
+    started = re.findall(r"wildcards: split=\w+, seed=\d+, net=(\S+)", (finished_run / "snakemake.stderr").read_text())
+    assert any(net.startswith("R") for net in started), started  # the config has controls that could go first
+    assert sorted(started[:2]) == ["baseA", "baseB"], started
+
+
 def test_second_run_has_nothing_to_do(finished_run):
     assert planned_jobs(run_snakemake(finished_run, "-n")) == {}
 

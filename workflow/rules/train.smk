@@ -15,6 +15,7 @@ rule train_net:
         PLAN.log("train_net", "{split}/seed{seed}/{net}"),
     benchmark:
         PLAN.benchmark("train_net", "{split}/seed{seed}/{net}")
+    priority: lambda wildcards: PLAN.dependents(wildcards.split, wildcards.net)
     conda:
         "../../envs/environment.yaml"
     threads: config["train"]["threads"]

@@ -506,6 +506,12 @@ class Plan:
         source = parse_net(net).source_net
         return [self.net_file("weights.safetensors", split, seed, source)] if source else []
 
+    def dependents(self, split, net) -> int:
+        """How many nets of the split copy this net's layers: the train_net rule's priority, so that the base
+        nets, on which most of the grid waits, start before the nets nothing waits on (the random-frozen
+        controls depend on nothing, and Snakemake would otherwise start them first and idle cores at the end)."""
+        return sum(parse_net(other).source_net == net for other in nets_of_split(self.config, split))
+
     def code(self, command: str) -> str:
         return code_version(command)
 
