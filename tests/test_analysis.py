@@ -4,13 +4,15 @@ the summarize command runs)."""
 
 import json
 import math
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from transferability import analysis, cli, tables
+from transferability import analysis, cli, summary, tables
 
 
 def net(treatment, n, top1, split_kind="random", target="B", images_per_class=np.nan, top5=np.nan,
@@ -32,9 +34,9 @@ def by_finding(found):
 @pytest.fixture
 def hand_nets():
     return pd.DataFrame([
-        net("base", 0, 0.6, target="A", top5=0.9), net("base", 0, 0.8, top5=0.7),
-        net("selffer", 1, 0.5, target="A"), net("selffer", 1, 0.6),
-        net("transfer", 1, 0.4),
+        net("base", 0, 0.6, target="A", top5=0.9), net("base", 0, 0.8, top5=0.7, split="random1"),
+        net("selffer", 1, 0.5, target="A"), net("selffer", 1, 0.6, split="random1"),
+        net("transfer", 1, 0.4, split="random1"),
         net("base", 0, 0.1, images_per_class=10),  # reduced data: not a base of the transfer grid
         net("transfer", 2, np.nan),  # a net without a result
     ])
@@ -55,9 +57,10 @@ def test_per_layer_means_and_spread(hand_nets):
     assert single[["std", "sem", "ci95_low", "ci95_high"]].isna().all(), "one net has no spread, not 0"
 
 
-def test_effects_are_paired_within_units_with_a_t_interval():
-    """Three units (two splits, two halves) whose levels differ: the spread is that of the paired
-    differences, the interval uses t with units - 1 degrees of freedom."""
+def test_effects_are_paired_within_units_averaged_within_clusters_with_a_t_interval():
+    """Three target halves of two splits whose levels differ: each difference is paired within its half, the
+    two halves of random0 are averaged (they share a partition: one cluster), and the spread is that of the
+    two clusters' values, the interval t with clusters - 1 degrees of freedom."""
     rows = []
     for (split, target, level), d in zip((("random0", "A", 0.9), ("random0", "B", 0.7), ("random1", "B", 0.8)),
                                          (-0.01, -0.02, -0.03)):
@@ -67,11 +70,12 @@ def test_effects_are_paired_within_units_with_a_t_interval():
     units = analysis.unit_effects(pd.DataFrame(rows))
     effects = analysis.effects_table(units)
     co = row(effects, effect="co_adaptation", n=1)
-    assert (co["units"], co["split"], co["target"]) == (3, "random", "")
-    assert co["mean"] == pytest.approx(-0.02)
-    assert co["sem"] == pytest.approx(0.01 / math.sqrt(3))
-    assert co["ci95_low"] == pytest.approx(-0.02 - stats.t.ppf(0.975, 2) * 0.01 / math.sqrt(3))
-    assert row(effects, effect="specificity", n=1)["mean"] == pytest.approx(-0.02)
+    assert (co["units"], co["split"], co["target"]) == (2, "random", "")
+    clusters = np.array([(-0.01 - 0.02) / 2, -0.03])
+    assert co["mean"] == pytest.approx(clusters.mean())
+    assert co["sem"] == pytest.approx(clusters.std(ddof=1) / math.sqrt(2))
+    assert co["ci95_low"] == pytest.approx(clusters.mean() - stats.t.ppf(0.975, 1) * co["sem"])
+    assert row(effects, effect="specificity", n=1)["mean"] == pytest.approx(clusters.mean())
     assert not effects["effect"].isin(["boost", "fine_tune_recovery", "random_frozen_drop"]).any()
 
 
@@ -99,8 +103,8 @@ def test_explicit_splits_keep_directions_apart_and_are_never_pooled():
     assert set(zip(per_layer["split"], per_layer["target"])) == {(s, h) for s in ("first", "second") for h in "AB"}
     effects = analysis.effects_table(analysis.unit_effects(nets))
     for split, drop in (("first", 0.1), ("second", 0.3)):
-        pooled = row(effects, split=split, effect="transfer_drop", target="", n=1)
-        assert (pooled["units"], pooled["mean"]) == (2, pytest.approx(-drop))
+        pooled = row(effects, split=split, effect="transfer_drop", target="", n=1)  # its halves: one cluster
+        assert (pooled["units"], pooled["mean"]) == (1, pytest.approx(-drop))
         assert row(effects, split=split, effect="transfer_drop", target="B", n=1)["units"] == 1
 
 
@@ -111,12 +115,12 @@ def test_missing_treatments_do_not_crash():
     assert list(effects["effect"]) == ["co_adaptation"]
     found = by_finding(found)
     assert set(found["outcome"]) <= {"reported", "undetermined"}
-    assert found.loc["5", "why"] == "not run: needs transfer_ft (AnB+) nets"
+    assert found.loc["5", "why"] == "not run: needs transfer_ft and selffer_ft (AnB+, BnB+) nets"
     empty = analysis.summarize(nets.iloc[:0])
     assert empty["effects"].empty and empty["reduced_data"].empty and len(empty["findings"]) == 7
 
 
-# ---- simulated tables: the unit counts of the default config and of the imagenet preset --------------
+# ---- simulated tables: the designs of the default config and of the imagenet preset ----------------
 
 def grid(random_splits, directions, layers, seeds=(0,), frozen_on="halves", dissimilar_directions=("AB", "BA")):
     """The nets (without top-1) that the workflow trains for such a config, as nets.csv rows."""
@@ -140,79 +144,117 @@ def grid(random_splits, directions, layers, seeds=(0,), frozen_on="halves", diss
     return pd.DataFrame(rows)
 
 
-DEFAULT = dict(random_splits=[0, 1], directions=["AB", "BA"], layers=[1, 3, 5, 7])  # config.yaml
+DEFAULT = dict(random_splits=[0, 1, 2, 3], directions=["AB"], layers=[1, 3, 5, 7])  # config.yaml
+BOTH_HALVES = dict(random_splits=[0, 1], directions=["AB", "BA"], layers=[1, 3, 5, 7], seeds=(0, 1))
 IMAGENET = dict(random_splits=[0, 1, 2, 3], directions=["AB"], layers=range(1, 8), frozen_on="whole")
+DESIGNS = {"default-config": DEFAULT, "both-halves-two-seeds": BOTH_HALVES, "imagenet-preset": IMAGENET}
+NOISES = ("independent", "split-correlated", "heavy-tailed", "heteroscedastic")
+RHO = 0.5  # split-correlated: the correlation of a split's two halves' corresponding nets
 
 
-def simulate(template, simulations, seed, shift=None, sd=0.01):
-    """`simulations` copies of the template (data sets sim0, sim1, ...), each net's top-1 = 0.8 +
-    shift(rows) + independent normal noise: pure noise when shift is None."""
+def simulate(template, simulations, seed, shift=None, sd=0.01, noise="independent"):
+    """`simulations` copies of the template (data sets sim0, sim1, ...), each net's top-1 = 0.8 + shift(rows)
+    + noise of s.d. `sd`: independent normal; split-correlated (each net shares RHO of its variance with the
+    net of the same treatment and n on the split's other half: the halves share a partition and nets);
+    heavy-tailed (Student's t with 3 df, scaled to s.d. `sd`); heteroscedastic (three times the s.d. on the
+    dissimilar split, as its spread in the default run suggests). Pure noise when shift is None."""
     rng = np.random.default_rng(seed)
     tiled = template.loc[np.tile(template.index, simulations)].reset_index(drop=True)
     tiled["dataset"] = np.repeat([f"sim{i}" for i in range(simulations)], len(template))
     offset = 0.0 if shift is None else np.tile(shift(template), simulations)
-    tiled["top1"] = 0.8 + offset + rng.normal(0, sd, len(tiled))
+    size = len(tiled)
+    if noise == "heavy-tailed":
+        error = rng.standard_t(3, size) / math.sqrt(3)
+    elif noise == "split-correlated":
+        role = tiled.groupby(["dataset", "split", "seed", "treatment", "n"], sort=False).ngroup().to_numpy()
+        error = math.sqrt(RHO) * rng.normal(0, 1, role.max() + 1)[role] + math.sqrt(1 - RHO) * rng.normal(0, 1, size)
+    else:
+        error = rng.normal(0, 1, size)
+        if noise == "heteroscedastic":
+            error = error * np.where(tiled["split_kind"] == "dissimilar", 3.0, 1.0)
+    tiled["top1"] = 0.8 + offset + sd * error
     return tiled
 
 
-SIMULATIONS = 1000
-# at most 5% plus three Monte-Carlo standard errors of a rate of 5% over SIMULATIONS
+SIMULATIONS = 2000
+# at most 5% plus three Monte-Carlo standard errors of a rate of 5% over SIMULATIONS (6.46%)
 CALIBRATED = analysis.ALPHA + 3 * math.sqrt(analysis.ALPHA * (1 - analysis.ALPHA) / SIMULATIONS)
 
 
-@pytest.mark.parametrize("config", [DEFAULT, IMAGENET], ids=["default-config", "imagenet-preset"])
-def test_pure_noise_reproduces_no_finding_more_often_than_alpha(config):
-    """No effect anywhere, only independent noise on every net: findings 2, 4, 5, 4.2 and 4.3 say
-    reproduced in at most 5% of the tables (plus Monte-Carlo error), and so does finding 3 where its
-    null hypothesis holds: BnB+ exactly one margin below baseB."""
-    template = grid(**config)
-    found = analysis.summarize(simulate(template, SIMULATIONS, seed=1))["findings"]
-    assert found.groupby("finding").size().eq(SIMULATIONS).all()
-    rates = found.assign(hit=found["outcome"] == "reproduced").groupby("finding")["hit"].mean()
-    assert (rates[["2", "4", "5", "4.2", "4.3"]] <= CALIBRATED).all(), rates.to_dict()
-    assert found.loc[found["finding"] != "1", "outcome"].isin(analysis.OUTCOMES).all()
+def at_the_null(template):
+    """Every finding's effect on its null: none anywhere, but BnB+ one margin below baseB (3; AnB+ with it, as
+    5's null is AnB+ = BnB+) and random frozen layers exactly FAR_WORSE below AnB from n = 3 on (4.3)."""
+    treatment, n = template["treatment"], template["n"]
+    return np.select([treatment.isin(["selffer_ft", "transfer_ft"]), (treatment == "random_frozen") & (n >= 3)],
+                     [-analysis.MARGIN, -analysis.FAR_WORSE], 0.0)
 
-    at_margin = simulate(template, SIMULATIONS, seed=2,
-                         shift=lambda t: np.where(t["treatment"] == "selffer_ft", -analysis.MARGIN, 0.0))
-    found = by_finding(analysis.findings(at_margin))
-    assert (found.loc["3", "outcome"] == "reproduced").mean() <= CALIBRATED
+
+def reproduced_rates(found):
+    return found.assign(hit=found["outcome"] == "reproduced").groupby("finding")["hit"].mean()
+
+
+@pytest.mark.parametrize("noise", NOISES)
+@pytest.mark.parametrize("design", DESIGNS)
+def test_on_noise_at_the_null_no_finding_is_reproduced_more_often_than_alpha(design, noise):
+    """2,000 tables of noise at every finding's null, in each design and noise model: each finding says
+    reproduced in at most 5% of them (plus three Monte-Carlo standard errors). With the old tests over target
+    halves as independent units, split-correlated noise made every finding about 10%."""
+    template = grid(**DESIGNS[design])
+    found = analysis.findings(simulate(template, SIMULATIONS, seed=1, shift=at_the_null, noise=noise), power_at={})
+    assert found.groupby("finding").size().eq(SIMULATIONS).all()
+    rates = reproduced_rates(found).drop("1")
+    assert (rates <= CALIBRATED).all(), rates.to_dict()
+    assert found.loc[found["finding"] != "1", "outcome"].isin(analysis.OUTCOMES).all()
+    any_finding = found.assign(hit=found["outcome"] == "reproduced").groupby("dataset")["hit"].any().mean()
+    assert any_finding <= summary.FAMILY_WISE, any_finding  # the family-wise rate the summary states
 
 
 def test_noise_larger_than_the_margin_is_no_evidence_of_recovery():
-    """Finding 3 must not pass because the spread is large (absence of evidence: the old criterion
-    passed 97% of such tables). BnB+ equals baseB here, so passing is right, but with noise five times
-    the margin the test has little power and passes rarely; with little noise, nearly always."""
-    rates = {sd: (by_finding(analysis.findings(simulate(grid(**DEFAULT), 300, seed=3, sd=sd))).loc["3", "outcome"]
-                  == "reproduced").mean() for sd in (0.05, 0.001)}
+    """Finding 3 must not pass because the spread is large (absence of evidence). BnB+ equals baseB here, so
+    passing is right, but with noise five times the margin the test has little power and passes rarely; with
+    little noise, nearly always."""
+    rates = {sd: (by_finding(analysis.findings(simulate(grid(**DEFAULT), 300, seed=3, sd=sd), power_at={})).loc[
+        "3", "outcome"] == "reproduced").mean() for sd in (0.05, 0.001)}
     assert rates[0.05] <= 0.15 and rates[0.001] >= 0.95, rates
 
 
 def paper_shaped(template):
-    """The paper's effects, in top-1 points: a co-adaptation dip at n = 3-5, specificity growing with
-    n, a boost from fine-tuning, a larger drop on the dissimilar split, random frozen layers far worse."""
+    """The paper's effects, in top-1 points: a co-adaptation dip at n = 3-5 that recovers at 7, specificity
+    growing with n, BnB+ a point above the base (the paper's +0.011), a larger drop on the dissimilar split,
+    random frozen layers far worse; and AnB+ a point above BnB+ (the paper's +0.0008 is too small for any
+    design here to see: docs/statistics.md)."""
     n, treatment, kind = template["n"], template["treatment"], template["split_kind"]
     selffer = -0.03 * n.isin([3, 4, 5])
     return np.select(
-        [treatment == "selffer", (treatment == "transfer") & (kind == "random"), treatment == "transfer_ft",
-         (treatment == "transfer") & (kind == "dissimilar"), treatment == "random_frozen"],
-        [selffer, selffer - 0.08 * n / 7, 0.015, -0.25 * n / 7, -0.3], 0.0)
+        [treatment == "selffer", (treatment == "transfer") & (kind == "random"), treatment == "selffer_ft",
+         treatment == "transfer_ft", (treatment == "transfer") & (kind == "dissimilar"), treatment == "random_frozen"],
+        [selffer, selffer - 0.08 * n / 7, 0.011, 0.021, -0.25 * n / 7, -0.3], 0.0)
 
 
-@pytest.mark.parametrize("config", [DEFAULT, IMAGENET], ids=["default-config", "imagenet-preset"])
-def test_paper_sized_effects_are_found_with_these_units(config):
-    found = analysis.findings(simulate(grid(**config), 200, seed=4, shift=paper_shaped, sd=0.004))
-    rates = found.assign(hit=found["outcome"] == "reproduced").groupby("finding")["hit"].mean()
-    assert (rates[["2", "3", "4", "5", "4.2", "4.3"]] >= 0.8).all(), rates.to_dict()
+@pytest.mark.parametrize("design", DESIGNS)
+def test_paper_sized_effects_are_found_with_these_units(design):
+    """Effects of the paper's shape (paper_shaped; boost 0.015) in noise of s.d. 0.004, as the default run's
+    clusters vary: the findings each design can test are reproduced in 80% of tables or more."""
+    found = analysis.findings(simulate(grid(**DESIGNS[design]), 200, seed=4, shift=paper_shaped, sd=0.004))
+    rates = reproduced_rates(found)
+    testable = {"default-config": ["2", "3", "4", "5", "4.3"], "both-halves-two-seeds": ["2", "3", "4", "5", "4.2", "4.3"],
+                "imagenet-preset": ["2", "3", "4", "5"]}[design]  # one whole-task and one natman cluster: untestable
+    assert (rates[testable] >= 0.8).all(), rates.to_dict()
 
 
-def test_the_paper_table_reproduces_its_findings():
+def test_the_paper_table_reproduces_its_findings_where_its_design_can_test_them():
+    """The paper ran one dissimilar split and one whole-task set of random-frozen nets, each once: one cluster,
+    no spread, so 4.2 and 4.3 cannot be tested on its own table. Its boost beyond BnB+ is +0.0008."""
     found = by_finding(analysis.summarize(analysis.paper_nets())["findings"])
     assert found.loc["1", "outcome"] == "reported"
     assert found.loc["1", "value"] == pytest.approx(0.6251, abs=1e-4)
-    assert found.loc[["2", "3", "4", "5", "4.2", "4.3"], "outcome"].tolist() == ["reproduced"] * 6
-    assert found.loc["2", "measured"].startswith("BnB - baseB at n=5")
+    assert found.loc[["2", "3", "4"], "outcome"].tolist() == ["reproduced"] * 3
+    assert found.loc["2", "measured"].startswith("mean over n=3,4,5 of BnB - baseB")
     assert found.loc["4", "value"] == pytest.approx(-0.0824, abs=1e-4)
-    assert found.loc["5", "units"] == 2  # AnB+ of two splits' B halves
+    assert found.loc["5", "units"] == 2 and found.loc["5", "value"] == pytest.approx(0.0008, abs=1e-4)
+    assert found.loc["5", "outcome"] == "not shown"
+    assert found.loc[["4.2", "4.3"], "outcome"].tolist() == ["undetermined"] * 2
+    assert "1 cluster(s) of the natman split and 4 of the random splits" in found.loc["4.2", "why"]
 
 
 def test_a_single_unit_is_undetermined_never_reproduced():
@@ -221,39 +263,82 @@ def test_a_single_unit_is_undetermined_never_reproduced():
     found = by_finding(analysis.findings(simulate(template, 1, seed=5, shift=paper_shaped, sd=0.001)))
     judged = found.drop(index="1")
     assert (judged["outcome"] == "undetermined").all(), judged["outcome"].to_dict()
-    assert judged.loc["4", "why"] == "1 unit: too few for a spread; add seeds or splits"
+    assert judged.loc["4", "why"] == "too few units: 1 cluster (split and seed) gives no spread; add splits or seeds"
 
 
 def test_a_flat_table_reproduces_nothing_but_recovery():
-    found = by_finding(analysis.findings(simulate(grid(**DEFAULT), 1, seed=6, sd=0.001)))
-    assert found.loc[["2", "4", "5", "4.2", "4.3"], "outcome"].tolist() == ["not reproduced"] * 5
+    found = by_finding(analysis.findings(simulate(grid(**BOTH_HALVES), 1, seed=6, sd=0.001)))
+    assert found.loc[["2", "4", "5", "4.2", "4.3"], "outcome"].isin(["not reproduced", "not shown"]).all()
+    assert found.loc[["2", "4", "4.3"], "outcome"].tolist() == ["not reproduced"] * 3  # powered at the paper's
     assert found.loc["3", "outcome"] == "reproduced"  # BnB+ equal to baseB within the margin
 
 
 def test_an_explicit_split_is_dissimilar_only_when_marked():
-    nets = simulate(grid(**DEFAULT), 1, seed=7, shift=paper_shaped, sd=0.001)
+    nets = simulate(grid(**BOTH_HALVES), 1, seed=7, shift=paper_shaped, sd=0.001)
     assert by_finding(analysis.findings(nets)).loc["4.2", "outcome"] == "reproduced"
     unmarked = nets.assign(split_kind=nets["split_kind"].replace("dissimilar", "explicit"))
     finding = by_finding(analysis.findings(unmarked)).loc["4.2"]
     assert finding["outcome"] == "undetermined" and "dissimilar: true" in finding["why"]
 
 
-def test_base_nets_still_improving_leave_2_3_5_undetermined():
-    nets = simulate(grid(**DEFAULT), 1, seed=8, shift=paper_shaped, sd=0.001)
-    gain = np.where(nets["treatment"] == "base", 0.02, 0.0)  # the last epoch added two points
+def test_a_test_without_power_at_the_papers_effect_says_not_shown():
+    """No effect, noise of s.d. 0.02: finding 4 (the paper's -0.08 at n=7) is not reproduced with power to spare
+    in the default design, and finding 5 (the paper's +0.0008) could not have been seen: not shown, with its
+    power; p prints with two significant digits."""
+    found = by_finding(analysis.findings(simulate(grid(**DEFAULT), 1, seed=13, sd=0.005)))
+    assert found.loc["4", "outcome"] == "not reproduced" and "power 1.00 at the paper's effect" in found.loc["4", "why"]
+    assert found.loc["5", "outcome"] == "not shown" and "at the paper's effect (+0.0008)" in found.loc["5", "why"]
+    assert analysis.p_text(0.0497) == "p = 0.0497 < 0.05" and analysis.p_text(0.0501) == "p = 0.0501 >= 0.05"
+    assert analysis.p_text(0.123) == "p = 0.12 >= 0.05" and analysis.p_text(0.00456) == "p = 0.0046 < 0.05"
+
+
+def test_the_guard_blocks_only_what_unfinished_base_nets_could_have_caused():
+    """The base nets gained 2 points in their last epoch: nets started from their layers trained longer, which
+    can only have raised BnB and BnB+ against them. Finding 3 (raised towards reproduced) becomes undetermined;
+    2 reproduced against that bias stays reproduced; 4, 4.2, 4.3 and 5 compare nets of equal training."""
+    nets = simulate(grid(**BOTH_HALVES), 1, seed=8, shift=paper_shaped, sd=0.001)
+    gain = np.where(nets["treatment"] == "base", 0.02, 0.0)
     found = by_finding(analysis.findings(nets.assign(last_epoch_gain=gain)))
-    assert found.loc[["2", "3", "5"], "outcome"].tolist() == ["undetermined"] * 3
-    assert "still improving" in found.loc["5", "why"] and "the test alone says reproduced" in found.loc["5", "why"]
-    assert found.loc[["4", "4.2", "4.3"], "outcome"].tolist() == ["reproduced"] * 3
-    converged = by_finding(analysis.findings(nets.assign(last_epoch_gain=0.001)))
-    assert (converged.loc[["2", "3", "5"], "outcome"] == "reproduced").all()
+    assert found.loc["3", "outcome"] == "undetermined" and found.loc["3", "why"].startswith("base nets not converged")
+    assert "the test alone says reproduced" in found.loc["3", "why"]
+    assert found.loc[["2", "4", "5", "4.2", "4.3"], "outcome"].tolist() == ["reproduced"] * 5
+    small = by_finding(analysis.findings(nets.assign(last_epoch_gain=np.where(nets["treatment"] == "base", 1e-4, 0))))
+    assert small.loc["3", "outcome"] == "reproduced", "a gain too small to move the bound across the null"
+
+
+def test_the_guard_on_a_hidden_dip():
+    """Finding 2 with a dip of half a point, hidden by base nets that gained a point: undetermined, not 'not
+    reproduced'; the same gain does not touch a flat table, whose dip is absent whatever the bias."""
+    def shallow_dip(template):
+        return -0.002 * template["n"].isin([3, 5]) * (template["treatment"] == "selffer")
+    nets = simulate(grid(**DEFAULT), 1, seed=14, shift=shallow_dip, sd=0.0005)
+    gained = nets.assign(last_epoch_gain=np.where(nets["treatment"] == "base", 0.01, 0.0))
+    lifted = gained.assign(top1=gained["top1"] + np.where(gained["treatment"] == "selffer", 0.01, 0.0))
+    found = by_finding(analysis.findings(lifted))
+    assert found.loc["2", "outcome"] == "undetermined" and "the test alone says not" in found.loc["2", "why"]
+    flat = simulate(grid(**DEFAULT), 1, seed=14, sd=0.0005)
+    flat = flat.assign(last_epoch_gain=np.where(flat["treatment"] == "base", 0.01, 0.0))
+    assert by_finding(analysis.findings(flat)).loc["2", "outcome"] != "undetermined"
+
+
+def test_the_guards_bias_is_a_mean_that_does_not_grow_with_more_clusters():
+    """The old guard took the largest gain of any base net: with more splits it fired more often."""
+    few = grid(**DEFAULT)
+    many = grid(**{**DEFAULT, "random_splits": list(range(16))})
+    for template in (few, many):
+        full = template.assign(dataset="d", top1=0.8, last_epoch_gain=np.where(template["treatment"] == "base", 0.004, 0))
+        full.loc[full.index[0], "last_epoch_gain"] = 0.02  # one base net still gained 2 points
+        bias = analysis.training_bias(analysis._full_training(full))["d"]
+        bases = (template["treatment"].eq("base") & template["split_kind"].eq("random")).sum()
+        expected = (0.02 + 0.004 * (bases - 1)) / bases
+        assert bias == pytest.approx(expected)
 
 
 def test_each_finding_states_its_test():
     found = by_finding(analysis.findings(analysis.paper_nets()))
-    assert "Holm" in found.loc["2", "test"] and "Non-inferiority" in found.loc["3", "test"]
+    assert "Intersection-union" in found.loc["2", "test"] and "non-inferiority" in found.loc["3", "test"]
+    assert "Welch" in found.loc["4.2", "test"] and "clusters" in found.loc["4", "test"]
     assert all(str(analysis.ALPHA) in found.loc[f, "test"] for f in ("2", "3", "4", "5", "4.2", "4.3"))
-
 
 
 # ---- the interval shown beside each finding is its test's -------------------------------------------
@@ -262,68 +347,88 @@ def excludes_null(found):
     return (found["ci_low"] > found["null"]) | (found["ci_high"] < found["null"])
 
 
-@pytest.mark.parametrize("config", [DEFAULT, IMAGENET], ids=["default-config", "imagenet-preset"])
-def test_reproduced_exactly_where_the_shown_interval_excludes_the_null(config):
+@pytest.mark.parametrize("design", DESIGNS)
+def test_reproduced_exactly_where_the_shown_interval_excludes_the_null(design):
     """p < alpha exactly where the row's interval excludes its test's null, on tables whose effects (a
-    tenth of the paper's, in noise) put many p values near alpha: there a two-sided 95% interval beside a
-    one-sided test (and an uncorrected one beside finding 2's Holm-corrected p) disagreed with it."""
-    found = analysis.findings(simulate(grid(**config), 200, seed=11, shift=lambda t: 0.1 * paper_shaped(t)))
+    tenth of the paper's, in noise) put many p values near alpha."""
+    found = analysis.findings(simulate(grid(**DESIGNS[design]), 200, seed=11, shift=lambda t: 0.1 * paper_shaped(t)))
     tested = found[found["p_value"].notna()]
     near_alpha = tested[tested["p_value"].between(analysis.ALPHA / 2, 2 * analysis.ALPHA)]
-    assert near_alpha.groupby("finding").size().ge(5).all() and near_alpha["finding"].nunique() == 6
+    assert near_alpha.groupby("finding").size().ge(3).all() and near_alpha["finding"].nunique() >= 3
     assert ((tested["p_value"] < analysis.ALPHA) == excludes_null(tested)).all()
     assert ((tested["outcome"] == "reproduced") == excludes_null(tested)).all()
     assert np.isinf(tested[["ci_low", "ci_high"]]).sum(axis=1).eq(1).all(), "one side open: a one-sided bound"
 
 
-def scipy_findings(units, layers):
-    """Each tested finding's (p, interval) from scipy, for one data set's unit effects (a grid's)."""
-    def unit_means(effect, kinds=("random",), deepest=False):
+def scipy_findings(units):
+    """Each tested finding's (p, interval) from scipy, for one data set's unit effects, on cluster values (each
+    split and seed's mean over its target halves)."""
+    def clusters(effect, kinds=("random",), n=None, by_n=False):
         rows = units[(units["effect"] == effect) & units["split_kind"].isin(kinds)]
-        rows = rows[rows["n"] == rows["n"].max()] if deepest else rows
-        return rows.groupby(["split", "seed", "target"])["diff"].mean()
+        rows = rows if n is None else rows[rows["n"].isin(n)]
+        return rows.groupby(["split", "seed"] + (["n"] if by_n else []))["diff"].mean()
 
     said = {}
-    co = units[(units["effect"] == "co_adaptation") & (units["split_kind"] == "random")]
-    per_layer = {n: stats.ttest_1samp(d["diff"], 0, alternative="less") for n, d in co.groupby("n")}
-    smallest = min(per_layer.values(), key=lambda r: r.pvalue)  # Holm's first step: p x layers
-    said["2"] = (min(1, smallest.pvalue * layers), smallest.confidence_interval(1 - analysis.ALPHA / layers))
-    for finding, effect, kwargs, null, alternative in (
-            ("3", "fine_tune_recovery", {}, -analysis.MARGIN, "greater"),
-            ("4", "specificity", {"deepest": True}, 0, "less"), ("5", "boost", {}, 0, "greater")):
-        said[finding] = stats.ttest_1samp(unit_means(effect, **kwargs), null, alternative=alternative)
-    said["4.2"] = stats.ttest_ind(unit_means("transfer_drop", ("dissimilar",), deepest=True),
-                                  unit_means("transfer_drop", deepest=True), alternative="less")
-    frozen, transfer = unit_means("random_frozen_drop", ("random", "unsplit")), unit_means("transfer_drop")
-    said["4.3"] = (stats.ttest_1samp(frozen - transfer, 0, alternative="less") if frozen.index.equals(transfer.index)
-                   else stats.ttest_ind(frozen, transfer, alternative="less"))  # pooled variance, as analysis
-    return {f: (r.pvalue, r.confidence_interval(1 - analysis.ALPHA)) if f != "2" else r for f, r in said.items()}
+    layers = sorted(units["n"].unique())
+    middle = [n for n in (3, 4, 5) if n in layers and n < layers[-1]]
+    dip = stats.ttest_1samp(clusters("co_adaptation", n=middle), 0, alternative="less")
+    top = clusters("co_adaptation", n=middle) - clusters("co_adaptation", n=[layers[-1]])
+    said["2"] = max(dip, stats.ttest_1samp(top, 0, alternative="less"), key=lambda r: r.pvalue)
+    recovery = clusters("fine_tune_recovery", by_n=True).groupby("n")
+    said["3"] = max((stats.ttest_1samp(v, -analysis.MARGIN, alternative="greater") for _, v in recovery),
+                    key=lambda r: r.pvalue)
+    said["4"] = stats.ttest_1samp(clusters("specificity", n=[layers[-1]]), 0, alternative="less")
+    beyond = clusters("boost", by_n=True) - clusters("fine_tune_recovery", by_n=True)
+    said["5"] = stats.ttest_1samp(beyond.groupby(["split", "seed"]).mean(), 0, alternative="greater")
+    said["4.2"] = conservative_welch(clusters("transfer_drop", ("dissimilar",), n=[layers[-1]]),
+                                     clusters("transfer_drop", n=[layers[-1]]))
+    deep = [n for n in layers if n >= 3]
+    frozen, transfer = clusters("random_frozen_drop", ("random", "unsplit"), n=deep), clusters("transfer_drop", n=deep)
+    said["4.3"] = (stats.ttest_1samp(frozen - transfer, -analysis.FAR_WORSE, alternative="less")
+                   if frozen.index.equals(transfer.index) else
+                   conservative_welch(frozen + analysis.FAR_WORSE, transfer))
+    return {f: (r.pvalue, r.confidence_interval(1 - analysis.ALPHA)) for f, r in said.items()}
 
 
-@pytest.mark.parametrize("config", [DEFAULT, IMAGENET], ids=["default-config", "imagenet-preset"])
-def test_each_findings_p_and_interval_are_scipys(config):
-    """The one-sided interval (Bonferroni's level 1 - alpha / layers for finding 2) and p of each finding,
-    as scipy's t tests give them: one-sample, paired, and two-sample with pooled variance."""
-    nets = simulate(grid(**config), 3, seed=12, shift=lambda t: 0.1 * paper_shaped(t))
+def conservative_welch(first, second):
+    """scipy's Welch t statistic for "first below second", with the smaller side's df, min(n1, n2) - 1."""
+    result = stats.ttest_ind(first, second, equal_var=False, alternative="less")
+    df = min(len(first), len(second)) - 1.0
+    se = (first.mean() - second.mean()) / result.statistic
+    high = first.mean() - second.mean() + stats.t.ppf(1 - analysis.ALPHA, df) * se
+    return SimpleNamespace(pvalue=stats.t.cdf(result.statistic, df),
+                           confidence_interval=lambda level: SimpleNamespace(low=-np.inf if high == high else np.nan, high=high))
+
+
+@pytest.mark.parametrize("design", ["both-halves-two-seeds", "imagenet-preset"])
+def test_each_findings_p_and_interval_are_scipys(design):
+    """The one-sided interval and p of each finding, as scipy's t tests give them on cluster values:
+    one-sample, paired, and Welch's two-sample."""
+    nets = simulate(grid(**DESIGNS[design]), 3, seed=12, shift=lambda t: 0.1 * paper_shaped(t))
     found, units = analysis.findings(nets), analysis.unit_effects(nets)
     for dataset, ours in found[found["finding"] != "1"].groupby("dataset"):
-        scipy_says = scipy_findings(units[units["dataset"] == dataset], layers=len(config["layers"]))
+        scipy_says = scipy_findings(units[units["dataset"] == dataset])
         for row in ours.itertuples():
             p, interval = scipy_says[row.finding]
-            ours_said = (row.p_value, row.ci_low, row.ci_high)
-            assert ours_said == pytest.approx((p, interval.low, interval.high)), row.finding
-    layers = len(config["layers"])
-    assert by_finding(found[found["dataset"] == "sim0"])["confidence"].to_dict() == {
-        "1": 0.95, "2": 1 - 0.05 / layers, "3": 0.95, "4": 0.95, "5": 0.95, "4.2": 0.95, "4.3": 0.95}
+            low, high = interval.low, interval.high
+            if row.finding == "4.3" and design == "imagenet-preset":  # scipy's interval of frozen + margin - transfer
+                low, high = low - analysis.FAR_WORSE, high - analysis.FAR_WORSE
+            assert (row.p_value, row.ci_low, row.ci_high) == pytest.approx((p, low, high), nan_ok=True), row.finding
 
 
-def test_the_reported_base_level_keeps_its_two_sided_interval():
-    """Finding 1 is no test: its interval is the two-sided 95% t interval of the base nets' mean."""
-    found = by_finding(analysis.findings(analysis.paper_nets()))
-    bases = analysis.paper_nets().query("split_kind == 'random' and treatment == 'base'")["top1"]
-    interval = stats.ttest_1samp(bases, 0).confidence_interval(0.95)
-    assert found.loc["1", ["ci_low", "ci_high"]].tolist() == pytest.approx([interval.low, interval.high])
+def test_the_reported_base_level_has_an_interval_within_0_and_1():
+    """Finding 1 is no test: a two-sided 95% t interval of the clusters' logits, back on the accuracy scale, so
+    that base nets near 100% do not get an interval beyond it (the default run's said [0.8745, 1.0078])."""
+    nets = simulate(grid(**{**DEFAULT, "random_splits": [0, 1]}), 1, seed=15, sd=0.01)
+    nets.loc[nets["treatment"] == "base", "top1"] = [0.999, 0.95, 0.998, 0.96]  # random0, random1, the dissimilar
+    found = by_finding(analysis.findings(nets))
+    assert 0 < found.loc["1", "ci_low"] < found.loc["1", "value"] < found.loc["1", "ci_high"] < 1
     assert np.isnan(found.loc["1", "null"]) and np.isnan(found.loc["1", "p_value"])
+    paper = by_finding(analysis.findings(analysis.paper_nets())).loc["1"]
+    bases = analysis.paper_nets().query("split_kind == 'random' and treatment == 'base'")
+    logits = bases.groupby("split")["top1"].mean().map(lambda p: math.log(p / (1 - p)))
+    interval = stats.ttest_1samp(logits, 0).confidence_interval(0.95)
+    assert [paper["ci_low"], paper["ci_high"]] == pytest.approx([analysis.expit(interval.low), analysis.expit(interval.high)])
 
 # ---- the command and its files ----------------------------------------------------------------
 
@@ -361,9 +466,9 @@ def test_collect_reads_the_last_epoch_gain(tmp_path):
 def test_paper_numbers_match_reference_readme():
     paper = analysis.paper_per_layer()
     assert row(paper, split_kind="random", treatment="base")["mean"] == pytest.approx(0.6251, abs=1e-4)
-    assert row(paper, split_kind="random", treatment="base")["count"] == 8
+    assert row(paper, split_kind="random", treatment="base")["count"] == 4  # clusters: 4 splits, 2 halves each
     assert row(paper, split_kind="random", treatment="transfer", n=7)["mean"] == pytest.approx(0.5425, abs=1e-4)
-    assert row(paper, split_kind="random", treatment="transfer", n=7)["count"] == 8
+    assert row(paper, split_kind="random", treatment="transfer", n=7)["count"] == 4
     assert row(paper, split_kind="random", treatment="selffer", n=5)["mean"] == pytest.approx(0.5935, abs=1e-4)
     assert row(paper, split_kind="random", treatment="transfer_ft", n=3)["mean"] == pytest.approx(0.6426, abs=1e-4)
     assert row(paper, split_kind="unsplit", treatment="base")["mean"] == pytest.approx(0.5763, abs=1e-4)
@@ -395,3 +500,18 @@ def test_compare_with_paper():
     frozen = row(table, split_kind="random", treatment="random_frozen", n=1)
     assert frozen["paper"] == pytest.approx(0.4917, abs=1e-4)
     assert np.isnan(row(table, split_kind="random", treatment="selffer", n=1)["ours"])
+
+
+# measured on the default run's nets (docs/statistics.md, "What the default can decide"): finding, null,
+# s.d. of its per-cluster value, alternative
+DEFAULT_SPREAD = [("2", 0.0, 0.0022, "less"), ("2", 0.0, 0.0013, "less"), ("3", -analysis.MARGIN, 0.0045, "greater"),
+                  ("4", 0.0, 0.0327, "less"), ("5", 0.0, 0.0057, "greater"), ("4.3", -analysis.FAR_WORSE, 0.0054, "less")]
+
+
+def test_the_documented_power_of_the_default_design_is_computed_from_its_inputs():
+    doc = (Path(__file__).resolve().parents[1] / "docs/statistics.md").read_text().replace("\u2212", "-")
+    effects = analysis.paper_effects()
+    for finding, null, sd, alternative in DEFAULT_SPREAD:
+        power = analysis.design_power(effects[finding], null, sd, 4, alternative)
+        needed = analysis.clusters_for_power(effects[finding], null, sd, alternative)
+        assert f"| {effects[finding]:+.4f} | {null:g} | {sd:.4f} | {power:.2f} | {needed} |" in doc, finding

@@ -43,7 +43,7 @@ def test_each_run_shows_its_effects_table_and_its_difference_from_the_first(runs
         assert rows.loc[run, ["units", "mean", "ci95_low"]].tolist() == pytest.approx(
             mine[["units", "mean", "ci95_low"]].tolist(), abs=1e-4)
     assert rows.loc["lr0.01", ["difference", "diff_ci95_low"]].isna().all(), "the reference has no difference"
-    assert rows.loc["lr0.02", "units"] == 4 and rows.loc["lr0.01", "units"] == 6  # splits x 2 halves
+    assert rows.loc["lr0.02", "units"] == 2 and rows.loc["lr0.01", "units"] == 3  # clusters: splits, halves averaged
     units = {run: analysis.effect_samples(tables.read_table(f / "tables/unit_effects.csv")) for run, f in
              zip(rows.index, runs)}
     a, b = (u.loc[(u["effect"] == "transfer_drop") & (u["n"] == 2) & (u["target"] == ""), "diff"]

@@ -79,11 +79,11 @@ def test_figure2_bottom_labels_only_reproduced_findings(nets, summary):
     assert len(ax.lines) == 3  # selffer and transfer means + the base level
     assert [len(line.get_xdata()) for line in ax.lines[:2]] == [3, 3]  # n = 0 (base), 1, 2
     outcomes = findings.set_index("finding")["outcome"]
-    assert outcomes["4"] == "reproduced" and outcomes["2"] == "not reproduced"
+    assert outcomes["4"] == "reproduced" and outcomes["2"] == "undetermined"  # no middle layer below the top
     labels = texts(fig)
     assert [t for t in labels if t.startswith("4:")], "the reproduced finding is labelled"
     assert not [t for t in labels if t.startswith("2:")], "a finding not reproduced gets no arrow"
-    assert "2: not reproduced" in labels[-1]
+    assert "2: undetermined" in labels[-1]
     assert fig.get_suptitle().startswith("synthetic, small net")
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["baseB", "selffer BnB", "transfer AnB"]
     both = pd.concat([nets, pd.DataFrame([net("transfer", 1, 0.6, target="A")])])
@@ -99,7 +99,8 @@ def test_figure2_bottom_of_the_paper_labels_all_its_findings():
     per_layer, effects, findings = summary["per_layer"], summary["effects"], summary["findings"]
     fig = plots.figure2_bottom(per_layer, effects, findings, paper=analysis.paper_per_layer())
     assert len(fig.axes[0].lines) == 5 + 4 + 1
-    assert sorted(label[0] for label in texts(fig)) == ["2", "3", "4", "5"]
+    assert sorted(label[0] for label in texts(fig)) == ["2", "3", "4", "n"]  # and the note on what is not
+    assert "5: not shown" in texts(fig)[-1]  # its AnB+ beats BnB+ by +0.0008 only
 
 
 def test_figure2_bottom_without_findings_labels_nothing(nets, summary):

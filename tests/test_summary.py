@@ -23,10 +23,12 @@ def test_each_finding_in_one_line_with_outcome_value_and_units(nets, tmp_path, c
     for line, row in zip(said, findings.itertuples()):
         assert f"finding {row.finding} (" in line and row.outcome.upper() in line
         assert f"; {row.units} unit" in line and line.endswith(row.why)
-    header = next(line for line in lines if line.startswith("Findings ("))
-    assert "one-sided tests at alpha 0.05, each with the confidence bound it used" in header
-    co_adaptation = findings[findings["finding"] == "2"].iloc[0]  # 2 units at 2 layers: Bonferroni's 97.5%
-    assert f"= {co_adaptation.value:.4f}, one-sided 97.5% upper bound {co_adaptation.ci_high:.4f};" in said[1]
+    header = lines[lines.index(next(line for line in lines if line.startswith("Findings ("))):][:5]
+    assert "one split and seed (its target halves are averaged" in header[1] and "alpha 0.05" in header[2]
+    assert f"at least one of the six in up to {summary.FAMILY_WISE:.0%}" in header[3]
+    assert all(len(line) <= 110 for line in header[1:]), header
+    co_adaptation = findings[findings["finding"] == "4"].iloc[0]  # 2 clusters (seeds): a one-sided 95% bound
+    assert f"= {co_adaptation.value:.4f}, one-sided 95% upper bound {co_adaptation.ci_high:.4f};" in said[3]
     assert said[1].startswith("  finding 2 (Fragile co-adaptation): ")
     base = findings[findings["finding"] == "1"].iloc[0]  # reported, not tested
     assert f", two-sided 95% CI [{base.ci_low:.4f}, {base.ci_high:.4f}];" in said[0]

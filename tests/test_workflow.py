@@ -47,7 +47,7 @@ def test_smoke_dag_makes_every_net_table_and_figure(finished_run):
     assert (effects["units"] == 1).all() and effects["sem"].isna().all(), "one unit: no spread, never 0"
     findings = pd.read_csv(run_dir(finished_run) / "tables/findings.csv", dtype={"finding": str}).set_index("finding")
     judged = findings.loc[["2", "3", "4", "5"]]  # one split, seed and direction: nothing can be decided
-    assert (judged["outcome"] == "undetermined").all() and judged["why"].str.contains("1 unit").all()
+    assert (judged["outcome"] == "undetermined").all() and judged["why"].str.contains("1 cluster").all()
     for name in ("figure2_top", "figure2_bottom"):
         for ext in ("png", "pdf"):
             assert (run_dir(finished_run) / f"figures/{name}.{ext}").stat().st_size > 10_000
@@ -213,7 +213,7 @@ def test_rest_of_the_paper_dissimilar_split_random_frozen_reduced_data(tmp_path)
         assert (run / f"figures/{name}.png").stat().st_size > 10_000
     findings = pd.read_csv(run / "tables/findings.csv", dtype={"finding": str}).set_index("finding")
     assert findings.loc[["4.2", "4.3"], "value"].notna().all(), "sections 4.2 and 4.3 were not measured"
-    assert findings.loc[["4.2", "4.3"], "units"].tolist() == [2 + 2 * 2, 2 + 2]  # two seeds, both directions
+    assert findings.loc[["4.2", "4.3"], "units"].tolist() == [2 + 2, 2 + 2]  # clusters: two seeds on each side
     assert (findings["outcome"] != "").all()
     per_layer = pd.read_csv(run / "tables/per_layer.csv")
     assert (per_layer.loc[per_layer["treatment"] == "transfer", "count"] >= 2).all()  # spread over seeds

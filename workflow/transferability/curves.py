@@ -1,7 +1,7 @@
 """Training curves: validation top-1 after each epoch by treatment and n, mean +- s.e. over units, drawn
 from the table analysis.training_curves makes of the collected epochs (epochs.csv of every net).
 
-Whether the nets had finished learning matters for the findings (see analysis.STILL_IMPROVING): a curve
+Whether the nets had finished learning matters for the findings (see analysis.training_bias): a curve
 still rising at its last epoch means nets started from trained layers got more training than their base."""
 
 import matplotlib

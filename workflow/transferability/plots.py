@@ -201,7 +201,7 @@ REGIONS = {
     "4": ("transfer", "selffer", (0.03, 0.02), "\\\\",
           "4: performance drop due to\nrepresentation specificity"),
     "3": ("selffer", "selffer_ft", (0.03, 0.89), None, "3: fine-tuning recovers co-adapted interactions"),
-    "5": ("base", "transfer_ft", (0.03, 0.98), None, "5: transfer + fine-tuning improves generalization"),
+    "5": ("selffer_ft", "transfer_ft", (0.03, 0.98), None, "5: transfer + fine-tuning improves generalization"),
 }
 
 

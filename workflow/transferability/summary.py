@@ -11,6 +11,9 @@ import numpy as np
 
 from . import tables
 
+# On 2,000 tables of noise at every finding's null, the share in which at least one finding said reproduced
+# (the largest over the designs and noise models of tests/test_analysis.py; docs/statistics.md).
+FAMILY_WISE = 0.16
 BOUND_COLUMNS = ("null", "ci_low", "ci_high", "confidence")  # findings.csv's columns of each test's bound
 REPORT = "snakemake --report RUN_FOLDER/report.html  (with the run's own --configfile/--config options)"
 
@@ -64,9 +67,11 @@ def summary_lines(results_dir, report_command=REPORT, outputs=None) -> list[str]
                          f"{', '.join(missing)}); rewrite it: snakemake --forcerun summarize_layers (with the run's "
                          "config options)")
     several = findings["dataset"].nunique() > 1
-    lines = [f"Findings ({findings_csv}: each row's test; a unit is one split, seed and target half; one-sided "
-             "tests at alpha 0.05, each with the confidence bound it used: reproduced exactly where the bound "
-             "excludes the null; finding 1, not a test, with a two-sided 95% interval):"]
+    lines = [f"Findings ({findings_csv}: each row's test, see docs/statistics.md):",
+             "  a unit is one split and seed (its target halves are averaged: they are not independent); each test",
+             "  is one-sided at alpha 0.05 with the confidence bound it used; on pure noise each finding says",
+             f"  reproduced in at most 5% of runs, and at least one of the six in up to {FAMILY_WISE:.0%}; undetermined",
+             "  rows and 'not shown' ones (too little power at the paper's effect) decide nothing."]
     lines += ["  " + finding_line(row, several) for row in findings.itertuples()]
     figures = [line.replace(".png", ".{png,pdf}") for line in _listing(results_dir / "figures", "*.png", outputs)]
     lines += ["Figures:", *(figures or ["  none yet"])]

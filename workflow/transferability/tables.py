@@ -64,13 +64,26 @@ def read_table(path) -> pd.DataFrame:
     return table
 
 
+ALPHA = 0.05  # level of every finding's test (analysis.py)
+
+
+def p_rounded(p: float) -> str:
+    """p with two significant digits, more where two would round onto ALPHA (0.0497 is not "0.05 < 0.05")."""
+    for digits in (2, 3, 4):
+        text = f"{p:.{digits}g}"
+        if float(text) != ALPHA:
+            break
+    return text
+
+
 def write_csv(table: pd.DataFrame, path, decimals=None) -> None:
-    """Write atomically; `decimals` rounds every float column but p values (kept to 2 significant digits)."""
+    """Write atomically; `decimals` rounds every float column but p values (2 significant digits, more where
+    two would round onto alpha: analysis.p_rounded)."""
     if decimals is not None:
         table = table.copy()
         floats = [c for c in table.select_dtypes("float").columns if c != "p_value"]
         table[floats] = table[floats].round(decimals)
         if "p_value" in table:
-            table["p_value"] = table["p_value"].map(lambda p: float(f"{p:.2g}"))
+            table["p_value"] = table["p_value"].map(lambda p: float(p_rounded(p)))
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)
