@@ -1,12 +1,12 @@
 """Per-layer measures beside the transfer curve: CKA similarity, linear-probe accuracy, and how well these
 cheap measures rank the layers by their transfer drop.
 
-Units of replication: a measure between the two base nets of a split (CKA of baseA and baseB) has one
-value per (split, seed); a directed measure (a transfer drop, a probe drop, a fine-tuned net against its
-source) has one per (split, seed, target half), as the effects table pairs them. Random splits are pooled
-into one group, "random"; each explicit split is its own group; within a group both directions are pooled
-(the paper's Figure 3 averages directions too). Spreads are 95% t intervals across units (df = units - 1);
-with a single unit they are undefined and left empty, never 0.
+Units of replication: a split and seed (a cluster), as in the findings (analysis.py). A measure between the
+two base nets of a split (CKA of baseA and baseB) has one value per cluster; a directed measure (a transfer
+drop, a probe drop, a fine-tuned net against its source) is paired within each target half, as the effects
+table pairs them, then averaged over the cluster's halves (they share the partition and the nets). Random
+splits are pooled into one group, "random"; each explicit split is its own group. Spreads are 95% t intervals
+across clusters (df = clusters - 1); with a single cluster they are undefined and left empty, never 0.
 """
 
 import numpy as np
@@ -37,8 +37,11 @@ def with_groups(table: pd.DataFrame, split_kinds: dict) -> pd.DataFrame:
 
 
 def summarise(table: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
-    """Mean, standard deviation, units and the 95% t interval of `value` per `keys`; each row of `table`
-    is one unit. std and the interval are NaN (an empty CSV cell) for a single unit."""
+    """Mean, standard deviation, units and the 95% t interval of `value` per `keys` over clusters: the rows of
+    one split and seed (its target halves) are averaged first. std and the interval are NaN (an empty CSV
+    cell) for a single cluster."""
+    if {"split", "seed"} <= set(table.columns) - set(keys):
+        table = table.groupby(keys + ["split", "seed"], sort=True, dropna=False)[value].mean().reset_index()
     grouped = table.groupby(keys, sort=True, dropna=False)[value]
     summary = grouped.agg(mean="mean", std="std", units="count").reset_index()
     sem = summary["std"] / np.sqrt(summary["units"])
