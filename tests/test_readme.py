@@ -56,3 +56,32 @@ def test_the_own_image_folder_example_makes_every_split_of_its_run(tmp_path):
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert list((tmp_path / "results").glob("*/splits/random0.tsv")), result.stderr[-3000:]
+
+
+def slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks/README.md",
+             ROOT / "config/README.md"]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_relative_link_resolves(document):
+    """A link to a file that moved, or to a heading that was renamed, is a dead end for a reader."""
+    text = document.read_text()
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue  # an address on the web
+        path, _, anchor = target.partition("#")
+        linked = (document.parent / path).resolve() if path else document
+        assert linked.exists(), f"{document.name}: {target}"
+        if anchor and linked.suffix == ".md":
+            headings = re.findall(r"^#+ (.*)$", linked.read_text(), re.M)
+            assert anchor in {slug(h) for h in headings}, f"{document.name}: {target}"
+
+
+def test_the_readme_is_short_enough_to_read_in_five_minutes():
+    assert len(README.encode()) <= 15_000, len(README.encode())
+    assert "## Contents" in README
