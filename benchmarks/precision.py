@@ -9,6 +9,7 @@ rates one after the other in that process, so that its ratios come from one run 
 import concurrent.futures
 import multiprocessing
 import os
+import sys
 
 import torch
 
@@ -47,14 +48,18 @@ def measure_precisions(setup: Setup, seconds: float) -> dict:
 
 
 def _in_fresh_process(env: dict, setup: Setup, seconds: float) -> dict:
-    """_rates in a new interpreter started with `env` added to this one's environment."""
+    """_rates in a new interpreter started with `env` added to this one's environment (and this folder on its
+    path, where the child finds this module, also when it was imported from elsewhere)."""
+    here = os.path.dirname(os.path.abspath(__file__))
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
+    sys.path.insert(0, here)  # a spawned child starts with the parent's sys.path
     try:
         spawn = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
             return pool.submit(_rates, setup, seconds).result()
     finally:
+        sys.path.remove(here)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
