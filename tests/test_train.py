@@ -378,7 +378,7 @@ def _precision_of_a_trained_net(workdir, out, precision, **env) -> tuple[str, di
 @pytest.mark.parametrize("isa", [None, "AVX2"], ids=["this-cpu", "avx2-cpu"])
 def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(workdir, tmp_path, isa):
     """oneDNN's ONEDNN_MAX_CPU_ISA=AVX2 makes a CPU with bf16 units behave as one without (where bf16
-    autocast is emulated: 13 times slower than fp32 on a 2-core AVX2 EPYC). `auto` trains such a CPU's nets
+    autocast is emulated: 11 times slower than fp32 on this emulation, benchmarks/README.md). `auto` trains such a CPU's nets
     in fp32, says so in the log's first line, and records it in metrics.json (provenance and made_by)."""
     log, metrics = _precision_of_a_trained_net(workdir, tmp_path, "auto", **({"ONEDNN_MAX_CPU_ISA": isa} if isa else {}))
     native = isa is None and torch.ops.mkldnn._is_mkldnn_bf16_supported()

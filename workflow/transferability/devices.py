@@ -131,7 +131,8 @@ def usable_gpu_bytes(device) -> float:
 def computes_bf16_natively(device) -> bool:
     """Whether the device has bf16 units: a CUDA GPU that supports bf16 (Ampere and newer) without emulation,
     or a CPU on which oneDNN runs bf16 kernels (AVX-512 BF16 or AMX; it honours ONEDNN_MAX_CPU_ISA). Elsewhere
-    bf16 autocast is emulated: on a 2-core AVX2 CPU it trained the default net 13 times slower than fp32."""
+    bf16 autocast is emulated: held to AVX2, this project's reference CPU trained the default net 11 times slower
+    in bf16 than in fp32 (benchmarks/README.md)."""
     import torch
 
     if device.type == "cuda":

@@ -208,7 +208,7 @@ class Run:
         self.optimizer = sgd(param_groups(self.trainable, job.settings), self.cfg)
         self.schedule = step_schedule(self.optimizer, self.cfg["lr_decay"], self.lr_every)
         self.generator = torch.Generator(device).manual_seed(derived_seed(job.settings["seed"], "data"))
-        # bf16 autocast: about twice the speed on GPUs and on CPUs with bf16 units (AMX, AVX-512 BF16), 13
+        # bf16 autocast: about twice the speed on GPUs and on CPUs with bf16 units (AMX, AVX-512 BF16), 11
         # times slower than fp32 where it is emulated (train.precision: auto picks it only where it is native);
         # weights, optimiser state and the loss stay in fp32.
         # No autocast cache: a graph must not keep casts made while it was captured (each weight is cast
