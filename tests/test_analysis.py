@@ -290,6 +290,7 @@ def test_a_test_without_power_at_the_papers_effect_says_not_shown():
     assert found.loc["5", "outcome"] == "not shown" and "at the paper's effect (+0.0008)" in found.loc["5", "why"]
     assert analysis.p_text(0.0497) == "p = 0.0497 < 0.05" and analysis.p_text(0.0501) == "p = 0.0501 >= 0.05"
     assert analysis.p_text(0.123) == "p = 0.12 >= 0.05" and analysis.p_text(0.00456) == "p = 0.0046 < 0.05"
+    assert analysis.p_text(0.0499996) == "p = 0.0499996 < 0.05" and analysis.p_text(0.04999999) == "p = 0.04999999 < 0.05"
 
 
 def test_the_guard_blocks_only_what_unfinished_base_nets_could_have_caused():
@@ -304,6 +305,22 @@ def test_the_guard_blocks_only_what_unfinished_base_nets_could_have_caused():
     assert found.loc[["2", "4", "5", "4.2", "4.3"], "outcome"].tolist() == ["reproduced"] * 5
     small = by_finding(analysis.findings(nets.assign(last_epoch_gain=np.where(nets["treatment"] == "base", 1e-4, 0))))
     assert small.loc["3", "outcome"] == "reproduced", "a gain too small to move the bound across the null"
+
+
+def test_the_guard_on_recovery_looks_at_every_layer_not_only_the_worst_p():
+    """Finding 3 at every n: removing a bias of 0.005 lowers every layer's bound alike, so the layer nearest the
+    null (n=1: BnB+ 0.006 below the base, exactly) fails first, though the worst p is n=3's (noisier, farther)."""
+    nets = grid(**DEFAULT).assign(dataset="d", top1=0.8)
+    recovery = {1: [-0.006] * 4, 3: [0.0, 0.04, 0.01, 0.03], 5: [0.02] * 4, 7: [0.02] * 4}
+    for n, values in recovery.items():
+        for split, value in zip(["random0", "random1", "random2", "random3"], values):
+            at = (nets["treatment"] == "selffer_ft") & (nets["n"] == n) & (nets["split"] == split)
+            nets.loc[at, "top1"] = 0.8 + value + 1e-6 * n * int(split[-1])  # a hair of spread at n = 1, 5, 7
+    base = nets["treatment"] == "base"
+    converged = by_finding(analysis.findings(nets.assign(last_epoch_gain=0.0))).loc["3"]
+    assert converged["outcome"] == "reproduced" and "n=3" in converged["measured"]  # the worst p: n=3's
+    gained = by_finding(analysis.findings(nets.assign(last_epoch_gain=np.where(base, 0.005, 0.0)))).loc["3"]
+    assert gained["outcome"] == "undetermined" and gained["why"].startswith("base nets not converged")
 
 
 def test_the_guard_on_a_hidden_dip():

@@ -69,11 +69,11 @@ ALPHA = 0.05  # level of every finding's test (analysis.py)
 
 def p_rounded(p: float) -> str:
     """p with two significant digits, more where two would round onto ALPHA (0.0497 is not "0.05 < 0.05")."""
-    for digits in (2, 3, 4):
+    for digits in (2, 3, 4, 6):
         text = f"{p:.{digits}g}"
         if float(text) != ALPHA:
-            break
-    return text
+            return text
+    return repr(p)  # within 5e-7 of alpha: all its digits
 
 
 def write_csv(table: pd.DataFrame, path, decimals=None) -> None:
