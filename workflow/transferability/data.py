@@ -71,12 +71,12 @@ def _write_cache(files: AtomicFiles, dataset, kind: str, source_files: dict) -> 
     """The arrays and, last, meta.json, as temporary files of `files` (renamed into place by its block).
     `source_files`: the fingerprint of the files read, as the workflow's param saw them and as this job found
     them (after a download: see source_param)."""
-    problems = []  # every unreadable file of both splits, reported at once
+    problems = list(dataset.unreadable)  # every unreadable file of both splits, its header's or its body's fault
     for name, split in (("train", dataset.train), ("val", dataset.val)):
         problems += _write_images(files.new(f"{name}_images.npy"), split)
         with open(files.new(f"{name}_labels.npy"), "wb") as f:  # a file, not a name: np.save would add .npy
             np.save(f, np.asarray(split.labels, np.int64))
-    raise_problems(problems)
+    raise_problems(sorted(problems))
     train_images = np.load(files.temp_of("train_images.npy"), mmap_mode="r")
     mean, std = channel_mean_std(train_images)
     channels, image_size = dataset.train.image_shape[:2]

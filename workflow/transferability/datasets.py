@@ -19,7 +19,7 @@ import os
 import pickle
 import struct
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -46,6 +46,8 @@ class Dataset:
     source: str  # resolved folder the data came from, or "generated"
     train: Split
     val: Split
+    # Files found unreadable before the decode (their header): reported with those the decode finds, in one error
+    unreadable: list[str] = field(default_factory=list)
 
 
 def in_memory_split(images: np.ndarray, labels: np.ndarray) -> Split:
@@ -197,13 +199,14 @@ LISTED_PROBLEMS = 20  # unreadable files named in the error; the rest are counte
 def read_imagefolder(cfg: dict, workers: int) -> Dataset:
     """root/train/<class>/** and root/<val_dir>/<class>/**, as torchvision's ImageFolder lists them:
     classes are the sorted folder names, images anywhere below a class folder belong to it. Every
-    file's header is read before the long decode, and every unreadable file is reported at once."""
+    file's header is read before the long decode; files it cannot open are left out of the decode and
+    named with those the decode finds (a cut-off body), so one run names every unreadable file."""
     root, val_name, classes = _imagefolder_layout(cfg)
     listed = {name: _list_images(root / name, classes) for name in ("train", val_name)}
-    raise_problems(_unreadable_headers([path for files in listed.values() for path, _ in files], workers))
+    unreadable = _unreadable_headers([path for files in listed.values() for path, _ in files], workers)
     shape = (cfg.get("channels") or 3, cfg["image_size"], cfg["image_size"])
-    train, val = (_folder_split(files, shape, workers) for files in listed.values())
-    return Dataset(classes, str(root), train, val)
+    train, val = (_folder_split(files, shape, workers, set(unreadable)) for files in listed.values())
+    return Dataset(classes, str(root), train, val, unreadable=list(unreadable.values()))
 
 
 def imagefolder_files(cfg: dict) -> list[str]:
@@ -263,15 +266,15 @@ def _list_images(folder: Path, classes: list[str]) -> list[tuple[str, int]]:
     return files
 
 
-def _folder_split(files: list[tuple[str, int]], shape: tuple, workers: int) -> Split:
+def _folder_split(files: list[tuple[str, int]], shape: tuple, workers: int, unreadable: set[str]) -> Split:
     labels = np.array([label for _, label in files], np.int64)
     paths = [Path(path) for path, _ in files]
-    return Split(labels, shape, partial(_decode_into, files=paths, workers=workers))
+    return Split(labels, shape, partial(_decode_into, files=paths, workers=workers, skip=unreadable))
 
 
-def _unreadable_headers(files: list[Path], workers: int) -> list[str]:
-    """Problems found by opening every file (PIL reads the header only): a fraction of a decode's cost."""
-    def problem(path: Path) -> str | None:
+def _unreadable_headers(files: list[str], workers: int) -> dict[str, str]:
+    """{path: problem} of the files PIL cannot open (it reads the header only): a fraction of a decode's cost."""
+    def problem(path: str) -> str | None:
         try:
             with Image.open(path):
                 return None
@@ -279,15 +282,19 @@ def _unreadable_headers(files: list[Path], workers: int) -> list[str]:
             return f"{path} ({_one_line(e)})"
 
     with ThreadPoolExecutor(workers) as pool:
-        return [p for p in pool.map(problem, files, chunksize=256) if p]
+        found = pool.map(problem, files, chunksize=256)
+        return {path: p for path, p in zip(files, found) if p}
 
 
-def _decode_into(dest: np.ndarray, files: list[Path], workers: int) -> list[str]:
-    """Decode every file into its row of dest; returns the problems (files that could not be decoded)."""
+def _decode_into(dest: np.ndarray, files: list[Path], workers: int, skip: set[str] = frozenset()) -> list[str]:
+    """Decode every file into its row of dest; returns the problems (files that could not be decoded).
+    Files in `skip` (already found unreadable) are left as zeros: the cache is not written anyway."""
     channels, size, _ = dest.shape[1:]
     problems = []
 
     def decode(i: int) -> None:  # each task owns row i, so the order is deterministic
+        if str(files[i]) in skip:
+            return
         try:
             dest[i] = load_image(files[i], channels, size)
         except DataError as e:
