@@ -1,6 +1,7 @@
 """Tests of the end-of-run summary (transferability.summary, `python -m transferability summary`)."""
 
 import os
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -11,19 +12,31 @@ from test_plots import nets, written_tables  # noqa: F401 (nets: the fixture)
 from transferability import cli, plan, summary, tables
 
 
-def test_each_finding_in_one_line_with_outcome_value_and_units(nets, tmp_path, capsys):  # noqa: F811
+def entries(lines: list[str]) -> list[str]:
+    """The summary's lines with each wrapped finding joined back into one."""
+    joined = []
+    for line in lines:
+        if line.startswith("      ") and joined:
+            joined[-1] += " " + line.strip()
+        else:
+            joined.append(line)
+    return joined
+
+
+def test_each_finding_in_one_entry_with_outcome_value_and_units(nets, tmp_path, capsys):  # noqa: F811
     written_tables(nets, tmp_path / "tables")
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "figure2_top.png").write_bytes(b"")
     assert cli.main(["summary", str(tmp_path), "--report-command", "snakemake --report r.html"]) == 0
     lines = capsys.readouterr().out.splitlines()
     findings = tables.read_table(tmp_path / "tables" / "findings.csv")
-    said = [line for line in lines if line.startswith("  finding ")]
+    said = [line for line in entries(lines) if line.startswith("  finding ")]
     assert len(said) == len(findings) == 7
     for line, row in zip(said, findings.itertuples()):
         assert f"finding {row.finding} (" in line and row.outcome.upper() in line
         assert f"; {row.units} unit" in line and line.endswith(row.why)
-    header = lines[lines.index(next(line for line in lines if line.startswith("Findings ("))):][:5]
+    joined = entries(lines)
+    header = joined[joined.index(next(line for line in joined if line.startswith("Findings ("))):][:5]
     assert "one split and seed (its target halves are averaged" in header[1] and "alpha 0.05" in header[2]
     assert f"at least one of the six in up to {summary.FAMILY_WISE:.0%}" in header[3]
     assert all(len(line) <= 110 for line in header[1:]), header
@@ -34,7 +47,7 @@ def test_each_finding_in_one_line_with_outcome_value_and_units(nets, tmp_path, c
     assert f", two-sided 95% CI [{base.ci_low:.4f}, {base.ci_high:.4f}];" in said[0]
     without = [line for line, low in zip(said, findings["ci_low"]) if low != low]  # NaN: no spread
     assert without and all("no interval" in line for line in without)
-    assert f"  {tmp_path / 'figures' / 'figure2_top'}.{{png,pdf}}" in lines
+    assert f"  {tmp_path / 'figures' / 'figure2_top.png'}" in lines  # no PDF was drawn
     assert f"  {tmp_path / 'tables' / 'unit_effects.csv'}" in lines
     assert "Report: snakemake --report r.html" in lines
 
@@ -52,7 +65,6 @@ def test_a_lower_bound_names_a_null_other_than_zero():
 def test_a_run_without_findings_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["summary", str(tmp_path)]) == 1
     assert f"{tmp_path}: no tables/findings.csv" in capsys.readouterr().err
-    assert summary.REPORT.startswith("snakemake --report RUN_FOLDER/report.html")
 
 
 def test_findings_written_before_their_bounds_are_a_clear_error(nets, tmp_path, capsys):  # noqa: F811
@@ -98,3 +110,54 @@ def test_the_run_says_its_summary_only_while_its_findings_are_newer_than_its_net
         "confidence); rewrite it: snakemake --forcerun summarize_layers (with the run's config options)"]
     os.utime(metrics[0])  # retrained after the tables were written
     assert summary.end_of_run_lines(run, []) == []
+
+
+def test_summary_names_the_run_and_its_config_lists_what_exists_in_short_lines(nets, tmp_path, monkeypatch, capsys):  # noqa: F811
+    """`summary results/cifar10`, typed by a user in the folder holding results/: its report command is one to
+    paste (the run's real folder and config file, no placeholder), it lists the files that exist (a figure
+    drawn as PNG only is not offered as PDF), and no line is wider than 110 characters."""
+    monkeypatch.chdir(tmp_path)
+    run = Path("results/cifar10")
+    written_tables(nets, run / "tables")
+    (run / "figures").mkdir()
+    for name in ("figure2_top.png", "figure2_top.pdf", "figure3.png"):
+        (run / "figures" / name).write_bytes(b"")
+    Path("config").mkdir()
+    Path("config/cifar10.yaml").write_text("dataset: {kind: cifar10}\n")
+    capsys.readouterr()
+    assert cli.main(["summary", str(run)]) == 0
+    said = capsys.readouterr().out
+    lines = said.splitlines()
+    assert "RUN_FOLDER" not in said
+    assert "Report: snakemake --configfile config/cifar10.yaml --report results/cifar10/report.html" in lines
+    assert "  results/cifar10/figures/figure2_top.{png,pdf}" in lines
+    assert "  results/cifar10/figures/figure3.png" in lines and "figure3.pdf" not in said
+    assert "Compare with another run: python -m transferability compare results/cifar10 OTHER_RUN --out comparison" in lines
+    too_wide = [line for line in lines if len(line) > 110]
+    assert not too_wide, too_wide
+
+
+def test_summary_prints_the_report_command_its_run_recorded(nets, tmp_path, monkeypatch, capsys):  # noqa: F811
+    """A run's end records its config files beside its outputs: a run whose config file is named neither
+    config/<run>.yaml nor <run>.yaml still gets a report command to paste; one that recorded nothing and
+    whose config file is not found says so, not a placeholder that looks like a path."""
+    monkeypatch.chdir(tmp_path)
+    run = Path("results/mine")
+    written_tables(nets, run / "tables")
+    capsys.readouterr()
+    assert cli.main(["summary", str(run)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    report = lines.index("Report: snakemake --configfile CONFIG --report results/mine/report.html")
+    assert lines[report + 1] == "  CONFIG: the config file of run mine (none recorded; not found as config/mine.yaml or mine.yaml)"
+    summary.record_report_command(run, [tmp_path / "elsewhere/mine.yaml"])
+    assert cli.main(["summary", str(run)]) == 0
+    assert "Report: snakemake --configfile elsewhere/mine.yaml --report results/mine/report.html" in (
+        capsys.readouterr().out.splitlines())
+
+
+def test_a_command_wider_than_a_line_is_broken_where_a_shell_still_reads_it_as_one():
+    command = summary.report_command("/scratch/a-long-project-folder/results/cifar10",
+                                     ["/home/someone/experiments/transfer/configs/cifar10-with-many-seeds.yaml"])
+    lines = summary.command_lines("Report", command)
+    assert lines[0] == "Report:" and all(len(line) <= summary.WIDTH for line in lines), lines
+    assert shlex.split("\n".join(lines[1:]).replace("\\\n", " ")) == shlex.split(command)

@@ -132,9 +132,9 @@ def compare_runs(args) -> None:
 
 
 def summary(args) -> None:
-    from .summary import REPORT, summary_lines
+    from .summary import summary_lines
 
-    print("\n".join(summary_lines(args.results, args.report_command or REPORT)))
+    print("\n".join(summary_lines(args.results, args.report_command)))
 
 
 def figure(args) -> None:
@@ -351,7 +351,8 @@ def _add_curve_and_run_commands(sub) -> None:
     c.set_defaults(run=compare_runs)
     y = sub.add_parser("summary", help="a finished run's findings in one line each, its figures and tables, the report")
     y.add_argument("results", help="the run's folder of outputs (holding tables/ and figures/)")
-    y.add_argument("--report-command", help="how this run's report is built (default: snakemake --report RUN_FOLDER/report.html)")
+    y.add_argument("--report-command", help="how this run's report is built (default: the command the run "
+                                            "recorded at its end, with its --configfile)")
     y.set_defaults(run=summary)
 
 

@@ -5,6 +5,8 @@ Read from the tables the run wrote (findings.csv), never recomputed."""
 
 import os
 import re
+import shlex
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,10 @@ from . import tables
 # (the largest over the designs and noise models of tests/test_analysis.py; docs/statistics.md).
 FAMILY_WISE = 0.16
 BOUND_COLUMNS = ("null", "ci_low", "ci_high", "confidence")  # findings.csv's columns of each test's bound
-REPORT = "snakemake --report RUN_FOLDER/report.html  (with the run's own --configfile/--config options)"
+WIDTH = 108  # no line of the summary is wider: it is read in a terminal, a log or an e-mail
+# In a run folder: the command that builds its report, written at the run's end (the summary command reads it,
+# since a run folder alone does not say which --configfile made it).
+REPORT_COMMAND_FILE = "report_command.txt"
 
 
 def _number(value) -> str:
@@ -46,15 +51,87 @@ def finding_line(row, dataset_named=False) -> str:
     return f"{where}finding {row.finding} ({title}): {row.outcome.upper()}; {value}{interval}; {units}; {row.why}"
 
 
-def _listing(folder: Path, pattern: str, outputs=None) -> list[str]:
+def _listing(folder: Path, pattern: str, outputs=None) -> list[Path]:
     paths = sorted(folder.glob(pattern))
     if outputs is not None:
         wanted = set(map(str, outputs))
         paths = [path for path in paths if str(path) in wanted]
-    return [f"  {path}" for path in paths]
+    return paths
 
 
-def summary_lines(results_dir, report_command=REPORT, outputs=None) -> list[str]:
+def _figure_lines(folder: Path, outputs=None) -> list[str]:
+    """Each figure once, in the formats it exists in (figure2_top.{png,pdf}; a PNG alone where no PDF was
+    drawn). At a run's end, the formats among the run's outputs: Snakemake has just checked that they exist."""
+    lines = []
+    for png in _listing(folder, "*.png", outputs):
+        pdf = png.with_suffix(".pdf")
+        has_pdf = str(pdf) in set(map(str, outputs)) if outputs is not None else pdf.is_file()
+        lines.append(f"  {png.with_suffix('')}.{{png,pdf}}" if has_pdf else f"  {png}")
+    return lines
+
+
+def wrapped(text: str, indent: str = "  ", more: str = "      ") -> list[str]:
+    """A long line as several of at most WIDTH characters, the later ones indented further. Broken between
+    its '; '-separated parts where they fit a line (a value stays beside its bound), never inside a word."""
+    room = WIDTH - len(more)
+    parts = [part.replace(" ", "\0") if len(part) <= room else part for part in text.split("; ")]
+    lines = textwrap.wrap("; ".join(parts), WIDTH, initial_indent=indent, subsequent_indent=more,
+                          break_long_words=False, break_on_hyphens=False)
+    return [line.replace("\0", " ") for line in lines]
+
+
+def command_lines(label: str, command: str) -> list[str]:
+    """'label: command' in one line where it fits; else the label, then the command broken with
+    backslashes, so that it still pastes into a shell as one command."""
+    if len(label) + 2 + len(command) <= WIDTH:
+        return [f"{label}: {command}"]
+    lines, line = [], "  "
+    for word in shlex.split(command):
+        word = shlex.quote(word)
+        if line.strip() and len(line) + len(word) + 3 > WIDTH:
+            lines.append(line + " \\")
+            line = "      "
+        line += (" " if line.strip() else "") + word
+    return [f"{label}:", *lines, line]
+
+
+def report_command(run_folder, configfiles=()) -> str:
+    """The snakemake command that builds a run's report, with the config files the run was given (shown
+    relative to this folder where they lie below it, so that the command reads as the user typed it)."""
+    options = [word for path in configfiles for word in ("--configfile", _shown(path))]
+    return shlex.join(["snakemake", *options, "--report", f"{run_folder}/report.html"])
+
+
+def _shown(path) -> str:
+    relative = os.path.relpath(path) if os.path.isabs(path) else str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def record_report_command(run_folder, configfiles) -> None:
+    """Written at a run's end, beside its outputs: the summary command prints it for that folder."""
+    Path(run_folder, REPORT_COMMAND_FILE).write_text(report_command(run_folder, configfiles) + "\n")
+
+
+def recorded_report_command(run_folder) -> tuple[str, str]:
+    """(the report command the run recorded at its end, a note). For a folder without one (a run of an older
+    version, or stopped before its end), the command for its name: config.yaml's run `default` needs no
+    config file, another run the config file named after it, looked for in config/ and here; found in
+    neither, the command names CONFIG and the note says what it stands for."""
+    run_folder = Path(run_folder)
+    record = run_folder / REPORT_COMMAND_FILE
+    if record.is_file():
+        return record.read_text().strip(), ""
+    if run_folder.name == "default":
+        return report_command(run_folder), ""
+    candidates = [Path("config", f"{run_folder.name}.yaml"), Path(f"{run_folder.name}.yaml")]
+    if found := [path for path in candidates if path.is_file()]:
+        return report_command(run_folder, found[:1]), ""
+    return report_command(run_folder, ["CONFIG"]), (
+        f"CONFIG: the config file of run {run_folder.name} (none recorded; not found as "
+        f"{' or '.join(map(str, candidates))})")
+
+
+def summary_lines(results_dir, report_command=None, outputs=None) -> list[str]:
     """The summary of the run whose outputs are in `results_dir` (holding tables/ and figures/): its
     `outputs` where given (files an earlier config left in the folder are not this run's), else all."""
     results_dir = Path(results_dir)
@@ -67,17 +144,20 @@ def summary_lines(results_dir, report_command=REPORT, outputs=None) -> list[str]
                          f"{', '.join(missing)}); rewrite it: snakemake --forcerun summarize_layers (with the run's "
                          "config options)")
     several = findings["dataset"].nunique() > 1
-    lines = [f"Findings ({findings_csv}: each row's test, see docs/statistics.md):",
+    lines = [*wrapped(f"Findings ({findings_csv}: each row's test, see docs/statistics.md):", indent=""),
              "  a unit is one split and seed (its target halves are averaged: they are not independent); each test",
              "  is one-sided at alpha 0.05 with the confidence bound it used; on pure noise each finding says",
              f"  reproduced in at most 5% of runs, and at least one of the six in up to {FAMILY_WISE:.0%}; undetermined",
              "  rows and 'not shown' ones (too little power at the paper's effect) decide nothing."]
-    lines += ["  " + finding_line(row, several) for row in findings.itertuples()]
-    figures = [line.replace(".png", ".{png,pdf}") for line in _listing(results_dir / "figures", "*.png", outputs)]
-    lines += ["Figures:", *(figures or ["  none yet"])]
-    lines += ["Tables:", *(_listing(results_dir / "tables", "*.csv", outputs) or ["  none yet"])]
-    lines += [f"Report: {report_command}",
-              f"Compare with another run: python -m transferability compare {results_dir} OTHER_RUN --out comparison"]
+    for row in findings.itertuples():
+        lines += wrapped(finding_line(row, several))
+    lines += ["Figures:", *(_figure_lines(results_dir / "figures", outputs) or ["  none yet"])]
+    table_paths = _listing(results_dir / "tables", "*.csv", outputs)
+    lines += ["Tables:", *([f"  {path}" for path in table_paths] or ["  none yet"])]
+    command, note = (report_command, "") if report_command else recorded_report_command(results_dir)
+    lines += [*command_lines("Report", command), *(wrapped(note) if note else [])]
+    lines += command_lines("Compare with another run", shlex.join(
+        ["python", "-m", "transferability", "compare", str(results_dir), "OTHER_RUN", "--out", "comparison"]))
     return lines
 
 
@@ -95,9 +175,8 @@ def end_of_run_lines(plan, configfiles) -> list[str]:
         return []
     if any(os.path.getmtime(net) > os.path.getmtime(findings) for net in nets):
         return []
-    options = "".join(f"--configfile {path} " for path in configfiles)
     outputs = [*plan.final_outputs(), *(plan.table(name) for name in SIDE_TABLES)]
     try:
-        return summary_lines(plan.root, f"snakemake {options}--report {plan.root}/report.html", outputs)
+        return summary_lines(plan.root, report_command(plan.root, configfiles), outputs)
     except ValueError as error:  # a findings.csv of an older version: said, not a failed end of a run
         return [f"No summary: {error}"]
