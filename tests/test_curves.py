@@ -1,11 +1,13 @@
 """Tests of the training curves: the epochs table of every net (tables.collect_epochs), its summary over
-units per epoch (analysis.training_curves) and the figure drawn from the written summary."""
+units per epoch (analysis.training_curves) and the figure, whose lines and bands are the table's."""
 
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+import seaborn as sns
+from matplotlib.colors import to_hex
 
 from transferability import analysis, cli, curves, tables
 
@@ -65,20 +67,25 @@ def test_the_command_writes_the_table_and_draws_it(metrics, tmp_path):
                      "--context", json.dumps(CONTEXT), "--dpi", "50", "--out", *map(str, out)]) == 0
     assert out[0].read_bytes().startswith(b"\x89PNG") and out[1].read_bytes().startswith(b"%PDF")
     written = tables.read_table(tmp_path / "curves.csv")
-    shifted = written.assign(mean=written["mean"] + 0.0123)  # the figure draws what the table says
-    ax = curves.training_curves_figure(shifted, CONTEXT).axes[0]
-    base, transfer = ax.lines
-    assert transfer.get_ydata().tolist() == shifted[shifted["treatment"] == "transfer"]["mean"].tolist()
-    assert base.get_ydata().tolist() == shifted[shifted["treatment"] == "base"]["mean"].tolist()
+    ax = curves.training_curves_figure(tables.read_nets(epochs), CONTEXT).axes[0]
     assert ax.get_title() == "transfer AnB"
+    base, transfer = (written[written["treatment"] == t].sort_values("epoch") for t in ("base", "transfer"))
+    for colour, rows in (("black", base), (sns.color_palette("viridis", 1)[0], transfer)):
+        line = [line for line in ax.lines if to_hex(line.get_color()) == to_hex(colour)][0]
+        assert line.get_xdata().tolist() == rows["epoch"].tolist()
+        assert line.get_ydata() == pytest.approx(rows["mean"].to_numpy(), abs=6e-5)  # the table's means
+        band = [c for c in ax.collections if to_hex(c.get_facecolor()[0]) == to_hex(colour)][0]
+        xy = pd.DataFrame(np.vstack([p.vertices for p in band.get_paths()]), columns=["x", "y"]).groupby("x")["y"]
+        assert xy.min().to_numpy() == pytest.approx(rows["ci95_low"].to_numpy(), abs=6e-5)  # and intervals
+        assert xy.max().to_numpy() == pytest.approx(rows["ci95_high"].to_numpy(), abs=6e-5)
 
 
 def test_without_random_splits_the_first_split_is_drawn_and_named(metrics):
-    table = analysis.training_curves(tables.collect_epochs(metrics, {"random0": "explicit", "random1": "explicit"}))
+    table = tables.collect_epochs(metrics, {"random0": "explicit", "random1": "explicit"})
     fig = curves.training_curves_figure(table, CONTEXT)
     assert "split random0, target half B" in fig.get_suptitle()
     assert "random splits (their target halves pooled)" in curves.training_curves_figure(
-        analysis.training_curves(tables.collect_epochs(metrics, {"random0": "random"})), CONTEXT).get_suptitle()
+        tables.collect_epochs(metrics, {"random0": "random"}), CONTEXT).get_suptitle()
     empty = curves.training_curves_figure(table.iloc[:0], CONTEXT)
     assert any("not run" in t.get_text() for ax in empty.axes for t in ax.texts)
-    assert np.isnan(table["sem"]).all()
+    assert np.isnan(analysis.training_curves(table)["sem"]).all()  # one cluster: no interval

@@ -99,13 +99,35 @@ def _target_bases_only(full: pd.DataFrame) -> pd.DataFrame:
     return full[~is_base.to_numpy() | reference.notna().to_numpy()]
 
 
+def t_half_width(sem, count):
+    """Half the width of the two-sided 95% t interval of a mean of `count` independent values with standard
+    error `sem` (NaN for one value: df = 0). Every interval the tables report and the figures draw."""
+    return stats.t.ppf(0.975, np.asarray(count) - 1) * sem
+
+
+def t_interval(values) -> tuple[float, float]:
+    """The 95% t interval of the mean of independent values, as the tables report it ((NaN, NaN) for fewer
+    than two): the `errorbar` the figures give seaborn."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return np.nan, np.nan
+    half_width = t_half_width(values.std(ddof=1) / np.sqrt(len(values)), len(values))
+    return values.mean() - half_width, values.mean() + half_width
+
+
+def cluster_values(table, keys, value) -> pd.DataFrame:
+    """One row per `keys` and cluster (split and seed), its rows' `value` averaged (e.g. its two target
+    halves, pooled): the independent values behind every mean and interval."""
+    return table.groupby(keys + ["split", "seed"], sort=True)[value].mean().reset_index()
+
+
 def _summary(table, keys, value, count="units"):
-    """Mean, standard error and 95% t interval of `value` per `keys` over clusters (split and seed): the rows
-    of one cluster are averaged first (e.g. its two target halves, pooled); empty spread for one cluster."""
-    table = table.groupby(keys + ["split", "seed"], sort=True)[value].mean().reset_index()
+    """Mean, standard error and 95% t interval of `value` per `keys` over clusters (see cluster_values);
+    empty spread for one cluster."""
+    table = cluster_values(table, keys, value)
     out = table.groupby(keys, sort=True)[value].agg(**{count: "size", "mean": "mean", "std": "std"}).reset_index()
     out["sem"] = out["std"] / np.sqrt(out[count])
-    half_width = stats.t.ppf(0.975, out[count] - 1) * out["sem"]  # NaN for one value (df = 0)
+    half_width = t_half_width(out["sem"], out[count])
     out["ci95_low"], out["ci95_high"] = out["mean"] - half_width, out["mean"] + half_width
     return out
 
@@ -116,11 +138,19 @@ def _pooled_halves(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(target=rows["target"].where(rows["split_kind"].isin(SEPARATE_HALVES), ""))
 
 
+PER_LAYER_KEYS = ["dataset", "split_kind", "group", "target", "treatment", "n"]  # one row of per_layer.csv
+
+
+def per_layer_units(nets: pd.DataFrame) -> pd.DataFrame:
+    """The cluster values behind each row of per_layer.csv (PER_LAYER_KEYS, split, seed, top1)."""
+    return cluster_values(_pooled_halves(_full_training(nets)), PER_LAYER_KEYS, "top1")
+
+
 def per_layer_table(nets: pd.DataFrame) -> pd.DataFrame:
     """Mean and spread of top-1 per data set, split group, target, treatment and n (both directions
     pooled on random splits, see _pooled_halves)."""
     full = _pooled_halves(_full_training(nets))
-    keys = ["dataset", "split_kind", "group", "target", "treatment", "n"]
+    keys = PER_LAYER_KEYS
     table = _summary(full, keys, "top1", count="count")
     table["top5_mean"] = full.groupby(keys, sort=True)["top5"].mean().to_numpy()
     return table.rename(columns={"group": "split"})[PER_LAYER_COLUMNS]
@@ -158,12 +188,23 @@ def effects_table(units: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={"group": "split"})[EFFECT_COLUMNS]
 
 
+REDUCED_KEYS = ["dataset", "split_kind", "group", "target", "images_per_class"]  # one row of reduced_data.csv
+
+
+def _reduced_nets(nets: pd.DataFrame) -> pd.DataFrame:
+    reduced = _pooled_halves(_with_units(nets[nets["images_per_class"].notna() & nets["top1"].notna()]))
+    return reduced.astype({"images_per_class": int})
+
+
+def reduced_data_units(nets: pd.DataFrame) -> pd.DataFrame:
+    """The cluster values behind each row of reduced_data.csv (REDUCED_KEYS, split, seed, top1)."""
+    return cluster_values(_reduced_nets(nets), REDUCED_KEYS, "top1")
+
+
 def reduced_data_table(nets: pd.DataFrame) -> pd.DataFrame:
     """Mean and spread of top-1 of the base nets trained on fewer images per class, per data set, split
     group, target (pooled as in per_layer_table) and images per class."""
-    reduced = _pooled_halves(_with_units(nets[nets["images_per_class"].notna() & nets["top1"].notna()]))
-    keys = ["dataset", "split_kind", "group", "target", "images_per_class"]
-    table = _summary(reduced.astype({"images_per_class": int}), keys, "top1", count="count")
+    table = _summary(_reduced_nets(nets), REDUCED_KEYS, "top1", count="count")
     return table.rename(columns={"group": "split"})[REDUCED_COLUMNS]
 
 
@@ -175,9 +216,19 @@ def training_curves(epochs: pd.DataFrame) -> pd.DataFrame:
     """Mean and spread over units of the validation top-1 after each epoch, per data set, split group,
     target (pooled as in per_layer_table), treatment and n, from the epochs table of the transfer grid's
     nets (reduced-data nets left out)."""
-    full = _pooled_halves(_full_training(epochs.assign(top1=epochs["val_top1"])))
-    keys = ["dataset", "split_kind", "group", "target", "treatment", "n", "epoch"]
-    return _summary(full, keys, "val_top1").rename(columns={"group": "split"})[CURVE_COLUMNS]
+    return _summary(_curve_epochs(epochs), CURVE_KEYS, "val_top1").rename(columns={"group": "split"})[CURVE_COLUMNS]
+
+
+CURVE_KEYS = PER_LAYER_KEYS + ["epoch"]  # one row of training_curves.csv
+
+
+def _curve_epochs(epochs: pd.DataFrame) -> pd.DataFrame:
+    return _pooled_halves(_full_training(epochs.assign(top1=epochs["val_top1"])))
+
+
+def training_curve_units(epochs: pd.DataFrame) -> pd.DataFrame:
+    """The cluster values behind each row of training_curves.csv (CURVE_KEYS, split, seed, val_top1)."""
+    return cluster_values(_curve_epochs(epochs), CURVE_KEYS, "val_top1")
 
 
 # the tables the summarize command writes, in the order it writes them; figures and comparisons read

@@ -99,8 +99,9 @@ def collect_epochs(args) -> None:
 def training_curves(args) -> None:
     from . import analysis, curves, plots, tables
 
-    tables.write_csv(analysis.training_curves(tables.read_nets(args.epochs)), args.table, decimals=4)
-    fig = curves.training_curves_figure(tables.read_table(args.table), json.loads(args.context))  # as written
+    epochs = tables.read_nets(args.epochs)
+    tables.write_csv(analysis.training_curves(epochs), args.table, decimals=4)
+    fig = curves.training_curves_figure(epochs, json.loads(args.context))  # the table's means and intervals
     for path in args.out:
         plots.save(fig, path, dpi=args.dpi)
 

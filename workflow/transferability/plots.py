@@ -1,56 +1,70 @@
-"""The paper's figures, drawn from the tables the collect and summarize commands wrote (nets.csv rows for
-each net's marker; per_layer, effects, reduced_data and findings for every mean, band and claim: the
-written, rounded values the user reads, never recomputed; see analysis.SUMMARY_TABLES).
+"""The paper's figures, drawn with seaborn from the run's per-unit values (one row per net, or per cluster).
 
-Each function returns a matplotlib Figure; callers save it (PNG + PDF). Figures are built without
-pyplot and inside an rc_context, so no global plotting state changes. A figure claims only what the run
-showed: the paper's findings are labelled where findings.csv says reproduced, and the others are listed
-as not reproduced or undetermined. Every figure carries a subtitle with the data set, net, training and
-units. Any `paper` argument is the paper's own table in the same format (analysis.paper_per_layer(),
-paper_effects() or, for the reduced-data curve, analysis.paper_nets()), drawn faintly and relative to
-its base net, so ImageNet's levels never share an axis with ours."""
+Every mean is drawn with the 95% t interval over independent units that the tables report: seaborn computes
+both from the cluster values (a split and seed, its target halves averaged: analysis.per_layer_units,
+effect_samples, reduced_data_units) with analysis.t_interval as its `errorbar`, so a figure's line and band
+are per_layer.csv's, effects.csv's or reduced_data.csv's mean, ci95_low and ci95_high. One unit: no band.
 
+Each function returns a matplotlib Figure (no pyplot: no global state; the caller saves it as PNG + PDF)
+with a constrained layout, legends outside the axes and a subtitle naming the data set, net, training and
+units. A figure claims only what the run showed: the paper's findings are marked where findings.csv says
+reproduced, and the legend lists the others with their outcome. Any `paper` argument is the paper's own
+table in the same format (analysis.paper_per_layer(), paper_effects(), analysis.paper_nets()), drawn dashed
+and relative to its own base, so ImageNet's levels never share an axis with ours."""
+
+import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from . import analysis
 from .io import atomic_path
 
-# treatment -> how it looks everywhere (the paper's Figure 2 code): its colours, marker and label, an offset
-# that spreads treatments apart at one n, and for Figure 2's treatments its net's name for target half T
-# trained from source half S (`net`) and its label where both directions are pooled (`pooled`, each mean
-# over both target halves). A new treatment is one entry here (and its effect in analysis.EFFECTS).
+# treatment -> how it looks everywhere (the paper's Figure 2 colours): colour, marker, label, and for
+# Figure 2's treatments its net's name for target half T trained from source half S (`net`) and its label
+# where both directions are pooled (`pooled`). A new treatment is one entry here (and in analysis.EFFECTS).
 STYLE = {
-    "base": dict(color="black", face="white", marker="o", label="baseB", offset=0.0, net="base{T}",
-                 pooled="base (baseA, baseB)"),
-    "selffer": dict(color="#1a3a8f", face="#1a3a8f", marker="o", label="selffer BnB", offset=-0.21,
-                    net="{T}n{T}", pooled="selffer (BnB, AnA)"),
-    "selffer_ft": dict(color="#6fa0e8", face="#6fa0e8", marker="+", label="selffer BnB$^+$", offset=-0.07,
-                       net="{T}n{T}$^+$", pooled="selffer$^+$ (BnB$^+$, AnA$^+$)"),
-    "transfer": dict(color="#a01010", face="#a01010", marker="D", label="transfer AnB", offset=0.07,
-                     net="{S}n{T}", pooled="transfer (AnB, BnA)"),
-    "transfer_ft": dict(color="#f07c7c", face="#f07c7c", marker="+", label="transfer AnB$^+$", offset=0.21,
-                        net="{S}n{T}$^+$", pooled="transfer$^+$ (AnB$^+$, BnA$^+$)"),
-    "transfer_ft_lowlr": dict(color="#e0a000", face="#e0a000", marker="X", label="transfer AnB$^+$, copied lr x0.1",
-                              offset=0.32, net="{S}n{T}$^+$ (copied lr x0.1)",
+    "base": dict(color="black", marker="o", label="baseB", net="base{T}", pooled="base (baseA, baseB)"),
+    "selffer": dict(color="#1a3a8f", marker="o", label="selffer BnB", net="{T}n{T}",
+                    pooled="selffer (BnB, AnA)"),
+    "selffer_ft": dict(color="#6fa0e8", marker="P", label="selffer BnB$^+$", net="{T}n{T}$^+$",
+                       pooled="selffer$^+$ (BnB$^+$, AnA$^+$)"),
+    "transfer": dict(color="#a01010", marker="D", label="transfer AnB", net="{S}n{T}",
+                     pooled="transfer (AnB, BnA)"),
+    "transfer_ft": dict(color="#f07c7c", marker="P", label="transfer AnB$^+$", net="{S}n{T}$^+$",
+                        pooled="transfer$^+$ (AnB$^+$, BnA$^+$)"),
+    "transfer_ft_lowlr": dict(color="#e0a000", marker="X", label="transfer AnB$^+$, copied lr x0.1",
+                              net="{S}n{T}$^+$ (copied lr x0.1)",
                               pooled="transfer$^+$, copied lr x0.1 (AnB$^+$lr, BnA$^+$lr)"),
-    "random_frozen": dict(color="#555555", face="#555555", marker="s", label="random frozen", offset=0.0),
+    "random_frozen": dict(color="#555555", marker="s", label="random frozen"),
 }
 FIGURE2_TREATMENTS = [treatment for treatment, look in STYLE.items() if "net" in look]
-DIRECTION_COLOURS = ["#7b3294", "#e08214"]  # the two target halves of a dissimilar split
-PAPER_LINE = dict(alpha=0.3, linestyle="--", linewidth=1.5)
-PAPER_LABEL = "paper (ImageNet), relative to its base"
+# the two target halves of a dissimilar split, and the two pooled: colours no other panel uses
+DIRECTION_COLOURS = ["#7b3294", "#e08214"]
+DISSIMILAR_POOLED = "#1b9e77"
+PAPER_LINE = dict(alpha=0.45, linestyle="--", linewidth=1.5)
+PAPER_LABEL = "Yosinski et al. 2014 (ImageNet), relative to its base"
+BAND = dict(alpha=0.15, linewidth=0)
 JITTER = 0.04  # half-width of the horizontal jitter that separates nets with equal n
 XLABEL = "Layer n at which network is chopped and retrained"
-YLABEL = "Top-1 accuracy (higher is better)"
-RC = {"font.size": 11, "axes.labelsize": 11, "axes.titlesize": 12, "legend.fontsize": 9,
-      "xtick.labelsize": 10, "ytick.labelsize": 10, "axes.spines.top": False, "axes.spines.right": False,
-      "savefig.dpi": 200}
+XLABEL_SHORT = "Layer n copied or frozen"  # side by side panels
+YLABEL = "Top-1 accuracy"
+INTERVAL = "mean, 95% t interval"
+RC = {"axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False, "savefig.dpi": 200}
+
+
+@contextmanager
+def style():
+    """seaborn's paper style for every figure, without changing the process's global settings."""
+    with sns.axes_style("ticks"), sns.plotting_context("paper", font_scale=1.2), matplotlib.rc_context(RC):
+        yield
 
 
 def _full_data(nets, split_kind=None):
@@ -58,48 +72,29 @@ def _full_data(nets, split_kind=None):
     return rows if split_kind is None else rows[rows["split_kind"] == split_kind]
 
 
-def _rows(table, split_kind, treatment, target="", split=None):
-    rows = table[(table["split_kind"] == split_kind) & (table["treatment"] == treatment)
-                 & (table["target"] == target)]
-    return (rows if split is None else rows[rows["split"] == split]).sort_values("n")
-
-
 def _other(half):
     return {"A": "B", "B": "A"}.get(half, "A")
 
 
-def subtitle(nets, context=None) -> str:
-    """One line: data set, net, training and the units of the random splits (split x seed x half)."""
+def cluster_count(units: pd.DataFrame) -> int:
+    return len(units[["split", "seed"]].drop_duplicates()) if len(units) else 0
+
+
+def subtitle(context, units: str, width=110) -> str:
+    """Data set, net, training and what a figure's means and intervals are over, wrapped to `width` characters."""
     context = context or {}
-    full = _full_data(nets)
-    dataset = context.get("dataset") or ", ".join(sorted(set(full.get("dataset", pd.Series(dtype=str)).dropna())))
-    training = context.get("training")
-    if not training and "epochs" in full and full["epochs"].notna().any():
-        training = f"{int(full['epochs'].max())} epochs"
-    grid = full[(full["split_kind"] == "random") & (full["treatment"] != "base")]
-    units = grid[[c for c in ("split", "seed", "target") if c in grid]].drop_duplicates()
-    counts = [f"{units[c].nunique()} {what}" for c, what in
-              (("split", "random split(s)"), ("seed", "seed(s)"), ("target", "target half(s)")) if c in units]
-    parts = [dataset or None, f"{context['model']} net" if context.get("model") else None, training,
-             f"{len(units)} unit(s): " + " x ".join(counts)]
-    return ", ".join(p for p in parts if p)
+    parts = [context.get("dataset"), f"{context['model']} net" if context.get("model") else None,
+             context.get("training"), units]
+    return "\n".join(textwrap.wrap(", ".join(p for p in parts if p), width))
 
 
-def _titled(fig, nets, context):
-    fig.suptitle(subtitle(nets, context), fontsize=9, color="dimgrey")
+def titled(fig, context, units):
+    """The subtitle, wrapped to the figure's width (about 14 characters of 9-point text an inch)."""
+    fig.suptitle(subtitle(context, units, int(fig.get_figwidth() * 14)), fontsize=9, color="dimgrey")
 
 
-def _scatter(ax, x, y, treatment, **style):
-    look = {**STYLE[treatment], **style}
-    if look["marker"] == "+":  # an unfilled marker: matplotlib colours it by its face colour only
-        ax.scatter(x, y, marker="+", s=60, linewidths=1.8, color=look["color"], label=look["label"], zorder=3)
-    else:
-        ax.scatter(x, y, marker=look["marker"], s=40, linewidths=1, facecolors=look["face"],
-                   edgecolors=look["color"], label=look["label"], zorder=3)
-
-
-def _layer_axes(ax, ylabel=YLABEL):
-    ax.set_xlabel(XLABEL)
+def _layer_axes(ax, ylabel=YLABEL, xlabel=XLABEL):
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_xticks(range(8))
     ax.set_xlim(-0.5, 7.5)
@@ -109,195 +104,240 @@ def not_run(ax, what):
     ax.text(0.5, 0.5, f"{what}: not run", transform=ax.transAxes, ha="center", va="center", color="grey")
 
 
-def _legend(fig, ax, paper_drawn):
-    handles, labels = ax.get_legend_handles_labels()
-    if paper_drawn:
-        handles.append(Line2D([], [], color="grey", **PAPER_LINE))
-        labels.append(PAPER_LABEL)
+def _take_legend(ax) -> tuple[list, list]:
+    """The handles and labels of the legend seaborn drew on `ax`, removed from it (to gather them outside)."""
+    legend = ax.get_legend()
+    if legend is None:
+        return [], []
+    handles, labels = list(legend.legend_handles), [t.get_text() for t in legend.get_texts()]
+    legend.remove()
+    return handles, labels
+
+
+def legend_beside(ax, palette: dict):
+    """A legend of coloured lines (label -> colour) beside `ax`: one for panels that share it."""
+    _legend_right(ax, [Line2D([], [], color=colour, marker="o") for colour in palette.values()], list(palette))
+
+
+def _legend_right(ax, handles, labels):
+    """The legend beside the axes (the constrained layout makes room for it, under the subtitle)."""
     if handles:
-        fig.legend(handles, labels, loc="outside right upper", frameon=False)
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1))
 
 
-def _paper_relative(ax, paper, level, treatments=FIGURE2_TREATMENTS):
-    """The paper's means minus its base, drawn from our base `level` as faint dashed lines (its base as
-    that level across all n): the paper's shape on our scale. True if any was drawn."""
-    paper_base = _rows(paper, "random", "base")
-    if paper_base.empty:
-        return False
-    drawn = False
-    for treatment in treatments:
-        rows = _rows(paper, "random", treatment)
-        if rows.empty:
-            continue
-        relative = level + rows["mean"] - paper_base["mean"].iloc[0]
-        if treatment == "base":
-            ax.axhline(level, color=STYLE[treatment]["color"], **PAPER_LINE)
-        else:
-            ax.plot(rows["n"], relative, color=STYLE[treatment]["color"], **PAPER_LINE)
-        drawn = True
-    return drawn
+def _legend_below(ax, handles, labels, columns=2):
+    """The legend under the axes' x label, in columns."""
+    if handles:
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=columns)
+
+
+@contextmanager
+def fixed_jitter():
+    """seaborn's strip plots jitter with NumPy's global generator: seeded here (and restored after), so a
+    rerun draws the same figure and writes the same PDF."""
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _means(ax, data, x, y, hue, order, palette, markers=True, **kwargs):
+    """seaborn's line of each hue level's mean with its 95% t interval over the rows (the units)."""
+    sns.lineplot(data=data, x=x, y=y, hue=hue, hue_order=order, style=hue, style_order=order, palette=palette,
+                 markers=markers, dashes=False, errorbar=analysis.t_interval, err_kws=BAND, ax=ax, **kwargs)
+
+
+# ---- Figure 2 ----------------------------------------------------------------------------------------
+
+
+def _net_names(target):
+    """treatment -> its net's name for target half `target` (BnA is the transfer to A)."""
+    return {t: STYLE[t]["net"].format(T=target or "B", S=_other(target or "B")) for t in FIGURE2_TREATMENTS}
 
 
 def figure2_top(nets, paper=None, context=None):
     """One marker per trained net of the random splits, x = n (treatments side by side, jittered), one
-    panel per target half, each net named as in the paper for its half (BnA is the transfer to A)."""
+    panel per target half, each net named as in the paper for its half."""
     nets = _full_data(nets, "random")
+    nets = nets[nets["treatment"].isin(FIGURE2_TREATMENTS)]
     targets = sorted(nets.loc[nets["treatment"] != "base", "target"].unique()) or [""]
-    rng = np.random.default_rng(0)  # fixed jitter: the same figure on every run
-    with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(5 + 4 * len(targets), 4.8), layout="constrained")
+    with style():
+        fig = Figure(figsize=(1.5 + 4.5 * len(targets), 5.4), layout="constrained")
         axes = fig.subplots(1, len(targets), sharey=True, squeeze=False)[0]
-        paper_drawn = False
         for ax, target in zip(axes, targets):
             half = nets[nets["target"] == target]
-            for treatment in FIGURE2_TREATMENTS:
-                rows = half[half["treatment"] == treatment]
-                if len(rows):
-                    label = STYLE[treatment]["net"].format(T=target or "B", S=_other(target or "B"))
-                    jitter = rng.uniform(-JITTER, JITTER, len(rows))
-                    _scatter(ax, rows["n"] + STYLE[treatment]["offset"] + jitter, rows["top1"], treatment,
-                             label=label)
-            bases = half.loc[half["treatment"] == "base", "top1"]
-            if paper is not None and len(bases):
-                paper_drawn |= _paper_relative(ax, paper, bases.mean())
+            _layer_axes(ax)
             if half.empty:
                 not_run(ax, "random-split nets")
-            else:
-                ax.set_title(f"target half {target} of each random split" if target else "random splits")
-                ax.legend(loc="lower left", frameon=False, fontsize=8)
-            _layer_axes(ax)
-        if paper_drawn:
-            fig.legend([Line2D([], [], color="grey", **PAPER_LINE)], [PAPER_LABEL], loc="outside lower center",
-                       frameon=False)
-        _titled(fig, nets, context)
+                continue
+            _net_markers(ax, half, _net_names(target), paper)
+            ax.set_title(f"target half {target} of each random split" if target else "random splits")
+        titled(fig, context, f"one marker per net, {cluster_count(nets)} clusters (random split x seed)")
     return fig
 
 
-def _mean_line(ax, rows, base, treatment, sem, label):
-    """Means of one treatment from the base level at n = 0, with a +-sem band (none for one unit)."""
-    look = STYLE[treatment]
-    ax.plot([0, *rows["n"]], [base, *rows["mean"]], color=look["color"], marker=look["marker"],
-            markerfacecolor=look["face"], markersize=5, linewidth=2, label=label)
-    ax.fill_between(rows["n"], rows["mean"] - sem, rows["mean"] + sem, color=look["color"], alpha=0.15, linewidth=0)
+def _net_markers(ax, half, names, paper):
+    """The nets of one target half as seaborn's dodged strip plot, its legend under the panel; the paper's
+    means relative to this half's base level if given."""
+    present = [t for t in FIGURE2_TREATMENTS if (half["treatment"] == t).any()]
+    half = half.assign(net_name=half["treatment"].map(names))
+    order = [names[t] for t in present]
+    with fixed_jitter():
+        sns.stripplot(data=half, x="n", y="top1", hue="net_name", hue_order=order, native_scale=True, dodge=True,
+                      jitter=JITTER, size=5, palette={names[t]: STYLE[t]["color"] for t in present}, ax=ax)
+    _layer_axes(ax)  # the strip plot labels its axes with the column names
+    handles, labels = _take_legend(ax)
+    bases = half.loc[half["treatment"] == "base", "top1"]
+    if paper is not None and len(bases) and _paper_relative(ax, paper, bases.mean()):
+        handles, labels = [*handles, Line2D([], [], color="grey", **PAPER_LINE)], [*labels, PAPER_LABEL]
+    _legend_below(ax, handles, labels)
 
 
-# treatment -> its effect against the base net (figure 2's bands show the spread of that difference)
+def _paper_relative(ax, paper, level):
+    """The paper's means minus its base, drawn from our base `level` as dashed lines: its shape on our
+    scale. True if any was drawn."""
+    rows = paper[(paper["split_kind"] == "random") & (paper["target"] == "")]
+    base = rows.loc[rows["treatment"] == "base", "mean"]
+    rows = rows[rows["treatment"].isin(FIGURE2_TREATMENTS[1:])]
+    if base.empty or rows.empty:
+        return False
+    ax.axhline(level, color=STYLE["base"]["color"], **PAPER_LINE)
+    sns.lineplot(data=rows.assign(relative=level + rows["mean"] - base.iloc[0]), x="n", y="relative",
+                 hue="treatment", palette={t: STYLE[t]["color"] for t in STYLE}, errorbar=None, legend=False,
+                 ax=ax, **PAPER_LINE)
+    return True
+
+
+# treatment -> its effect against the base net of its unit (analysis.EFFECTS)
 AGAINST_BASE = {a: effect for effect, (a, b) in analysis.EFFECTS.items() if b == "base"}
 
-
-def _band(effects, rows, treatment):
-    """The sem of the treatment's paired difference from its base net, per n (NaN: no band, also for a
-    treatment without an effect against the base)."""
-    if treatment not in AGAINST_BASE:
-        return np.full(len(rows), np.nan)
-    paired = _effect_curve(effects, AGAINST_BASE[treatment], "random")["sem"]
-    return rows["n"].map(paired).to_numpy(dtype=float)
-
-
-# finding -> (lower curve, upper curve, text position in axes fraction, hatch, label); the region
-# between the two curves is shaded and labelled with an arrow when the run reproduces the finding
+# finding -> (lower curve, upper curve, hatch, label): the region between two treatments' mean differences
+# from the base (the base itself at 0) is shaded and numbered where the run reproduces the finding
 REGIONS = {
-    "2": ("selffer", "base", (0.03, 0.13), "//", "2: performance drop due to\nfragile co-adaptation"),
-    "4": ("transfer", "selffer", (0.03, 0.02), "\\\\",
-          "4: performance drop due to\nrepresentation specificity"),
-    "3": ("selffer", "selffer_ft", (0.03, 0.89), None, "3: fine-tuning recovers co-adapted interactions"),
-    "5": ("selffer_ft", "transfer_ft", (0.03, 0.98), None, "5: transfer + fine-tuning improves generalization"),
+    "2": ("selffer", "base", "//", "performance drop due to fragile co-adaptation"),
+    "3": ("selffer", "selffer_ft", None, "fine-tuning recovers co-adapted interactions"),
+    "4": ("transfer", "selffer", "\\\\", "performance drop due to representation specificity"),
+    "5": ("selffer_ft", "transfer_ft", None, "transfer + fine-tuning improves generalization"),
 }
 
 
 def _outcomes(findings):
-    """finding -> (outcome, why) of the first data set's rows (a run has one)."""
+    """finding -> outcome of the first data set's rows (a run has one)."""
     if findings is None or findings.empty:
         return {}
     rows = findings[findings["dataset"] == findings["dataset"].iloc[0]]
-    return {r.finding: (r.outcome, r.why) for r in rows.itertuples()}
+    return {str(r.finding): r.outcome for r in rows.itertuples()}
 
 
-def _shade_regions(ax, means, outcomes):
-    """Shade and label the region between two treatments' means (treatment -> Series by n) for each
-    reproduced finding; return the findings left unlabelled, with their outcome."""
-    unlabelled = []
-    for finding, (lower, upper, text_at, hatch, label) in REGIONS.items():
-        outcome = outcomes.get(finding, ("not run", ""))[0]
-        if lower not in means or upper not in means:
-            continue
-        n = means[lower].index.intersection(means[upper].index)
-        low, high = means[lower][n], means[upper][n]
-        if outcome != "reproduced" or n.empty or (high - low).max() <= 0:
-            unlabelled.append(f"{finding}: {outcome}")
-            continue
-        colour = STYLE["transfer" if finding in ("4", "5") else "selffer"]["color"]
-        ax.fill_between(n, low, high, where=low <= high, interpolate=True,
-                        color=colour, alpha=0.08, hatch=hatch, linewidth=0)
-        widest = (high - low).idxmax()
-        ax.annotate(label, xy=(widest, (low[widest] + high[widest]) / 2), xytext=text_at,
-                    textcoords="axes fraction", fontsize=9, va="top" if text_at[1] > 0.5 else "bottom",
-                    color=colour, arrowprops=dict(arrowstyle="->", color=colour, lw=0.8))
-    return unlabelled
+def differences_from_base(nets, split_kind="random", treatments=FIGURE2_TREATMENTS) -> pd.DataFrame:
+    """Each cluster's top-1 of a treatment minus its base net's (effects.csv's samples, target "": the
+    directions pooled), with the treatment's name: the rows figure 2's bottom draws."""
+    samples = analysis.effect_samples(analysis.unit_effects(nets))
+    treatment = {effect: t for t, effect in AGAINST_BASE.items() if t in treatments}
+    rows = samples[(samples["split_kind"] == split_kind) & (samples["target"] == "")
+                   & samples["effect"].isin(treatment)]
+    return rows.assign(treatment=rows["effect"].map(treatment))
 
 
-def figure2_bottom(per_layer, effects, findings=None, paper=None, nets=None, context=None):
-    """Mean top-1 per treatment and n (random splits, both directions pooled), the regions between them
-    labelled with the paper's findings 2-5 that this run reproduces (the others listed as not
-    reproduced or undetermined). Bands: +-sem of each treatment's paired difference from the base.
-    Where `nets` shows both directions, each line is named by the nets of both halves it pools."""
-    base = _rows(per_layer, "random", "base")
-    pooled = nets is not None and _full_data(nets, "random").query("treatment != 'base'")["target"].nunique() > 1
-    labels = {t: STYLE[t]["pooled"] if pooled else STYLE[t]["label"] for t in FIGURE2_TREATMENTS}
-    with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(8.5 if pooled else 8, 5), layout="constrained")
+def _pooled(nets) -> bool:
+    """Whether the random splits' nets target both halves (figure 2's lines then pool both directions)."""
+    grid = _full_data(nets, "random")
+    return grid.loc[grid["treatment"] != "base", "target"].nunique() > 1
+
+
+def figure2_bottom(nets, findings=None, paper_effects=None, context=None):
+    """Each treatment's top-1 minus its base net's per n (random splits, both directions pooled), with the
+    95% t interval of that difference over clusters; the regions between them numbered with the paper's
+    findings 2-5 that this run reproduces, the others listed with their outcome."""
+    rows = differences_from_base(nets)
+    labels = {t: STYLE[t]["pooled"] if _pooled(nets) else STYLE[t]["label"] for t in FIGURE2_TREATMENTS}
+    with style():
+        fig = Figure(figsize=(10, 6.5), layout="constrained")
         ax = fig.add_subplot()
-        paper_drawn = False
-        if base.empty:
-            not_run(ax, "random-split base nets")
+        handles, names = [], []
+        if rows.empty:
+            not_run(ax, "random-split transfer grid")
         else:
-            level = base["mean"].iloc[0]
-            paper_drawn = paper is not None and _paper_relative(ax, paper, level)
-            _scatter(ax, [0], [level], "base", label=labels["base"])
-            means = {}
-            for treatment in FIGURE2_TREATMENTS[1:]:
-                rows = _rows(per_layer, "random", treatment)
-                if len(rows):
-                    _mean_line(ax, rows, level, treatment, _band(effects, rows, treatment), labels[treatment])
-                    means[treatment] = rows.set_index("n")["mean"]
-            layers = sorted(set().union(*(m.index for m in means.values())))
-            means["base"] = pd.Series(level, index=layers)
-            ax.axhline(level, color="black", linestyle=":", linewidth=1)
-            unlabelled = _shade_regions(ax, means, _outcomes(findings))
-            if unlabelled:
-                ax.text(0.99, 0.02, "not labelled (findings.csv):\n" + "\n".join(sorted(unlabelled)),
-                        transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="dimgrey")
-            _pad_for_labels(ax)
-        _layer_axes(ax)
-        _legend(fig, ax, paper_drawn)
-        if nets is not None:
-            _titled(fig, nets, context)
+            order = [labels[t] for t in FIGURE2_TREATMENTS if (rows["treatment"] == t).any()]
+            _means(ax, rows.assign(label=rows["treatment"].map(labels)), "n", "diff", "label", order,
+                   {labels[t]: STYLE[t]["color"] for t in STYLE if t in labels},
+                   {labels[t]: STYLE[t]["marker"] for t in STYLE if t in labels})
+            handles, names = _take_legend(ax)
+            base = ax.axhline(0, color="black", linestyle=":", linewidth=1)
+            handles, names = [base, *handles], [f"{labels['base']}: 0 by definition", *names]
+            if paper_effects is not None and _paper_differences(ax, paper_effects):
+                handles, names = [*handles, Line2D([], [], color="grey", **PAPER_LINE)], [*names, PAPER_LABEL]
+            region_handles, region_names = _regions(ax, rows.groupby(["treatment", "n"])["diff"].mean(),
+                                                    _outcomes(findings))
+            handles, names = handles + region_handles, names + region_names
+        _layer_axes(ax, f"Top-1 minus its base net's ({INTERVAL})")
+        _legend_below(ax, handles, names)
+        titled(fig, context, f"{INTERVAL} over {cluster_count(rows)} clusters (random split x seed, halves averaged)")
     return fig
 
 
-def _pad_for_labels(ax):
-    """Free the top and bottom of the axes for the region labels, whatever the accuracy scale."""
-    low, high = ax.get_ylim()
-    span = high - low
-    ax.set_ylim(low - 0.55 * span, high + 0.35 * span)
+def _paper_differences(ax, paper_effects, effects=None):
+    """The paper's mean differences from its base (random splits, pooled), dashed. True if drawn."""
+    effects = effects or {effect: STYLE[t]["color"] for t, effect in AGAINST_BASE.items() if t in STYLE}
+    rows = paper_effects[(paper_effects["split_kind"] == "random") & (paper_effects["target"] == "")
+                         & paper_effects["effect"].isin(effects)]
+    if rows.empty:
+        return False
+    sns.lineplot(data=rows, x="n", y="mean", hue="effect", palette=effects, errorbar=None, legend=False, ax=ax,
+                 **PAPER_LINE)
+    return True
 
 
-def figure3(nets, per_layer, effects, findings=None, paper_effects=None, context=None):
+def _regions(ax, means, outcomes):
+    """Shade and number the region between two treatments' mean differences (means: Series by treatment
+    and n; the base is 0) for each reproduced finding, each number at a different n; return the legend's
+    entries: one per finding figure 2 shows, with its outcome."""
+    handles, names, used = [], [], set()
+    for finding, (lower, upper, hatch, label) in REGIONS.items():
+        outcome = outcomes.get(finding, "not run")
+        low, high = _curve(means, lower), _curve(means, upper)
+        n = low.index.intersection(high.index)
+        low, high = low[n], high[n]
+        colour = STYLE["transfer" if finding in ("4", "5") else "selffer"]["color"]
+        if outcome == "reproduced" and len(n) and (high - low).max() > 0:
+            ax.fill_between(n, low, high, where=low <= high, interpolate=True, color=colour, alpha=0.1,
+                            hatch=hatch, linewidth=0)
+            at = (high - low)[[k for k in n if k not in used] or list(n)].idxmax()
+            used.add(at)
+            ax.text(at, (low[at] + high[at]) / 2, finding, color=colour, ha="center", va="center",
+                    fontweight="bold", bbox=dict(boxstyle="circle,pad=0.15", facecolor="white", edgecolor=colour))
+            handles.append(Patch(facecolor=colour, alpha=0.3, hatch=hatch, edgecolor=colour))
+            names.append(f"finding {finding}, reproduced: {label}")
+        else:
+            handles.append(Patch(facecolor="none", edgecolor="none"))
+            names.append(f"finding {finding}: {outcome}")
+    return handles, names
+
+
+def _curve(means, treatment) -> pd.Series:
+    """A treatment's mean difference from the base by n (the base: 0 at every n drawn)."""
+    if treatment == "base":
+        return pd.Series(0.0, index=sorted(set(means.index.get_level_values("n"))))
+    return means[treatment] if treatment in means.index.get_level_values("treatment") else pd.Series(dtype=float)
+
+
+# ---- Figure 3 ----------------------------------------------------------------------------------------
+
+
+def figure3(nets, findings=None, paper_effects=None, context=None):
     """Top left: transfer between the halves of a dissimilar split, per target half (named as in the
-    config); top right: random frozen layers; bottom: each treatment's top-1 minus its own base, from
-    effects.csv. Panels without data say "not run"."""
-    with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(11, 8.5), layout="constrained")
+    config); top right: random frozen layers; bottom: each treatment's top-1 minus its own base. Panels
+    without data say "not run"."""
+    with style():
+        fig = Figure(figsize=(12, 9), layout="constrained")
         grid = fig.add_gridspec(2, 2)
-        _dissimilar_panel(fig.add_subplot(grid[0, 0]), nets, per_layer, context)
-        _random_frozen_panel(fig.add_subplot(grid[0, 1]), nets, per_layer)
-        _differences_panel(fig.add_subplot(grid[1, :]), effects, findings, paper_effects)
-        _titled(fig, nets, context)
+        _dissimilar_panel(fig.add_subplot(grid[0, 0]), nets, context)
+        _random_frozen_panel(fig.add_subplot(grid[0, 1]), nets)
+        _differences_panel(fig.add_subplot(grid[1, :]), nets, findings, paper_effects)
+        titled(fig, context, f"{INTERVAL} over clusters (split x seed)")
     return fig
-
-
-def _jittered(rows, rng):
-    return rows["n"] + rng.uniform(-JITTER, JITTER, len(rows))
 
 
 def half_name(context, split, half):
@@ -305,145 +345,137 @@ def half_name(context, split, half):
     return ((context or {}).get("halves", {}).get(split, {}).get(half)) or f"half {half}"
 
 
-def _dissimilar_panel(ax, nets, per_layer, context):
+def _dissimilar_panel(ax, nets, context):
+    """The first dissimilar split's base and transfer nets per direction, and their means over seeds."""
     dissimilar = _full_data(nets, "dissimilar")
     splits = sorted(dissimilar["split"].unique())
-    split = splits[0] if splits else None
-    explicit = dissimilar[dissimilar["split"] == split]
-    targets = sorted(explicit.loc[explicit["treatment"] == "transfer", "target"].unique())
-    rng = np.random.default_rng(0)
-    for colour, target in zip(DIRECTION_COLOURS, targets):
-        bases = explicit[(explicit["treatment"] == "base") & (explicit["target"] == target)]
-        transfers = explicit[(explicit["treatment"] == "transfer") & (explicit["target"] == target)]
-        ax.scatter(_jittered(bases, rng), bases["top1"], marker="o", facecolors="white", edgecolors=colour,
-                   zorder=3)
-        name, source = half_name(context, split, target), half_name(context, split, _other(target))
-        ax.scatter(_jittered(transfers, rng), transfers["top1"], marker="D", color=colour, s=25, zorder=3,
-                   label=f"to {name} from {source} (its base at n = 0)")
-        means = _rows(per_layer, "dissimilar", "transfer", target, split)
-        base_mean = _rows(per_layer, "dissimilar", "base", target, split)["mean"]
-        ax.plot([*[0] * len(base_mean), *means["n"]], [*base_mean, *means["mean"]], color=colour, alpha=0.7)
-    if targets:
-        ax.legend(loc="lower left", frameon=False, fontsize=7)
-        ax.set_title(f"Dissimilar halves ({split})" + (f"; also {', '.join(splits[1:])} in the tables"
-                                                        if len(splits) > 1 else ""))
-    else:
+    rows = dissimilar[(dissimilar["split"] == (splits[0] if splits else None))
+                      & dissimilar["treatment"].isin(["base", "transfer"])]
+    targets = sorted(rows.loc[rows["treatment"] == "transfer", "target"].unique())
+    rows = rows[rows["target"].isin(targets)]
+    _layer_axes(ax, xlabel=XLABEL_SHORT)
+    if not targets:
         not_run(ax, "a split marked dissimilar")
         ax.set_title("Dissimilar halves")
-    _layer_axes(ax)
+        return
+    directions = {t: f"to {half_name(context, splits[0], t)} from {half_name(context, splits[0], _other(t))}"
+                  for t in targets}
+    rows = rows.assign(direction=rows["target"].map(directions))
+    order, palette = list(directions.values()), dict(zip(directions.values(), DIRECTION_COLOURS))
+    with fixed_jitter():
+        sns.stripplot(data=rows, x="n", y="top1", hue="direction", hue_order=order, palette=palette,
+                      native_scale=True, jitter=JITTER, size=4, alpha=0.6, legend=False, ax=ax)
+    _means(ax, rows, "n", "top1", "direction", order, palette)
+    _layer_axes(ax, xlabel=XLABEL_SHORT)
+    sns.move_legend(ax, "lower left", title="its base at n = 0", fontsize=8, title_fontsize=8)
+    also = f"; also {', '.join(splits[1:])} in the tables" if len(splits) > 1 else ""
+    ax.set_title(f"Dissimilar halves ({splits[0]}){also}")
 
 
-def _random_frozen_panel(ax, nets, per_layer):
-    """Each random-frozen net and the base net of its own half (nets.csv); the lines are per_layer.csv's
-    means on the random splits or the whole task, whichever ran the controls."""
+def _random_frozen_panel(ax, nets):
+    """Each random-frozen net and the base net of its own half, and their means over clusters (random
+    splits or the whole task, whichever ran the controls)."""
     full = _full_data(nets)
     frozen = full[full["treatment"] == "random_frozen"]
-    units = frozen[[c for c in ("split", "seed", "target") if c in frozen]].drop_duplicates()
-    bases = full[full["treatment"] == "base"].merge(units)  # the base net of each frozen net's own half
+    _layer_axes(ax, xlabel=XLABEL_SHORT)
+    ax.set_title("Random frozen first n layers")
     if frozen.empty:
         not_run(ax, "random frozen layers")
-    else:
-        rng = np.random.default_rng(0)
-        _scatter(ax, _jittered(bases, rng), bases["top1"], "base", label="base of the same half")
-        _scatter(ax, _jittered(frozen, rng), frozen["top1"], "random_frozen")
-        for kind in ("random", "unsplit"):
-            means, base = _rows(per_layer, kind, "random_frozen"), _rows(per_layer, kind, "base")["mean"]
-            if len(means):
-                ax.plot([*[0] * len(base), *means["n"]], [*base, *means["mean"]],
-                        color=STYLE["random_frozen"]["color"], alpha=0.7)
-        ax.legend(loc="lower left", frameon=False)
-    ax.set_title("Random frozen first n layers")
-    _layer_axes(ax)
+        return
+    units = frozen[["split", "seed", "target"]].drop_duplicates()
+    rows = pd.concat([full[full["treatment"] == "base"].merge(units), frozen])  # each frozen net's own base
+    rows = rows.assign(what=rows["treatment"].map({"base": "base of the same half", "random_frozen": "one net"}))
+    with fixed_jitter():
+        sns.stripplot(data=rows, x="n", y="top1", hue="what", palette={"base of the same half": "black",
+                      "one net": STYLE["random_frozen"]["color"]}, native_scale=True, jitter=JITTER, size=4,
+                      alpha=0.6, ax=ax)
+    means = analysis.per_layer_units(rows)
+    means = means[means["split_kind"].isin(["random", "unsplit"])].assign(what="mean over clusters")
+    _means(ax, means, "n", "top1", "what", ["mean over clusters"], {"mean over clusters": STYLE["random_frozen"]["color"]})
+    _layer_axes(ax, xlabel=XLABEL_SHORT)
+    sns.move_legend(ax, "lower left", title=None)
 
 
-def _effect_curve(effects, effect, split_kind):
-    """An effect's mean and sem per n over the directions pooled (target ""), for one split kind."""
-    rows = effects[(effects["effect"] == effect) & (effects["target"] == "")
-                   & (effects["split_kind"] == split_kind)]
-    return rows.groupby("n")[["mean", "sem"]].first()
-
-
-# effect, split_kind, label, colour, marker (random_frozen: whichever kind ran it)
+# effect, split kinds, label, colour, marker of the differences panel (random_frozen: whichever kind ran it)
 DIFFERENCE_CURVES = [
-    ("transfer_drop", "random", "transfer AnB - baseB (random halves)", STYLE["transfer"]["color"], "D"),
-    ("transfer_drop", "dissimilar", "transfer - base, dissimilar halves (both directions)",
-     DIRECTION_COLOURS[0], "D"),
+    ("transfer_drop", ("random",), "transfer AnB - baseB (random halves)", STYLE["transfer"]["color"], "D"),
+    ("transfer_drop", ("dissimilar",), "transfer - base, dissimilar halves (both directions)", DISSIMILAR_POOLED,
+     "^"),
     ("random_frozen_drop", ("random", "unsplit"), "random frozen - its base", STYLE["random_frozen"]["color"], "s"),
 ]
 
 
-def _differences_panel(ax, effects, findings, paper_effects):
-    drawn = paper_drawn = False
-    for effect, kinds, label, colour, marker in DIFFERENCE_CURVES:
-        for kind in (kinds,) if isinstance(kinds, str) else kinds:
-            curve = _effect_curve(effects, effect, kind)
-            if len(curve):
-                ax.plot([0, *curve.index], [0, *curve["mean"]], color=colour, marker=marker, markersize=5,
-                        linewidth=2, label=label)
-                ax.fill_between(curve.index, curve["mean"] - curve["sem"], curve["mean"] + curve["sem"],
-                                color=colour, alpha=0.15, linewidth=0)
-                drawn = True
-            theirs = _effect_curve(paper_effects, effect, kind) if paper_effects is not None else []
-            if len(theirs):
-                ax.plot([0, *theirs.index], [0, *theirs["mean"]], color=colour, **PAPER_LINE)
-                paper_drawn = True
-    if not drawn:
-        not_run(ax, "all treatments")
+def _differences_panel(ax, nets, findings, paper_effects):
+    samples = analysis.effect_samples(analysis.unit_effects(nets))
+    samples = samples[samples["target"] == ""]
+    curves = [samples[(samples["effect"] == effect) & samples["split_kind"].isin(kinds)].assign(curve=label)
+              for effect, kinds, label, _, _ in DIFFERENCE_CURVES]
+    rows = pd.concat(curves, ignore_index=True)
+    _layer_axes(ax, f"Top-1 minus its base net's ({INTERVAL})")
     ax.axhline(0, color="black", linewidth=0.8)
-    handles, labels = ax.get_legend_handles_labels()
-    if paper_drawn:
-        handles.append(Line2D([], [], color="grey", **PAPER_LINE))
-        labels.append("paper (ImageNet)")
-    if handles:
-        ax.legend(handles, labels, loc="lower left", frameon=False)
+    if rows.empty:
+        not_run(ax, "all treatments")
+    else:
+        order = [c[2] for c in DIFFERENCE_CURVES if (rows["curve"] == c[2]).any()]
+        _means(ax, rows, "n", "diff", "curve", order, {c[2]: c[3] for c in DIFFERENCE_CURVES},
+               {c[2]: c[4] for c in DIFFERENCE_CURVES})
+        _layer_axes(ax, f"Top-1 minus its base net's ({INTERVAL})")
+        handles, labels = _take_legend(ax)
+        if paper_effects is not None and _paper_differences(
+                ax, paper_effects, {"transfer_drop": STYLE["transfer"]["color"],
+                                    "random_frozen_drop": STYLE["random_frozen"]["color"]}):
+            handles, labels = [*handles, Line2D([], [], color="grey", **PAPER_LINE)], [*labels, PAPER_LABEL]
+        _legend_right(ax, handles, labels)
     outcomes = _outcomes(findings)
-    said = [f"{f}: {outcomes[f][0]}" for f in sorted(outcomes) if f.startswith(("4.2", "4.3"))]
-    ax.set_title("Top-1 relative to each net's own base, mean +- s.e. over units"
-                 + (f"  [findings.csv: {'; '.join(said)}]" if said else ""))
-    _layer_axes(ax, "Relative top-1 accuracy (higher is better)")
+    said = [f"{f}: {outcomes[f]}" for f in sorted(outcomes) if f.startswith(("4.2", "4.3"))]
+    ax.set_title("Top-1 relative to each net's own base" + (f" (findings {'; '.join(said)})" if said else ""))
 
 
-def reduced_data_curve(nets, reduced, per_layer, paper=None, context=None):
-    """Top-1 of base nets trained on fewer images per class: each net (nets.csv rows with
-    images_per_class set), and per split group the mean +- sem (reduced_data.csv) and the level of its
-    base nets trained on all images (per_layer.csv)."""
+# ---- the reduced-data curve --------------------------------------------------------------------------
+
+
+def reduced_data_curve(nets, paper=None, context=None):
+    """Top-1 of base nets trained on fewer images per class: each net, and per split group the mean and
+    95% t interval over clusters and the level of its base nets trained on all images."""
     points = nets[nets["images_per_class"].notna() & nets["top1"].notna()]
-    with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(7, 4.5), layout="constrained")
+    units = analysis.reduced_data_units(nets)
+    with style():
+        fig = Figure(figsize=(8, 4.5), layout="constrained")
         ax = fig.add_subplot()
         if points.empty:
             not_run(ax, "reduced-data nets")
         else:
-            ax.scatter(points["images_per_class"], points["top1"], color="grey", s=15, label="one net")
-            _reduced_means(ax, reduced, per_layer)
+            sns.scatterplot(data=points, x="images_per_class", y="top1", color="grey", s=18, label="one net", ax=ax)
+            _reduced_means(ax, units, nets)
         theirs = paper[paper["images_per_class"].notna()] if paper is not None else []
         if len(theirs):
-            means = theirs.groupby("images_per_class")["top1"].mean()
-            ax.plot(means.index, means, color="grey", marker="o", label="paper (ImageNet), 1000 classes",
-                    **PAPER_LINE)
+            sns.lineplot(data=theirs, x="images_per_class", y="top1", color="grey", marker="o", errorbar=None,
+                         label="Yosinski et al. 2014 (ImageNet), 1000 classes", ax=ax, **PAPER_LINE)
         if len(points) or len(theirs):
             ax.set_xscale("log")
-        _legend(fig, ax, paper_drawn=False)  # the paper's line carries its own label here
+        _legend_right(ax, *_take_legend(ax))
         ax.set_xlabel("Training images per class (log scale)")
-        ax.set_ylabel(YLABEL)
-        _titled(fig, nets, context)
+        ax.set_ylabel(f"{YLABEL} ({INTERVAL})")
+        titled(fig, context, f"{INTERVAL} over {cluster_count(units)} clusters (split x seed) per point")
     return fig
 
 
-def _reduced_means(ax, reduced, per_layer):
-    """One mean line with a +-sem band (none for one net) per split group of reduced_data.csv, and the
-    full-data base level of the same group from per_layer.csv."""
-    groups = list(reduced.groupby(["split_kind", "split", "target"], sort=True))
-    for (kind, split, target), rows in groups:
-        rows = rows.sort_values("images_per_class")
-        where = "" if len(groups) == 1 else f", {split}" + (f" half {target}" if target else "")
-        ax.plot(rows["images_per_class"], rows["mean"], color="black", marker="o", markerfacecolor="white",
-                label="mean over seeds" + where)
-        ax.fill_between(rows["images_per_class"], rows["mean"] - rows["sem"], rows["mean"] + rows["sem"],
-                        color="black", alpha=0.12, linewidth=0)
-        base = _rows(per_layer, kind, "base", target, split)
+def _reduced_means(ax, units, nets):
+    """One mean line with its interval per split group, and the full-data base level of the same group."""
+    groups = units.assign(group=units["group"] + np.where(units["target"] != "", " half " + units["target"], ""))
+    several = groups["group"].nunique() > 1
+    groups = groups.assign(line=("mean, " + groups["group"]) if several else "mean")
+    palette = dict(zip(sorted(groups["line"].unique()), sns.color_palette("dark", groups["line"].nunique())))
+    _means(ax, groups, "images_per_class", "top1", "line", sorted(palette), palette, markers=False,
+           marker="o", markerfacecolor="white")
+    full = analysis.per_layer_units(nets)
+    for line, colour in palette.items():
+        group = groups.loc[groups["line"] == line].iloc[0]
+        base = full[(full["treatment"] == "base") & (full["group"] == group["group"].split(" half ")[0])
+                    & (full["target"] == group["target"])]
         if len(base):
-            ax.axhline(base["mean"].iloc[0], color="black", linestyle=":", label="base, full training set" + where)
+            ax.axhline(base["top1"].mean(), color=colour, linestyle=":",
+                       label="base, full training set" + (f", {group['group']}" if several else ""))
 
 
 def paper_effects() -> pd.DataFrame:
@@ -452,24 +484,22 @@ def paper_effects() -> pd.DataFrame:
 
 
 # figure name -> how to draw it from nets.csv, the tables the summarize command wrote (name -> table, see
-# analysis.SUMMARY_TABLES), the paper's values (paper=True) and the subtitle's context
+# analysis.SUMMARY_TABLES: the figures read findings.csv), the paper's values (paper=True) and the context
 FIGURES = {
     "figure2_top": lambda nets, tables, paper, context: figure2_top(
         nets, analysis.paper_per_layer() if paper else None, context),
     "figure2_bottom": lambda nets, tables, paper, context: figure2_bottom(
-        tables["per_layer"], tables["effects"], tables["findings"], analysis.paper_per_layer() if paper else None,
-        nets, context),
+        nets, tables["findings"], paper_effects() if paper else None, context),
     "figure3": lambda nets, tables, paper, context: figure3(
-        nets, tables["per_layer"], tables["effects"], tables["findings"], paper_effects() if paper else None,
-        context),
+        nets, tables["findings"], paper_effects() if paper else None, context),
     "reduced_data": lambda nets, tables, paper, context: reduced_data_curve(
-        nets, tables["reduced_data"], tables["per_layer"], analysis.paper_nets() if paper else None, context),
+        nets, analysis.paper_nets() if paper else None, context),
 }
 
 
 def draw(name, nets, tables, context=None, paper=False) -> Figure:
-    """The named figure (see FIGURES) from nets.csv and the tables the summarize command wrote, never
-    recomputed; paper=True draws the paper's ImageNet values faintly beside ours."""
+    """The named figure (see FIGURES) from nets.csv and findings.csv; paper=True draws the paper's ImageNet
+    values dashed beside ours."""
     if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}: expected one of {', '.join(FIGURES)}")
     return FIGURES[name](nets, tables, paper, context)
