@@ -108,7 +108,8 @@ def test_the_run_says_its_summary_only_while_its_findings_are_newer_than_its_net
     assert summary.end_of_run_lines(run, []) == [
         f"No summary: {run.table('findings')}: written before findings showed the bound their test used (no "
         "confidence); rewrite it: snakemake --forcerun summarize_layers (with the run's config options)"]
-    os.utime(metrics[0])  # retrained after the tables were written
+    retrained = os.stat(run.table("findings")).st_mtime_ns + 1_000_000_000  # set, not the clock's: mtimes are coarse
+    os.utime(metrics[0], ns=(retrained, retrained))  # retrained after the tables were written
     assert summary.end_of_run_lines(run, []) == []
 
 
@@ -161,3 +162,15 @@ def test_a_command_wider_than_a_line_is_broken_where_a_shell_still_reads_it_as_o
     lines = summary.command_lines("Report", command)
     assert lines[0] == "Report:" and all(len(line) <= summary.WIDTH for line in lines), lines
     assert shlex.split("\n".join(lines[1:]).replace("\\\n", " ")) == shlex.split(command)
+
+
+def test_a_failed_job_without_a_log_to_read_says_so(tmp_path):
+    (tmp_path / "empty.log").write_text("\n")
+    jobs = [("collect_results", {}, [str(tmp_path / "missing.log")]), ("draw_figure", {"figure": "figure3"},
+                                                                       [str(tmp_path / "empty.log")])]
+    assert summary.failed_job_lines(jobs) == [
+        "2 jobs failed (each: its log's last line, then its log):",
+        "  collect_results:", "      (no log written: the job failed before its command ran)",
+        f"      log: {tmp_path / 'missing.log'}",
+        "  draw_figure (figure=figure3):", "      (its log is empty)", f"      log: {tmp_path / 'empty.log'}"]
+    assert summary.failed_job_lines([]) == []

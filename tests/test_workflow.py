@@ -310,3 +310,28 @@ def test_an_edited_command_reruns_its_rule_and_no_other(finished_run, tmp_path):
     assert edited != source
     cli.write_text(edited)
     assert set(_planned_from(copy, finished_run)) == {"summarize_layers", "draw_figure", "all"}
+
+
+@pytest.mark.slow
+def test_failed_nets_end_the_run_with_their_own_error_line_and_log(tmp_path):
+    """Snakemake's error block of a failed training job is its whole command, JSON --settings included; the
+    run's last words must be each failed job's own: its rule and net, its log's last line, its log's path.
+    (A real failure: a cached image file cut in half after the cache was made, on a tiny data set.)"""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"base": str(ROOT / "tests/smoke.yaml"), "train": {"epochs": 1}, "dataset": {
+        "kind": "synthetic", "synthetic": {"classes": 4, "train_per_class": 20, "val_per_class": 5,
+                                           "image_size": 16, "channels": 1, "seed": 0}}}))
+    run_snakemake(tmp_path, "--cores", "1", "results/tiny/splits/random0.tsv", config=config)
+    images = next((tmp_path / "results/cache").glob("*/train_images.npy"))
+    images.write_bytes(images.read_bytes()[:images.stat().st_size // 2])
+    nets = [f"results/tiny/nets/random0/seed0/{net}/metrics.json" for net in ("baseA", "baseB")]
+    result = run_snakemake(tmp_path, "--cores", "2", "--retries", "0", *nets, config=config, check=False)
+    assert result.returncode != 0
+    said = result.stderr[result.stderr.rindex("Error in rule"):]  # what follows Snakemake's last error block
+    ours = said[said.index("2 jobs failed"):said.index("Complete log(s):")]  # then Snakemake's last 4 lines
+    assert "--settings" not in ours and all(len(line) <= 110 for line in ours.splitlines()), ours
+    read = " ".join(line.strip() for line in ours.splitlines())  # the error lines are wrapped
+    for net in ("baseA", "baseB"):
+        assert (f"train_net (split=random0, seed=0, net={net}): error: {images.relative_to(tmp_path)} is truncated "
+                f"or corrupt (mmap length is greater than file size); delete it and rerun "
+                f"log: results/tiny/logs/train_net/random0/seed0/{net}.log") in read, ours

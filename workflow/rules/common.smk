@@ -68,4 +68,16 @@ def stop_warm_server():
 def print_run_summary():
     lines = summary.end_of_run_lines(PLAN, workflow.overwrite_configfiles)
     if lines:
+        # the config files that made the run, for `python -m transferability summary` to print
+        summary.record_report_command(PLAN.root, workflow.overwrite_configfiles)
+        print("\n".join(lines), file=sys.stderr)
+
+
+def print_failed_jobs():
+    """The run's last words after a failure: each failed job's own error line and log path (summary.py).
+    Snakemake hands onerror only its main log; the jobs that failed for good are its scheduler's."""
+    failed = getattr(getattr(workflow, "scheduler", None), "failed", ())
+    jobs = [(job.rule.name, dict(job.wildcards_dict), [str(path) for path in job.log]) for job in failed]
+    lines = summary.failed_job_lines(sorted(jobs, key=lambda job: (job[0], job[2])))
+    if lines:
         print("\n".join(lines), file=sys.stderr)

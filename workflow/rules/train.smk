@@ -69,3 +69,4 @@ onsuccess:
 
 onerror:
     stop_warm_server()
+    print_failed_jobs()

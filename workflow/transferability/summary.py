@@ -180,3 +180,28 @@ def end_of_run_lines(plan, configfiles) -> list[str]:
         return summary_lines(plan.root, report_command(plan.root, configfiles), outputs)
     except ValueError as error:  # a findings.csv of an older version: said, not a failed end of a run
         return [f"No summary: {error}"]
+
+
+def failed_job_lines(jobs) -> list[str]:
+    """What a failed run says last: for each job that failed for good, (rule, {wildcard: value}, log paths),
+    its rule and wildcards (a training job's net), its log's last line (the job's own error, `error: ...`
+    or a traceback's last line) and the log's path. Snakemake's error block above it shows the job's whole
+    command, a training job's JSON settings included, and its log only with --show-failed-logs."""
+    if not jobs:
+        return []
+    lines = [f"{len(jobs)} job{'s' if len(jobs) != 1 else ''} failed (each: its log's last line, then its log):"]
+    for rule, wildcards, logs in jobs:
+        named = ", ".join(f"{key}={value}" for key, value in wildcards.items())
+        lines.append(f"  {rule} ({named}):" if named else f"  {rule}:")
+        lines += wrapped(_last_line(logs[0]) if logs else "(this rule keeps no log)", "      ", "        ")
+        lines += [f"      log: {path}" for path in logs]
+    return lines
+
+
+def _last_line(log) -> str:
+    try:
+        with open(log, errors="replace") as f:
+            said = [line.strip() for line in f.readlines()[-50:] if line.strip()]
+    except FileNotFoundError:
+        return "(no log written: the job failed before its command ran)"
+    return said[-1] if said else "(its log is empty)"
