@@ -334,7 +334,7 @@ def test_a_commands_code_version_covers_its_cli_lines_and_the_modules_they_use(t
     assert version_after(("similarity.py", '"""', '"""Edited. ')) == before  # a module figure does not use
     assert version_after(("cli.py", "def summarize(args) -> None:", "def summarize(args) -> None:  # edited")) == before
     for edit in (("cli.py", "fig = plots.draw(args.name,", "fig = plots.draw(str(args.name),"),
-                 ("cli.py", 'FIGURE_TABLES = ("per_layer",', 'FIGURE_TABLES = ("per_layer", "x",'),
+                 ("cli.py", 'FIGURE_TABLES = ("findings",', 'FIGURE_TABLES = ("findings", "x",'),
                  ("tables.py", '"""', '"""Edited. '), ("analysis.py", '"""', '"""Edited. ')):
         assert version_after(edit) != before, edit
         before = plan.code_version("figure")

@@ -1,4 +1,5 @@
-# The paper's figures, from the tables summarize_layers wrote, as PNG (for the report) and PDF (for papers).
+# The paper's figures, drawn from nets.csv's per-cluster values and findings.csv, as PNG (for the report) and PDF
+# (for papers): each mean and interval is the one the tables report.
 # Each rule's params.code hashes the code of the command it runs (plan.code_version: its function in cli.py
 # and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
 
@@ -6,9 +7,6 @@
 rule draw_figure:
     input:
         nets=PLAN.table("nets"),
-        per_layer=PLAN.table("per_layer"),
-        effects=PLAN.table("effects"),
-        reduced_data=PLAN.table("reduced_data"),
         findings=PLAN.table("findings"),
     output:
         png=report(PLAN.figure("{figure}", "png"), category="Figures", caption="../report/figure.rst"),
@@ -24,8 +22,7 @@ rule draw_figure:
         dpi=config["plots"]["dpi"],
         context=PLAN.figure_context(),
     shell:
-        "python -m transferability figure {wildcards.figure} --nets {input.nets} --per-layer {input.per_layer} "
-        "--effects {input.effects} --reduced-data {input.reduced_data} --findings {input.findings} "
+        "python -m transferability figure {wildcards.figure} --nets {input.nets} --findings {input.findings} "
         "--context {params.context:q} {params.paper} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"
 

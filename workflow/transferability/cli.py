@@ -14,7 +14,7 @@ from .io import atomic_path, read_json
 
 FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")  # plots.FIGURES, without importing it
 SUMMARY_TABLES = ("per_layer", "effects", "unit_effects", "reduced_data", "findings")  # analysis.SUMMARY_TABLES
-FIGURE_TABLES = ("per_layer", "effects", "reduced_data", "findings")  # the summary tables the figures read
+FIGURE_TABLES = ("findings",)  # the summary tables the figures read (they draw nets.csv's per-cluster values)
 # Commands that need torch: a local run hands them to its warm server (warm.py), saving the import.
 WARM_COMMANDS = ("train", "similarity", "probes", "filters")
 # Training jobs import only what they use: pandas, matplotlib and torch load lazily per command.
