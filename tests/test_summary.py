@@ -1,11 +1,13 @@
 """Tests of the end-of-run summary (transferability.summary, `python -m transferability summary`)."""
 
 import os
+import re
 import shlex
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from conftest import ROOT
 from test_plots import nets, written_tables  # noqa: F401 (nets: the fixture)
 
@@ -174,3 +176,22 @@ def test_a_failed_job_without_a_log_to_read_says_so(tmp_path):
         f"      log: {tmp_path / 'missing.log'}",
         "  draw_figure (figure=figure3):", "      (its log is empty)", f"      log: {tmp_path / 'empty.log'}"]
     assert summary.failed_job_lines([]) == []
+
+
+def test_help_shows_the_commands_for_a_runs_results_first_and_the_rules_commands_apart(capsys, monkeypatch):
+    """`python -m transferability --help`, as a new user types it: summary and compare (and how to build the
+    report) on its first screen, with examples; the commands the workflow's rules run named apart, after."""
+    monkeypatch.setenv("COLUMNS", "110")
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    said = capsys.readouterr().out
+    lines = said.splitlines()
+    assert all(len(line) <= 110 for line in lines), [line for line in lines if len(line) > 110]
+    listed = [m[1] for line in lines if (m := re.match(r" {2,}([a-z][a-z-]+) {2,}\S", line))]
+    assert listed == ["summary", "compare"], lines
+    assert "python -m transferability summary results/default" in said
+    assert "snakemake --report results/default/report.html" in said
+    rules = said[said.index("The workflow's rules run"):]
+    for command in ("cache-data", "train", "summarize", "figure", "layer-measures"):
+        assert command in rules and command not in said[:said.index("The workflow's rules run")].split(), command
+    assert len(said[:said.index("The workflow's rules run")].splitlines()) <= 24, "the first screen"

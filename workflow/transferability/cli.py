@@ -1,4 +1,5 @@
-"""`python -m transferability <command>`: the single line each Snakemake rule runs.
+"""`python -m transferability <command>`: the commands a user runs on a run's results (summary, compare),
+and the single line each Snakemake rule runs (listed apart in --help).
 
 Every error a user can cause ends as one line `error: ...` on stderr and a non-zero exit.
 """
@@ -6,6 +7,7 @@ Every error a user can cause ends as one line `error: ...` on stderr and a non-z
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from . import splits, warm
@@ -208,36 +210,60 @@ def layer_measures(args) -> None:
         tables.write_csv(measures.rounded(measures.similarity_summary(similarity, kinds)), args.similarity_out)
     if probe is not None:
         tables.write_csv(measures.rounded(measures.probe_summary(probe, kinds)), args.probes_out)
-    per_layer = measures.layer_measures(tables.read_nets(args.nets), similarity, probe, kinds)
+    units = measures.layer_measure_units(tables.read_nets(args.nets), similarity, probe, kinds)
+    per_layer = measures.summarise(units, ["group", "measure", "n"], "value")
     correlations = measures.rank_correlations(per_layer)
     tables.write_csv(measures.rounded(per_layer), args.measures_out)
     tables.write_csv(measures.rounded(correlations), args.correlations_out)
-    fig = layer_figures.layer_measures_figure(per_layer, correlations)
+    fig = layer_figures.layer_measures_figure(units, correlations)
     for path in args.out:
         plots.save(fig, path, dpi=args.dpi)
 
 
+DESCRIPTION = """\
+Commands for a run's results. The run itself is Snakemake's: `make run` or `snakemake --cores all`
+(a preset or your own config: `snakemake --cores all --configfile config/cifar10.yaml`); it prints
+its summary at its end."""
+EXAMPLES = """\
+examples:
+  python -m transferability summary results/default
+      the default run's findings, its figures and tables, and the command that builds its report
+  python -m transferability compare results/default results/cifar10 --out comparison
+      two runs' effects per n side by side (comparison.csv, .png, .pdf)
+  snakemake --report results/default/report.html
+      the run's HTML report, built by Snakemake (another run: add its --configfile, as summary prints)"""
+
+
+class RuleCommands:
+    """add_parser for the commands the workflow's rules run: each keeps its one-line help as the description
+    of its own --help, and stays off the list of the main --help, which names them after its examples."""
+
+    def __init__(self, sub):
+        self.sub, self.names = sub, []
+
+    def add_parser(self, name, help):
+        self.names.append(name)
+        return self.sub.add_parser(name, description=help)
+
+    def listing(self) -> str:
+        names = textwrap.fill(", ".join(self.names), 100, initial_indent="  ", subsequent_indent="  ")
+        return f"The workflow's rules run the other commands, one per job (each has its own --help):\n{names}"
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="transferability", description=__doc__)
-    sub = p.add_subparsers(required=True)
+    p = argparse.ArgumentParser(prog="python -m transferability", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(required=True, title="commands", metavar="<command>")
+    _add_run_commands(sub)
+    p.epilog = EXAMPLES + "\n\n" + _add_rule_commands(RuleCommands(sub)).listing()
+    return p
+
+
+def _add_rule_commands(sub: RuleCommands) -> RuleCommands:
+    """Every command a rule of the workflow runs, in the order of the workflow."""
     _add_job_commands(sub)
-    for name, run, helptext in (("collect", collect, "one tidy table of all trained nets"),
-                                ("collect-epochs", collect_epochs, "one table of every net's epochs (epochs.csv beside metrics.json)")):
-        a = sub.add_parser(name, help=helptext)
-        a.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
-        a.add_argument("--out", required=True)
-        a.add_argument("metrics", nargs="+", help="the nets' metrics.json")
-        a.set_defaults(run=run)
-    m = sub.add_parser("summarize", help="per-layer means, effects and the paper's findings")
-    m.add_argument("--nets", required=True)
-    for name in SUMMARY_TABLES:
-        m.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"where to write {name}.csv")
-    m.set_defaults(run=summarize)
-    c = sub.add_parser("paper-comparison", help="our per-layer means next to the paper's")
-    c.add_argument("--per-layer", required=True, help="per_layer.csv of the summarize command")
-    c.add_argument("--out", required=True)
-    c.set_defaults(run=paper_comparison)
-    _add_curve_and_run_commands(sub)
+    _add_table_commands(sub)
+    _add_curve_commands(sub)
     f = sub.add_parser("figure", help="draw one figure")
     f.add_argument("name", choices=FIGURES)
     f.add_argument("--nets", required=True)
@@ -270,7 +296,27 @@ def parser() -> argparse.ArgumentParser:
     y.add_argument("--dpi", type=int, default=200)
     y.add_argument("--out", nargs="+", required=True)
     y.set_defaults(run=layer_measures)
-    return p
+    return sub
+
+
+def _add_table_commands(sub) -> None:
+    """The tables of every net and epoch, the per-layer summary and the paper's values beside it."""
+    for name, run, helptext in (("collect", collect, "one tidy table of all trained nets"),
+                                ("collect-epochs", collect_epochs, "one table of every net's epochs (epochs.csv beside metrics.json)")):
+        a = sub.add_parser(name, help=helptext)
+        a.add_argument("--split-kinds", required=True, help='JSON: {"split": "random" | "explicit"}')
+        a.add_argument("--out", required=True)
+        a.add_argument("metrics", nargs="+", help="the nets' metrics.json")
+        a.set_defaults(run=run)
+    m = sub.add_parser("summarize", help="per-layer means, effects and the paper's findings")
+    m.add_argument("--nets", required=True)
+    for name in SUMMARY_TABLES:
+        m.add_argument(f"--{name.replace('_', '-')}", required=True, help=f"where to write {name}.csv")
+    m.set_defaults(run=summarize)
+    c = sub.add_parser("paper-comparison", help="our per-layer means next to the paper's")
+    c.add_argument("--per-layer", required=True, help="per_layer.csv of the summarize command")
+    c.add_argument("--out", required=True)
+    c.set_defaults(run=paper_comparison)
 
 
 def _add_job_commands(sub) -> None:
@@ -335,8 +381,8 @@ def _add_unit_commands(sub) -> None:
                            help="the halves probed (the targets of the split's directions)")
 
 
-def _add_curve_and_run_commands(sub) -> None:
-    """The training curves' table and figure, and the commands a user runs on finished runs: compare, summary."""
+def _add_curve_commands(sub) -> None:
+    """The training curves' table and figure."""
     t = sub.add_parser("training-curves", help="validation top-1 per epoch by treatment and n: table and figure")
     t.add_argument("--epochs", required=True, help="the collect-epochs table")
     t.add_argument("--table", required=True, help="where to write the curves' table (the figure draws it)")
@@ -344,17 +390,27 @@ def _add_curve_and_run_commands(sub) -> None:
     t.add_argument("--dpi", type=int, default=200)
     t.add_argument("--out", nargs="+", required=True)
     t.set_defaults(run=training_curves)
-    c = sub.add_parser("compare", help="two or more runs' effects per n side by side, with Welch intervals of their "
-                                       "differences from the first run")
+
+
+def _add_run_commands(sub) -> None:
+    """The commands a user runs on finished runs: summary, compare."""
+    y = sub.add_parser("summary", help="a finished run's findings, its figures and tables, its report command",
+                       description="A finished run's findings (one entry each), its figures and tables, and the "
+                                   "command that builds its report.",
+                       epilog="example: python -m transferability summary results/default")
+    y.add_argument("results", help="the run's folder of outputs (holding tables/ and figures/): results/<run>")
+    y.add_argument("--report-command", help="how this run's report is built (default: the command the run "
+                                            "recorded at its end, with its --configfile)")
+    y.set_defaults(run=summary)
+    c = sub.add_parser("compare", help="runs' effects per n side by side, with intervals of their differences",
+                       description="Two or more runs' effects per n side by side, with Welch intervals of their "
+                                   "differences from the first run.",
+                       epilog="example: python -m transferability compare results/default results/cifar10 "
+                              "--out comparison")
     c.add_argument("runs", nargs="+", help="run folders (each with tables/unit_effects.csv); the first is the reference")
     c.add_argument("--out", required=True, help="folder for comparison.csv, comparison.png and comparison.pdf")
     c.add_argument("--dpi", type=int, default=200)
     c.set_defaults(run=compare_runs)
-    y = sub.add_parser("summary", help="a finished run's findings in one line each, its figures and tables, the report")
-    y.add_argument("results", help="the run's folder of outputs (holding tables/ and figures/)")
-    y.add_argument("--report-command", help="how this run's report is built (default: the command the run "
-                                            "recorded at its end, with its --configfile)")
-    y.set_defaults(run=summary)
 
 
 def main(argv=None) -> int:
