@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, SNAKEMAKE, package_env, run_snakemake
-from transferability.slurm import query, sacct_command
+from snakemake_executor_plugin_slurm_watched.states import query, sacct_command
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 CLUSTER = ROOT / "tests/slurm/cluster.sh"

@@ -1,9 +1,10 @@
-"""How the Slurm profile's status check reads Slurm's job states (transferability.slurm); the real Slurm
-runs are in test_slurm.py. The lines below are what squeue and sacct print on the test cluster."""
+"""How the Slurm profile's status check reads Slurm's job states (snakemake_executor_plugin_slurm_watched's
+states.py); the real Slurm runs are in test_slurm.py. The lines below are what squeue and sacct print on
+the test cluster."""
 
 import pytest
 
-from transferability.slurm import CHECKS_BEFORE_GONE, JobWatch, base_state, parse_states
+from snakemake_executor_plugin_slurm_watched.states import CHECKS_BEFORE_GONE, JobWatch, base_state, parse_states
 
 
 def test_sacct_names_who_cancelled_and_the_state_is_still_cancelled():

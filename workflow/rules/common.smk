@@ -17,11 +17,6 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
     PATH=os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])),
 )
-# Snakemake's start imported the Slurm plugin, and with it the package of the checkout pip-installed:
-# this checkout's own package must plan this run.
-for name in [m for m in sys.modules if m.split(".")[0] == "transferability"]:
-    del sys.modules[name]
-
 from transferability import plan, summary, warm
 from transferability.config import ConfigError
 from transferability.data import source_param

@@ -8,11 +8,14 @@ are checked, because with the plugin's check (2.8.0):
 - a job Slurm no longer knows (gone from `squeue`, no accounting record) is waited for, silently, forever;
 - the interval between checks grows by 10 s per check to 180 s, whatever the profile says.
 Here every check runs every `seconds-between-status-checks` seconds, reads states as
-`transferability.slurm` describes (squeue first, sacct for the jobs squeue has forgotten), and reports
+`states.py` describes (squeue first, sacct for the jobs squeue has forgotten), and reports
 each end at the first check that sees it; a gone job at the second, as failed. A job without
 `slurm_account` is submitted without `-A` (Slurm charges the user's default account) instead of the
 plugin's guess, whose `sacct ... | tail -1` reaches sacct as arguments ("sacct: invalid option -- '1'").
-Snakemake finds this package by its name on sys.path (`pip install -e .` puts workflow/ there)."""
+Snakemake finds this package by its name on sys.path (`pip install -e .` puts workflow/ there), and
+imports it at every start, whatever the executor: it imports nothing of `transferability`, or a run of
+another checkout would be planned by the pip-installed checkout's package (tests/test_workflow.py).
+What it relies on in the plugin (2.8.0, pinned in envs/requirements.txt) is listed in docs/slurm.md."""
 
 import asyncio
 
@@ -20,7 +23,7 @@ from snakemake_executor_plugin_slurm import Executor as SlurmExecutor
 from snakemake_executor_plugin_slurm import ExecutorSettings, common_settings  # noqa: F401 (the plugin's API)
 from snakemake_interface_common.exceptions import WorkflowError
 
-from transferability.slurm import JobWatch, query, sacct_command, squeue_command
+from .states import JobWatch, query, sacct_command, squeue_command
 
 
 class Executor(SlurmExecutor):

@@ -1,4 +1,4 @@
-"""How the Slurm profile's executor tells that a job has ended, and how: the status check of
+"""How the Slurm profile's executor tells that a job has ended, and how: the status check of this package,
 `snakemake_executor_plugin_slurm_watched` (the profile's `executor: slurm-watched`).
 
 Each check asks `squeue` first: slurmctld's own view, which lists every live job and, for MinJobAge
