@@ -5,6 +5,7 @@ interval from one unit, the table and figure written, clear errors."""
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_hex
 from scipy import stats
 from test_analysis import grid, simulate
 from test_plots import written_tables
@@ -82,10 +83,22 @@ def test_the_command_writes_table_and_figure(runs, tmp_path, capsys):
 
 
 def test_the_figure_draws_each_run_and_each_difference(runs):
-    fig = compare.comparison_figure(compare.compare_runs(compare.read_runs(runs)))
+    """Top: each run's means and 95% intervals are comparison.csv's; bottom: the second run's difference."""
+    units_by_run = compare.read_runs(runs)
+    table = compare.compare_runs(units_by_run)
+    fig = compare.comparison_figure(table, units_by_run)
     top, bottom = fig.axes[0], fig.axes[len(fig.axes) // 2]
     assert top.get_title() == "co adaptation"
-    assert len(top.containers) == 2 and len(bottom.containers) == 1  # two runs; one difference
+    rows = table[(table["effect"] == "co_adaptation") & (table["target"] == "")]
+    for run, colour in zip(["lr0.01", "lr0.02"], compare.RUN_COLOURS):
+        mine = rows[rows["run"] == run].sort_values("n")
+        lines = [line for line in top.lines if to_hex(line.get_color()) == to_hex(colour)]
+        means = [line for line in lines if len(line.get_xdata()) == len(mine)][0]
+        assert means.get_ydata() == pytest.approx(mine["mean"].to_numpy(), abs=6e-5)
+        bars = [line.get_ydata() for line in lines if np.isnan(line.get_xdata()).any()]  # a bar and its caps
+        assert [np.nanmin(b) for b in bars] == pytest.approx(mine["ci95_low"].to_numpy(), abs=6e-5)
+        assert [np.nanmax(b) for b in bars] == pytest.approx(mine["ci95_high"].to_numpy(), abs=6e-5)
+    assert len(bottom.containers) == 1  # one difference: the second run's
 
 
 def test_clear_errors(runs, tmp_path, capsys):
@@ -95,7 +108,8 @@ def test_clear_errors(runs, tmp_path, capsys):
     assert "needs two run folders or more" in capsys.readouterr().err
     same_names = [runs[0], runs[0] / ".." / runs[0].name]
     assert compare.run_names(same_names) == [str(p) for p in same_names]
-    assert not pd.isna(compare.run_tables(runs[0] / "tables"))  # a tables folder itself is accepted
+    assert compare.run_tables(runs[0]) == runs[0] / "tables"
+    assert compare.run_tables(runs[0] / "tables") == runs[0] / "tables"  # a tables folder itself is accepted
 
 
 def test_runs_with_no_row_in_common_are_a_clear_error(tmp_path):

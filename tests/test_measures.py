@@ -89,3 +89,25 @@ def test_the_rank_correlation_p_value_is_exact_for_few_layers():
     assert rho == -1 and p == pytest.approx(2 / 24)
     rho, p = spearman(np.arange(7.0), np.arange(7.0) ** 2)
     assert rho == 1 and p == pytest.approx(2 / 5040)
+
+
+def test_the_layer_measures_figure_draws_the_tables_means_and_intervals():
+    """Each panel's line and error bars are layer_measures.csv's mean and 95% interval over clusters."""
+    from matplotlib.colors import to_hex
+
+    from transferability.layer_figures import GROUP_COLOURS, layer_measures_figure
+    from transferability.measures import layer_measure_units
+
+    nets = pd.concat([_nets("random0", 0, "B", 0.9, [0.9] * 7, [0.9 - 0.01 * n for n in range(1, 8)]),
+                      _nets("random1", 0, "B", 0.8, [0.8] * 7, [0.8 - 0.03 * n for n in range(1, 8)]),
+                      _nets("random2", 0, "B", 0.8, [0.8] * 7, [0.8 - 0.02 * n for n in range(1, 8)])])
+    kinds = {"random0": "random", "random1": "random", "random2": "random"}
+    table = layer_measures(nets, None, None, kinds)
+    fig = layer_measures_figure(layer_measure_units(nets, None, None, kinds), rank_correlations(table))
+    ax = fig.axes[0]
+    line = [line for line in ax.lines if to_hex(line.get_color()) == GROUP_COLOURS[0] and line.get_marker() == "o"][0]
+    assert line.get_ydata() == pytest.approx(table["mean"].to_numpy())
+    bars = [c for c in ax.collections if len(c.get_segments())][0].get_segments()  # one vertical bar per n
+    assert [s[:, 1].min() for s in bars] == pytest.approx(table["ci95_low"].to_numpy())
+    assert [s[:, 1].max() for s in bars] == pytest.approx(table["ci95_high"].to_numpy())
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["random (3 clusters)"]

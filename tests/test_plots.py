@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from conftest import ROOT
-from transferability import analysis, cli, curves, plan, plots, tables
+from transferability import analysis, cli, curves, layer_figures, measures, plan, plots, tables
 
 CONTEXT = {"dataset": "synthetic", "model": "small", "training": "3 epochs",
            "halves": {"dissimilar": {"A": "garments", "B": "footwear and bags"}}}
@@ -338,6 +338,9 @@ def test_no_text_collides_in_any_figure_of_a_preset(config_file):
     drawn = {name: plots.draw(name, nets, summary, context, plan.paper_overlay(config))
              for name in plan.figure_names(config)}
     drawn["training_curves"] = curves.training_curves_figure(planned_epochs(nets), context)
+    units = measures.layer_measure_units(nets, None, None, plan.split_kinds(config))
+    drawn["layer_measures"] = layer_figures.layer_measures_figure(
+        units, measures.rank_correlations(measures.summarise(units, ["group", "measure", "n"], "value")))
     for name, fig in drawn.items():
         assert collisions(fig) == [], name
 
@@ -361,3 +364,11 @@ def test_the_paper_comparison_reads_the_written_per_layer_table(nets, tmp_path):
     compared = tables.read_table(out)
     ours = compared.dropna(subset=["ours"]).merge(per_layer, on=["split_kind", "treatment", "n"])
     assert len(ours) and (ours["ours"] - ours["mean"]).round(4).eq(0.0123).all()
+
+
+def test_no_text_collides_in_the_comparison_of_two_default_runs():
+    from transferability import compare
+
+    config = plan.load_config(ROOT / "config.yaml")
+    units = {f"run{seed}": analysis.unit_effects(planned_nets(config, np.random.default_rng(seed))) for seed in (1, 2)}
+    assert collisions(compare.comparison_figure(compare.compare_runs(units), units)) == []

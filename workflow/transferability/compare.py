@@ -14,9 +14,9 @@ pairing, which costs power but not validity as long as the runs' errors are not 
 
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy import stats
@@ -100,52 +100,63 @@ def _panel_rows(table, effect):
                  & table["split_kind"].isin(["random", "unsplit"])]
 
 
-def _errorbars(ax, rows, x_offset, colour, label, value, low, high):
+def _welch_bars(ax, rows, x_offset, colour, label):
+    """Each run's difference from the reference with its Welch interval, from the table: a two-sample
+    interval that seaborn's one-sample errorbar cannot compute from the units."""
     rows = rows.sort_values("n")
-    err = np.vstack([rows[value] - rows[low], rows[high] - rows[value]])
-    ax.errorbar(rows["n"] + x_offset, rows[value], yerr=np.nan_to_num(err), color=colour, marker="o",
+    err = np.vstack([rows["difference"] - rows["diff_ci95_low"], rows["diff_ci95_high"] - rows["difference"]])
+    ax.errorbar(rows["n"] + x_offset, rows["difference"], yerr=np.nan_to_num(err), color=colour, marker="o",
                 markersize=4, capsize=2, linewidth=1.2, label=label)
 
 
-def comparison_figure(table: pd.DataFrame) -> Figure:
-    """Top: each run's mean effect per n with its 95% interval; bottom: each run minus the reference
-    with its Welch 95% interval (no bar where a side has one unit). One column per effect."""
+def _run_samples(units_by_run: dict, effect: str) -> pd.DataFrame:
+    """Each run's cluster values of one effect as a panel draws them (see _panel_rows), with the run."""
+    samples = [analysis.effect_samples(units).assign(run=run) for run, units in units_by_run.items()]
+    samples = pd.concat(samples, ignore_index=True)
+    return _panel_rows(samples, effect)
+
+
+def comparison_figure(table: pd.DataFrame, units_by_run: dict) -> Figure:
+    """Top: each run's mean effect per n with its 95% t interval over clusters (seaborn, from each run's
+    unit values: comparison.csv's mean and interval); bottom: each run minus the reference with its Welch
+    95% interval (no bar where a side has one unit). One column per effect."""
     runs = list(dict.fromkeys(table["run"]))
+    palette = {run: RUN_COLOURS[i % len(RUN_COLOURS)] for i, run in enumerate(runs)}
     effects = [e for e in analysis.EFFECTS if len(_panel_rows(table, e))]
-    with matplotlib.rc_context(plots.RC):
-        fig = Figure(figsize=(3.4 * max(1, len(effects)) + 1.5, 6.5), layout="constrained")
+    with plots.style():
+        fig = Figure(figsize=(3.6 * max(1, len(effects)) + 2.5, 6.8), layout="constrained")
         axes = fig.subplots(2, max(1, len(effects)), sharex=True, squeeze=False)
         for column, effect in enumerate(effects):
+            sns.pointplot(data=_run_samples(units_by_run, effect), x="n", y="diff", hue="run", hue_order=runs,
+                          palette=palette, native_scale=True, dodge=0.1 * len(runs), errorbar=analysis.t_interval,
+                          capsize=0.05, markersize=4, linewidth=1.2, legend=False, ax=axes[0, column])
             rows = _panel_rows(table, effect)
-            for i, run in enumerate(runs):
-                ours, offset, colour = rows[rows["run"] == run], 0.1 * (i - (len(runs) - 1) / 2), RUN_COLOURS[i % 6]
-                _errorbars(axes[0, column], ours, offset, colour, run, "mean", "ci95_low", "ci95_high")
-                if i:
-                    _errorbars(axes[1, column], ours.dropna(subset=["difference"]), offset, colour,
-                               f"{run} - {runs[0]}", "difference", "diff_ci95_low", "diff_ci95_high")
+            for i, run in enumerate(runs[1:], start=1):
+                _welch_bars(axes[1, column], rows[(rows["run"] == run)].dropna(subset=["difference"]),
+                            0.1 * (i - (len(runs) - 1) / 2), palette[run], f"{run} - {runs[0]}")
             axes[0, column].set_title(effect.replace("_", " "))
             for ax in axes[:, column]:
                 ax.axhline(0, color="grey", linewidth=0.8)
-            axes[1, column].set_xlabel("layer n")
+                ax.set_xlabel("layer n")
+                ax.set_ylabel("")
             axes[1, column].xaxis.set_major_locator(MaxNLocator(integer=True))
         if not effects:
             plots.not_run(axes[0, 0], "effects on random splits")
-        axes[0, 0].set_ylabel("effect (top-1), mean and 95% CI")
-        axes[1, 0].set_ylabel(f"minus {runs[0]}, Welch 95% CI")
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        if handles:
-            fig.legend(handles, labels, loc="outside right upper", frameon=False)
-        fig.suptitle(f"{len(runs)} runs, random splits pooled; units per run and row in comparison.csv",
+        axes[0, 0].set_ylabel(f"effect (top-1), {plots.INTERVAL}")
+        axes[1, 0].set_ylabel(f"minus {runs[0]}, Welch 95% interval")
+        plots.legend_beside(axes[0, -1], palette)
+        fig.suptitle(f"{len(runs)} runs, random splits pooled; clusters per run and row in comparison.csv",
                      fontsize=9, color="dimgrey")
     return fig
 
 
 def write_comparison(run_dirs, out_dir, dpi=200) -> pd.DataFrame:
     """comparison.csv, comparison.png and comparison.pdf of the runs in `out_dir`."""
-    table = compare_runs(read_runs(run_dirs))
+    units_by_run = read_runs(run_dirs)
+    table = compare_runs(units_by_run)
     out_dir = Path(out_dir)
     tables.write_csv(table, out_dir / "comparison.csv", decimals=4)
-    fig = comparison_figure(table)
+    fig = comparison_figure(table, units_by_run)
     for suffix in ("png", "pdf"):
         plots.save(fig, out_dir / f"comparison.{suffix}", dpi=dpi)
     return table

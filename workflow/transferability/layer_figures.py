@@ -6,8 +6,10 @@ import math
 import matplotlib
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 
+from . import analysis, plots
 from .measures import CHEAP_MEASURES, MEASURES
 
 RC = {"font.size": 10, "axes.titlesize": 11, "legend.fontsize": 9, "axes.spines.top": False,
@@ -49,42 +51,34 @@ def filter_atlas(panels: dict, subtitle: str = "") -> Figure:
     return fig
 
 
-def _errorbars(ax, rows, colour, label):
-    rows = rows.sort_values("n")
-    spread = np.vstack([rows["mean"] - rows["ci95_low"], rows["ci95_high"] - rows["mean"]])
-    ax.errorbar(rows["n"], rows["mean"], yerr=np.nan_to_num(spread), color=colour, marker="o", capsize=3,
-                label=f"{label} ({_units_text(rows['units'])})")
-
-
-def _units_text(units: pd.Series) -> str:
-    fewest, most = int(units.min()), int(units.max())
-    text = f"{fewest}" if fewest == most else f"{fewest}-{most}"
-    return f"{text} unit{'s' if most > 1 else ''}" + (", no spread" if most == 1 else ", 95% CI")
-
-
-def layer_measures_figure(measures: pd.DataFrame, correlations: pd.DataFrame) -> Figure:
+def layer_measures_figure(units: pd.DataFrame, correlations: pd.DataFrame) -> Figure:
     """Per layer n: the transfer drop of the trained nets, 1 - CKA(baseA, baseB) and the probe drop, one
-    colour per group (random splits pooled, each explicit split), 95% t intervals across units where there
-    are two or more; each cheap panel states its Spearman correlation with the transfer drop."""
-    present = [m for m in MEASURES if m in set(measures["measure"])]
-    groups = sorted(measures["group"].unique(), key=lambda g: (g != "random", g))
-    with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(4.2 * len(present), 4.2), layout="constrained")
-        axes = fig.subplots(1, len(present), squeeze=False)[0]
+    colour per group (random splits pooled, each explicit split), each cluster's values (measures.
+    layer_measure_units) drawn by seaborn as the mean and 95% t interval that layer_measures.csv reports
+    (none for one cluster); each cheap panel states its Spearman correlation with the transfer drop."""
+    present = [m for m in MEASURES if m in set(units["measure"])]
+    groups = sorted(units["group"].unique(), key=lambda g: (g != "random", g))
+    counts = units.groupby("group")[["split", "seed"]].apply(lambda g: len(g.drop_duplicates()))
+    names = {g: f"{g} ({counts[g]} cluster{'s' if counts[g] > 1 else ''})" for g in groups}
+    palette = dict(zip(names.values(), GROUP_COLOURS * 4))
+    with plots.style():
+        fig = Figure(figsize=(4.4 * max(1, len(present)) + 2, 4.6), layout="constrained")
+        axes = fig.subplots(1, max(1, len(present)), squeeze=False)[0]
         for ax, measure in zip(axes, present):
-            for colour, group in zip(GROUP_COLOURS * 4, groups):
-                rows = measures[(measures["group"] == group) & (measures["measure"] == measure)]
-                if len(rows):
-                    _errorbars(ax, rows, colour, group)
+            rows = units[units["measure"] == measure]
+            sns.lineplot(data=rows.assign(group=rows["group"].map(names)), x="n", y="value", hue="group",
+                         hue_order=[names[g] for g in groups if (rows["group"] == g).any()], palette=palette,
+                         marker="o", errorbar=analysis.t_interval, err_style="bars", err_kws={"capsize": 3},
+                         legend=False, ax=ax)
             ax.set_title(MEASURES[measure], fontsize=9)
-            ax.set_ylabel(YLABELS[measure])
+            ax.set_ylabel(f"{YLABELS[measure]} ({plots.INTERVAL})")
             xlabel = "Layer n"
             if measure in CHEAP_MEASURES:  # below the axes, where it covers no data
                 xlabel += "\n" + _correlation_text(correlations, measure)
             ax.set_xlabel(xlabel, fontsize=9)
             ax.set_xticks(range(1, 8))
             ax.axhline(0, color="grey", linewidth=0.6)
-            ax.legend(loc="best", fontsize=8)
+        plots.legend_beside(axes[-1], palette)
         fig.suptitle("Do cheap measures rank the layers as the transfer drop does?")
     return fig
 

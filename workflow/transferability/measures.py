@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .analysis import cluster_values, t_half_width
+
 SUMMARY_COLUMNS = ["mean", "std", "units", "ci95_low", "ci95_high"]
 MEASURES = {  # measure -> how the figure and tables name it
     "transfer_drop": "transfer drop AnB - BnB (trained nets)",
@@ -44,9 +46,7 @@ def summarise(table: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
         table = table.groupby(keys + ["split", "seed"], sort=True, dropna=False)[value].mean().reset_index()
     grouped = table.groupby(keys, sort=True, dropna=False)[value]
     summary = grouped.agg(mean="mean", std="std", units="count").reset_index()
-    sem = summary["std"] / np.sqrt(summary["units"])
-    quantile = stats.t.ppf(0.975, np.maximum(summary["units"] - 1, 1))
-    half_width = (sem * quantile).where(summary["units"] > 1)
+    half_width = t_half_width(summary["std"] / np.sqrt(summary["units"]), summary["units"]).where(summary["units"] > 1)
     summary["ci95_low"], summary["ci95_high"] = summary["mean"] - half_width, summary["mean"] + half_width
     return summary[keys + SUMMARY_COLUMNS]
 
@@ -88,9 +88,10 @@ def transfer_drop_units(nets: pd.DataFrame) -> pd.DataFrame:
     return drop.reset_index()
 
 
-def layer_measures(nets: pd.DataFrame, similarity: pd.DataFrame | None, probes: pd.DataFrame | None,
-                   split_kinds: dict) -> pd.DataFrame:
-    """The combined figure's numbers: per group, measure (MEASURES) and layer n, mean and spread."""
+def layer_measure_units(nets: pd.DataFrame, similarity: pd.DataFrame | None, probes: pd.DataFrame | None,
+                        split_kinds: dict) -> pd.DataFrame:
+    """Each cluster's value per group, measure (MEASURES) and layer n: what the figure draws and
+    layer_measures summarises."""
     parts = [transfer_drop_units(nets).assign(measure="transfer_drop")]
     if similarity is not None:
         base = similarity[similarity["pair"] == "baseA vs baseB"]
@@ -100,7 +101,13 @@ def layer_measures(nets: pd.DataFrame, similarity: pd.DataFrame | None, probes: 
                                                 value=lambda t: t["drop"]))
     units = pd.concat([p[["split", "seed", "measure", "n", "value"]] for p in parts], ignore_index=True)
     units = with_groups(units[units["n"].between(1, 7)], split_kinds)
-    return summarise(units, ["group", "measure", "n"], "value")
+    return cluster_values(units, ["group", "measure", "n"], "value")
+
+
+def layer_measures(nets: pd.DataFrame, similarity: pd.DataFrame | None, probes: pd.DataFrame | None,
+                   split_kinds: dict) -> pd.DataFrame:
+    """The combined figure's numbers: per group, measure (MEASURES) and layer n, mean and spread."""
+    return summarise(layer_measure_units(nets, similarity, probes, split_kinds), ["group", "measure", "n"], "value")
 
 
 def rank_correlations(measures: pd.DataFrame) -> pd.DataFrame:
