@@ -1,6 +1,6 @@
-"""StepGraph (train.cuda_graphs): fixed-shape steps replayed as CUDA graphs. On the CPU the calls run eagerly
-through the graph's own input and output tensors, so these tests cover all but the capture and the replay;
-on a machine with a GPU the same tests also capture and replay."""
+"""StepGraph (train.cuda_graphs): fixed-shape steps replayed as CUDA graphs. On the CPU a StepGraph does not
+capture: its calls run eagerly through the graph's own input and output tensors, which the `cpu-uncaptured`
+cases test. The capture and the replay need a GPU: the `cuda-captured` cases, skipped without one."""
 
 from types import SimpleNamespace
 
@@ -12,7 +12,9 @@ from test_train import base_a, job_for  # noqa: F401 (base_a: a fixture)
 from transferability.graphs import StepGraph
 from transferability.train import EPOCH_COLUMNS, prepare, train
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
+DEVICES = [pytest.param("cpu", id="cpu-uncaptured"),
+           pytest.param("cuda", id="cuda-captured", marks=pytest.mark.skipif(
+               not torch.cuda.is_available(), reason="no GPU: capturing and replaying a CUDA graph needs one"))]
 
 
 def _linear_step(layer):
@@ -25,7 +27,8 @@ def _linear_step(layer):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_a_graphed_step_gives_the_eager_steps_values_and_gradients(device):
+def test_a_step_through_a_stepgraph_gives_the_eager_steps_values_and_gradients(device):
+    """cuda: warm-up calls, the capture, replays; cpu: each call copied in and out of the graph's tensors."""
     torch.manual_seed(0)
     layer = torch.nn.Linear(8, 3).to(device)
     plain, graphed = _linear_step(layer), StepGraph(_linear_step(layer), capture=device == "cuda", warmup=2)
@@ -62,10 +65,11 @@ def test_another_shape_is_refused_with_both_shapes():
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("net, model", [("baseB", {}), ("A3B", {}), ("baseB", {"dropout": 0.5, "lrn": True})],
                          ids=["base", "transfer", "dropout-lrn"])
-def test_a_net_trained_with_cuda_graphs_has_the_plain_nets_bits(workdir, tmp_path, device, net, model, request):
+def test_a_net_trained_through_stepgraphs_has_the_plain_nets_bits(workdir, tmp_path, device, net, model, request):
     """Every training step and every full evaluation batch go through a StepGraph; the last, shorter
     evaluation batch (100 images in batches of 30) runs eagerly. Weights, scores and losses are bit-equal,
-    also with dropout (random numbers drawn inside the graph) and LRN layers."""
+    also with dropout (random numbers drawn inside the step) and LRN layers. On cuda the steps are captured
+    and replayed as CUDA graphs; on cpu they run uncaptured, and the net's provenance says no CUDA graphs."""
     source = request.getfixturevalue("base_a") if net == "A3B" else None
     outputs = {}
     for graphs in (False, True):

@@ -22,10 +22,16 @@ def test_cka_of_a_representation_with_itself_is_one(features):
     assert linear_cka(x, x) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_cka_is_invariant_to_orthogonal_transforms(features):
+def _rotation(size: int, seed: int) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(size, size)))
+    return q
+
+
+def test_cka_is_invariant_to_orthogonal_transforms_of_either_representation_and_of_both(features):
     x, y = features
-    q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(12, 12)))
-    assert linear_cka(x @ q, y) == pytest.approx(linear_cka(x, y), abs=1e-6)
+    q, r = _rotation(12, 1), _rotation(7, 2)
+    for rotated in [(x @ q, y), (x, y @ r), (x @ q, y @ r)]:
+        assert linear_cka(*rotated) == pytest.approx(linear_cka(x, y), abs=1e-6)
 
 
 def test_cka_is_invariant_to_isotropic_scaling_and_offsets(features):
