@@ -286,6 +286,21 @@ def _checkout_copy(tmp_path):
     return copy
 
 
+def test_another_checkout_plans_its_run_with_its_own_package(tmp_path):
+    """Snakemake's start imports every executor plugin on sys.path, slurm-watched too, which the venv finds
+    in the pip-installed checkout: were transferability imported with it, a dry run of another checkout
+    would be planned by the installed checkout's package, not its own (its edits ignored)."""
+    copy = _checkout_copy(tmp_path)
+    with open(copy / "workflow/transferability/__init__.py", "a") as f:
+        f.write("\nimport sys\nprint(f'transferability imported from {__file__}', file=sys.stderr)\n")
+    command = [SNAKEMAKE, "-s", str(copy / "Snakefile"), "-d", str(tmp_path / "work"), "--configfile",
+               str(ROOT / "tests/smoke.yaml"), "-n"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.findall(r"transferability imported from (\S+)", done.stderr) == [
+        str(copy / "workflow/transferability/__init__.py")], done.stderr[-3000:]
+
+
 def _planned_from(copy, workdir):
     command = [SNAKEMAKE, "-s", str(copy / "Snakefile"), "-d", str(workdir), "--configfile",
                str(ROOT / "tests/smoke.yaml"), "-n"]
