@@ -425,7 +425,7 @@ def _differences_panel(ax, nets, findings, paper_effects):
                 ax, paper_effects, {"transfer_drop": STYLE["transfer"]["color"],
                                     "random_frozen_drop": STYLE["random_frozen"]["color"]}):
             handles, labels = [*handles, Line2D([], [], color="grey", **PAPER_LINE)], [*labels, PAPER_LABEL]
-        _legend_right(ax, handles, labels)
+        _legend_below(ax, handles, labels)
     outcomes = _outcomes(findings)
     said = [f"{f}: {outcomes[f]}" for f in sorted(outcomes) if f.startswith(("4.2", "4.3"))]
     ax.set_title("Top-1 relative to each net's own base" + (f" (findings {'; '.join(said)})" if said else ""))
