@@ -86,6 +86,9 @@ CONFIG_CASES = [
     # with the file's explicit split (and its finding 4.2) as though it had been asked for
     ("command-line-empty-mapping", {"splits": {"random": [0], "explicit": {"d": {"A": [0, 1], "B": [2, 3]}}}},
      ["--config", "splits={explicit: {}}"], ["config key splits.explicit = {}", "--config", "removes nothing", "d"]),
+    # a config file is typed YAML: a quoted number there is a string, refused (only --config's values are text)
+    ("quoted-number-in-a-config-file", {"dataset": {**TINY, "image_size": "16"}}, [],
+     ["config key dataset.image_size = '16'", "wrong type", "expected integer or null"]),
 ]
 
 
@@ -147,6 +150,46 @@ def test_command_line_strings_are_read_as_numbers_where_the_schema_wants_them():
         check_config(config, SCHEMA)
     with pytest.raises(ConfigError, match=r"train.epochs = 'four'"):
         check_config(coerce_config({"train": {"epochs": "four"}}, SCHEMA), SCHEMA)
+
+
+WRONGLY_TYPED = [  # each written in a config file: YAML gives it as a string, and the schema wants another type
+    ({"dataset": {"kind": "synthetic", "image_size": "16"}}, "config key dataset.image_size = '16' has the wrong type; "
+     "expected integer or null"),
+    ({"train": {"epochs": "3"}}, "config key train.epochs = '3' has the wrong type; expected integer"),
+    ({"train": {"lr": "1e-3"}}, "config key train.lr = '1e-3' has the wrong type; expected number"),
+    ({"train": {"compile": "false"}}, "config key train.compile = 'false' has the wrong type; expected boolean"),
+    ({"layers": ["1", 2]}, "config key layers[0] = '1' has the wrong type; expected integer"),
+]
+
+
+@pytest.mark.parametrize("config, expected", WRONGLY_TYPED, ids=[m.split()[2] for _, m in WRONGLY_TYPED])
+def test_a_config_file_of_wrongly_typed_values_is_refused(tmp_path, config, expected):
+    """Strings were read as numbers wherever the schema wanted one, so `image_size: "16"` in a file passed;
+    only --config's values arrive as text and are read so."""
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError) as error:
+        plan.load_config(path)
+    assert str(error.value) == expected
+
+
+def test_command_line_values_are_still_read_as_numbers(tmp_path):
+    result = snakemake(tmp_path, SYNTHETIC_CONFIG, "-n", "--config", "train={epochs: 1, lr: 1e-3}", "layers=[1, 2]")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("classes", [["cat"], ["cat", "dog", "owl"]], ids=["1-class", "3-class"])
+def test_too_few_class_folders_are_refused_from_the_listing_before_any_job(tmp_path, classes):
+    """A split needs two halves of at least 2 classes: an image folder of fewer than 4 class folders was refused
+    by the split job, after every image had been decoded. A broken image shows nothing is decoded first."""
+    root = image_folder(tmp_path / "imgs", {part: {name: ["a.png"] for name in classes} for part in ("train", "val")})
+    (root / "train/cat/broken.png").write_bytes(b"not an image")
+    config = {"dataset": {"kind": "imagefolder", "root": str(root), "image_size": 8}}
+    result = snakemake(tmp_path / "work", config, "-n")
+    assert result.returncode != 0
+    assert_names(one_error_line(result.stderr), [
+        f"{root / 'train'} has {len(classes)} class folder(s) ({', '.join(classes)})", "at least 4"])
+    assert not (tmp_path / "work/results").exists()
 
 
 # ---------------------------------------------------------------- wildcard paths that try to escape
@@ -271,6 +314,29 @@ def test_bad_data_gives_one_line_and_no_cache(tmp_path, make):
     assert_names(one_error_line(result.stderr), expected)
     assert files_under(work / "results") == []
     assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.slow
+def test_the_console_shows_the_cache_jobs_summary_and_its_log_every_detail(tmp_path):
+    """The console said nothing of what was cached or skipped, and a data error sat inside the cache job's log."""
+    classes = ["ant", "bee", "cat", "dog"]
+    root = image_folder(tmp_path / "imgs", {part: {name: ["a.png", "bb.png"] for name in classes} for part in ("train", "val")})
+    (root / "train/ant/photo.heic").write_bytes(b"a HEIC photo")
+    (root / "val/dog/cut.png").write_bytes(b"not an image")
+    config = {"dataset": {"kind": "imagefolder", "root": str(root), "image_size": 8}}
+    failed = snakemake(tmp_path / "work", config, "--cores", "1", "--until", "cache_dataset")
+    assert failed.returncode != 0
+    assert "train: 8 images of 4 classes: ant 2, bee 2, cat 2, dog 2" in failed.stderr
+    assert "skipped 1 file(s) below the class folders: 1 by their extension (.heic 1); first: train/ant/photo.heic" \
+        in failed.stderr
+    assert f"error: cannot decode images: 1 unreadable file(s): {root / 'val/dog/cut.png'}" in failed.stderr
+    (root / "val/dog/cut.png").unlink()
+    done = snakemake(tmp_path / "work", config, "--cores", "1", "--until", "cache_dataset")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "val: 8 images of 4 classes: ant 2, bee 2, cat 2, dog 2" in done.stderr
+    assert "  skipped" not in done.stderr  # the details stay in the log
+    log = next((tmp_path / "work/results/cache").glob("imagefolder-*.log")).read_text()
+    assert "  skipped train/ant/photo.heic: extension .heic" in log
 
 
 def test_fashion_mnist_not_found_names_every_place_looked(tmp_path, monkeypatch, capsys):

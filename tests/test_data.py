@@ -471,6 +471,40 @@ def test_one_run_names_every_unreadable_file_whether_its_header_or_its_body_is_b
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+def test_the_cache_log_counts_each_class_and_names_every_skipped_file_with_why(tmp_path):
+    """Valid images named .heic or .jfif were left out without a word, and the log's only line was the total."""
+    root = tmp_path / "images"
+    make_imagefolder(root)  # with train/apple/.hidden.png and train/apple/notes.txt
+    save(root / "train/apple/photo.heic", Image.new("RGB", (8, 8)), format="JPEG")
+    save(root / "train/zebra/pic.jfif", Image.new("RGB", (8, 8)), format="JPEG")
+    save(root / "train/zebra/.thumbs/t.png", Image.new("RGB", (8, 8)))  # in a hidden folder
+    (root / "val/zebra/.DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    lines = []
+    build_cache({"kind": "imagefolder", "root": str(root), "image_size": 8}, tmp_path / "cache", log=lines.append)
+    summary = [line for line in lines if not line.startswith("  ")]  # what the console shows; the rest: the log's
+    assert "train: 4 images of 2 classes: apple 2, zebra 2" in summary
+    assert "val: 2 images of 2 classes: apple 1, zebra 1" in summary
+    skipped = next(line for line in summary if line.startswith("skipped"))
+    assert skipped.startswith("skipped 6 file(s) below the class folders: 3 by their extension (.heic 1, .jfif 1, "
+                              ".txt 1), 3 hidden (a name starting with '.'); first: ")
+    assert "train/apple/.hidden.png" in skipped and "\n" not in skipped
+    details = [line for line in lines if line.startswith("  ")]
+    for name, why in [("train/apple/photo.heic", "extension .heic"), ("train/zebra/pic.jfif", "extension .jfif"),
+                      ("train/apple/notes.txt", "extension .txt"), ("train/apple/.hidden.png", "hidden"),
+                      ("train/zebra/.thumbs/t.png", "hidden"), ("val/zebra/.DS_Store", "hidden")]:
+        assert f"  skipped {name}: {why}" in details
+
+
+def test_a_data_set_of_many_classes_is_summed_up_in_one_line(tmp_path):
+    cfg = {"kind": "synthetic", "synthetic": {**SYNTHETIC["synthetic"], "classes": 30}}
+    lines = []
+    build_cache(cfg, tmp_path, log=lines.append)
+    summary = [line for line in lines if not line.startswith("  ")]
+    assert "train: 180 images of 30 classes, 6 to 6 a class (fewest: class00 6, class01 6, class02 6); " \
+           "each class's count in the log" in summary
+    assert "  train class29: 6" in lines and not [line for line in summary if line.startswith("skipped")]
+
+
 def test_unreadable_files_past_twenty_are_counted(tmp_path):
     make_imagefolder(tmp_path / "images")
     for i in range(25):
@@ -498,7 +532,9 @@ def test_source_fingerprint_changes_with_every_edit_of_the_folder(tmp_path, edit
     cfg = {"kind": "imagefolder", "root": str(tmp_path / "images"), "image_size": 8}
     before = datasets.source_fingerprint(cfg)
     assert datasets.source_fingerprint(cfg) == before  # nothing changed: the same
-    os.utime(tmp_path / "images/train/zebra/a.JPG")  # touched: its time changes, so must the fingerprint
+    touched_file = tmp_path / "images/train/zebra/a.JPG"
+    later = touched_file.stat().st_mtime_ns + 1_000_000_000  # set, not the clock's: mtimes are coarse
+    os.utime(touched_file, ns=(later, later))  # touched: its time changes, so must the fingerprint
     touched = datasets.source_fingerprint(cfg)
     assert touched != before
     EDITS[edit](tmp_path / "images")

@@ -20,14 +20,17 @@ os.environ.update(
 from transferability import plan, summary, warm
 from transferability.config import ConfigError
 from transferability.data import source_param
+from transferability.datasets import DataError, check_class_count
 from transferability.nets import NET_PATTERN
 
 try:  # one clear line naming the key, before any job starts (a traceback into this file would only distract)
     plan.apply_base(config, workflow.configfiles)  # a config file's `base:` under it
     plan.check_overrides(dict(workflow.config_settings.config), config)  # before the schema's defaults fill it
     config.setdefault("run", plan.run_name(workflow.overwrite_configfiles))
-    plan.checked(config)  # fills in the schema's defaults
-except ConfigError as error:
+    # --config's values arrive as text: read as numbers where the schema wants one; then the schema's defaults
+    plan.checked(config, dict(workflow.config_settings.config))
+    check_class_count(config["dataset"])  # from the folder listing: too few classes stop the run before its decode
+except (ConfigError, DataError) as error:
     sys.exit(f"error: {error}")
 PLAN = plan.Plan(config)
 

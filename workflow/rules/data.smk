@@ -22,6 +22,9 @@ rule cache_dataset:
         # of wildcards only: Snakemake leaves params computed from input or output out of its rerun trigger.
         source=lambda wildcards: source_param(config["dataset"], PLAN.meta),
         out=lambda wildcards, output: os.path.dirname(output.meta),
+    # The log gets every line; the console its summary (per-class counts, skipped files, the error), not the
+    # details indented below it (each skipped file, each class of a large data set): datasets.listing_lines.
     shell:
         "python -m transferability cache-data --dataset {params.dataset:q} --workers {threads} "
-        "--out {params.out} > {log} 2>&1"
+        "--out {params.out} > {log} 2>&1 || failed=$?; "
+        "grep -v '^  ' {log} >&2 || true; exit ${{failed:-0}}"

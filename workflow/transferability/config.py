@@ -21,26 +21,29 @@ def load_schema(path) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
 
-def coerce_config(config: dict, schema: dict) -> dict:
-    """Read strings as YAML where the schema wants a number or a boolean, in place.
+def coerce_config(config: dict, schema: dict, as_text: dict | None = None) -> dict:
+    """Read strings as YAML where the schema wants a number or a boolean, in place, for the values that
+    arrived as text: those of `as_text`, the part of the config given with --config (None: all of it).
 
     Snakemake parses the nested values of --config with YAML's BaseLoader, so `--config layers=[1,2]`
-    arrives as ['1', '2'] and `--config "train={'epochs': 3}"` as {'epochs': '3'}. A string that does
-    not read as the wanted type is left alone, for check_config to report.
+    arrives as ['1', '2'] and `--config "train={'epochs': 3}"` as {'epochs': '3'}. A config file is typed
+    YAML: a string there (`image_size: "16"`) was written as one, so it is left for check_config to refuse,
+    as is a string that does not read as the wanted type.
     """
-    return _coerce(config, schema)
+    return _coerce(config, schema, config if as_text is None else as_text)
 
 
-def _coerce(value, schema: dict):
+def _coerce(value, schema: dict, as_text):
+    """`as_text`: the same place in the values given as text (--config), or None where none was."""
     if isinstance(value, dict):
         properties, patterns = schema.get("properties", {}), schema.get("patternProperties", {})
         for key, item in value.items():
             sub = properties.get(key) or next((s for p, s in patterns.items() if re.search(p, str(key))), None)
-            if isinstance(sub, dict):
-                value[key] = _coerce(item, sub)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        value[:] = [_coerce(item, schema["items"]) for item in value]
-    elif isinstance(value, str):
+            if isinstance(sub, dict) and isinstance(as_text, dict) and key in as_text:
+                value[key] = _coerce(item, sub, as_text[key])
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict) and as_text is not None:
+        value[:] = [_coerce(item, schema["items"], item) for item in value]  # --config replaces a list whole
+    elif isinstance(value, str) and as_text is not None:
         return _scalar(value, schema)
     return value
 

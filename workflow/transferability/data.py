@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import UNAVAILABLE, DataError, raise_problems, read_dataset, source_fingerprint
+from .datasets import UNAVAILABLE, DataError, listing_lines, raise_problems, read_dataset, source_fingerprint
 from .io import AtomicFiles
 
 __all__ = ["DataError", "Cache", "build_cache", "load_cache", "source_param"]
@@ -26,13 +26,16 @@ STATS_CHUNK = 4096  # images per step when computing mean/std, so a memmap is ne
 HASH_CHUNK = 1 << 24  # bytes read at a time when fingerprinting the cache
 
 
-def build_cache(dataset_cfg: dict, out_dir: str | Path, workers: int | None = None) -> dict:
+def build_cache(dataset_cfg: dict, out_dir: str | Path, workers: int | None = None, log=None) -> dict:
     """Decode the configured data set once into out_dir and return its meta.
 
     Every file is written to a temporary name, fsynced and renamed (io.AtomicFiles); meta.json comes
     last, so its presence means the cache is complete.  On error the temporary files are removed and a
-    DataError is raised.  `workers` is the number of image-decoding threads (imagefolder).
+    DataError is raised.  `workers` is the number of image-decoding threads (imagefolder).  `log` takes
+    each line saying what the data set holds and what was left out, before the decode (default: stdout,
+    which is the cache job's log; datasets.listing_lines).
     """
+    log = log or _print
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # A stale meta.json must not vouch for arrays we are about to replace.
@@ -41,6 +44,7 @@ def build_cache(dataset_cfg: dict, out_dir: str | Path, workers: int | None = No
     try:
         with AtomicFiles(out) as files:
             dataset = read_dataset(dataset_cfg, workers)  # downloads the files first where it may (CIFAR)
+            _log_listing(dataset, log)
             found = source_fingerprint(dataset_cfg) if before.startswith(UNAVAILABLE) else before
             meta = _write_cache(files, dataset, dataset_cfg.get("kind"), {"param": before, "fingerprint": found})
     except DataError:
@@ -48,6 +52,18 @@ def build_cache(dataset_cfg: dict, out_dir: str | Path, workers: int | None = No
     except Exception as error:  # a full disk, a permission: one clear line, and nothing half-written left
         raise DataError(f"could not write the data cache in {out}: {error}") from error
     return meta
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)  # flushed: the log shows how far a long decode got
+
+
+def _log_listing(dataset, log) -> None:
+    for line in listing_lines(dataset):
+        log(line)
+    if dataset.unreadable:
+        log(f"{len(dataset.unreadable)} file(s) cannot be opened; decoding the others to find any whose body is cut off, "
+            "then every unreadable file is named in one error")
 
 
 def source_param(dataset_cfg: dict, meta_path) -> str:

@@ -28,6 +28,8 @@ import numpy as np
 from numpy._core.multiarray import _reconstruct as numpy_reconstruct
 from PIL import Image
 
+from .splits import MIN_CLASSES_PER_HALF
+
 
 class DataError(Exception):
     """Bad or missing input data; message is one clear line for the user."""
@@ -48,6 +50,8 @@ class Dataset:
     val: Split
     # Files found unreadable before the decode (their header): reported with those the decode finds, in one error
     unreadable: list[str] = field(default_factory=list)
+    # (path below the data set's folder, why) of each file below a class folder that is not read as an image
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def in_memory_split(images: np.ndarray, labels: np.ndarray) -> Split:
@@ -77,6 +81,31 @@ def source_fingerprint(cfg: dict) -> str:
         stat = os.stat(path)
         digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return f"{len(files)} files, sha256 {digest.hexdigest()[:32]}"
+
+
+SPLIT_CLASSES = 2 * MIN_CLASSES_PER_HALF  # the fewest classes a split can use: two halves of two
+
+
+def check_class_count(cfg: dict) -> None:
+    """Refuse a data set of too few classes for any split, where the config or a folder listing tells its
+    classes without a decode (image folders, synthetic data): cheap enough for every start of the workflow."""
+    found = _classes_known_before_decoding(cfg)
+    if found and found[0] < SPLIT_CLASSES:
+        raise DataError(f"{found[1]}: too few classes for a split into halves A and B of at least "
+                        f"{MIN_CLASSES_PER_HALF} classes each; give at least {SPLIT_CLASSES} classes")
+
+
+def _classes_known_before_decoding(cfg: dict) -> tuple[int, str] | None:
+    """(number of classes, what tells it) without a decode; None where only the data can tell, or where an
+    image folder is not there (the cache job reports that, with the layout it expects)."""
+    if cfg.get("kind") == "synthetic":
+        count = (cfg.get("synthetic") or {}).get("classes", 10)
+        return count, f"dataset.synthetic.classes = {count}"
+    train = Path(cfg.get("root") or "").expanduser().absolute() / "train"
+    if cfg.get("kind") != "imagefolder" or not cfg.get("root") or not train.is_dir():
+        return None
+    classes = _visible_subfolders(train)
+    return len(classes), f"{train} has {len(classes)} class folder(s) ({', '.join(classes) or 'none'})"
 
 
 @dataclass(frozen=True)
@@ -202,11 +231,14 @@ def read_imagefolder(cfg: dict, workers: int) -> Dataset:
     file's header is read before the long decode; files it cannot open are left out of the decode and
     named with those the decode finds (a cut-off body), so one run names every unreadable file."""
     root, val_name, classes = _imagefolder_layout(cfg)
-    listed = {name: _list_images(root / name, classes) for name in ("train", val_name)}
+    skipped = []
+    listed = {name: _list_images(root / name, classes, skipped) for name in ("train", val_name)}
     unreadable = _unreadable_headers([path for files in listed.values() for path, _ in files], workers)
     shape = (cfg.get("channels") or 3, cfg["image_size"], cfg["image_size"])
     train, val = (_folder_split(files, shape, workers, set(unreadable)) for files in listed.values())
-    return Dataset(classes, str(root), train, val, unreadable=list(unreadable.values()))
+    below_root = len(str(root)) + 1
+    return Dataset(classes, str(root), train, val, unreadable=list(unreadable.values()),
+                   skipped=sorted((path[below_root:], why) for path, why in skipped))
 
 
 def imagefolder_files(cfg: dict) -> list[str]:
@@ -246,16 +278,24 @@ def _check_same_classes(train_classes: list[str], val_classes: list[str], val_di
         raise DataError(f"class folder(s) {', '.join(unknown)} in {val_dir} do not exist in train")
 
 
-def _list_images(folder: Path, classes: list[str]) -> list[tuple[str, int]]:
+def _list_images(folder: Path, classes: list[str], skipped: list | None = None) -> list[tuple[str, int]]:
     """(path, label) of every image below each class folder, in torchvision's order (make_dataset:
-    sorted walk, symlinks followed); hidden files and folders are left out."""
+    sorted walk, symlinks followed); hidden files and folders are left out. Each file left out is added to
+    `skipped` as (path, why), for the cache job's log."""
     from torchvision.datasets.folder import make_dataset  # imported here: only image folders need it
 
     below = len(str(folder))
+    skipped = [] if skipped is None else skipped
 
     def is_image(path: str) -> bool:  # string operations: called once per file of an ImageNet-size folder
-        hidden = f"{os.sep}." in path[below:]
-        return not hidden and os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+        extension = os.path.splitext(path)[1].lower()
+        if f"{os.sep}." in path[below:]:
+            skipped.append((path, "hidden"))
+        elif extension not in IMAGE_EXTENSIONS:
+            skipped.append((path, f"extension {extension or '(none)'}"))
+        else:
+            return True
+        return False
 
     files = make_dataset(str(folder), {name: i for i, name in enumerate(classes)}, is_valid_file=is_image,
                          allow_empty=True)
@@ -264,6 +304,52 @@ def _list_images(folder: Path, classes: list[str]) -> list[tuple[str, int]]:
         which = f"class folder {empty[0]} contains" if len(empty) == 1 else f"class folders {', '.join(empty)} contain"
         raise DataError(f"{which} no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     return files
+
+
+# ---------------------------------------------------------------- what the cache job's log says
+
+SHOWN_CLASSES = 10  # a split's classes counted one by one on the console; more are summed up, the log has each
+SHOWN_SKIPPED = 5  # skipped files named on the console; the log names every one
+
+
+def listing_lines(dataset: Dataset) -> list[str]:
+    """What the data set holds and what was left out, before the decode. Lines indented by two spaces are
+    details for the cache job's log (every class's count, every skipped file); the others are for the console."""
+    lines = []
+    for name, split in (("train", dataset.train), ("val", dataset.val)):
+        lines += _class_count_lines(name, dataset.classes, np.bincount(split.labels, minlength=len(dataset.classes)))
+    if dataset.skipped:
+        lines.append(_skipped_line(dataset.skipped))
+        lines += [f"  skipped {path}: {why}" for path, why in dataset.skipped]
+    return lines
+
+
+def _class_count_lines(split: str, classes: list[str], counts: np.ndarray) -> list[str]:
+    head = f"{split}: {counts.sum()} images of {len(classes)} classes"
+    if len(classes) <= SHOWN_CLASSES:
+        return [f"{head}: " + ", ".join(f"{name} {n}" for name, n in zip(classes, counts))]
+    fewest = ", ".join(f"{classes[i]} {counts[i]}" for i in np.argsort(counts, kind="stable")[:3])
+    return [f"{head}, {counts.min()} to {counts.max()} a class (fewest: {fewest}); each class's count in the log",
+            *(f"  {split} {name}: {n}" for name, n in zip(classes, counts))]
+
+
+def _skipped_line(skipped: list[tuple[str, str]]) -> str:
+    """One line: how many files were skipped for each reason, and the first few of them."""
+    extensions = {}
+    for _, why in skipped:
+        if why.startswith("extension "):
+            extension = why.removeprefix("extension ")
+            extensions[extension] = extensions.get(extension, 0) + 1
+    hidden = len(skipped) - sum(extensions.values())
+    reasons = []
+    if extensions:
+        by_extension = ", ".join(f"{ext} {n}" for ext, n in sorted(extensions.items()))
+        reasons.append(f"{sum(extensions.values())} by their extension ({by_extension})")
+    if hidden:
+        reasons.append(f"{hidden} hidden (a name starting with '.')")
+    first = ", ".join(path for path, _ in skipped[:SHOWN_SKIPPED]) + (", ..." if len(skipped) > SHOWN_SKIPPED else "")
+    return (f"skipped {len(skipped)} file(s) below the class folders: {', '.join(reasons)}; first: {first}; "
+            f"every one in the log; images are read with the extensions {', '.join(sorted(IMAGE_EXTENSIONS))}")
 
 
 def _folder_split(files: list[tuple[str, int]], shape: tuple, workers: int, unreadable: set[str]) -> Split:

@@ -110,11 +110,12 @@ def run_name(configfiles) -> str:
     return Path(configfiles[-1]).stem
 
 
-def checked(config: dict) -> dict:
-    """The config, in place: strings of --config read as numbers, checked (ConfigError naming the key),
-    the schema's defaults filled in, and the checks across keys the schema cannot say."""
+def checked(config: dict, from_command_line: dict | None = None) -> dict:
+    """The config, in place: the strings of --config (`from_command_line`, Snakemake's config_settings.config)
+    read as numbers, checked (ConfigError naming the key), the schema's defaults filled in, and the checks
+    across keys the schema cannot say. A config file's values are typed YAML and are checked as written."""
     schema = load_schema(SCHEMA)
-    coerce_config(config, schema)
+    coerce_config(config, schema, from_command_line or {})
     check_config(config, schema)
     fill_defaults(config, schema)
     if config["splits"]["random"] is None:  # random halves only where no explicit split is asked for
