@@ -505,6 +505,54 @@ def test_a_data_set_of_many_classes_is_summed_up_in_one_line(tmp_path):
     assert "  train class29: 6" in lines and not [line for line in summary if line.startswith("skipped")]
 
 
+def three_bands(root: Path) -> Image.Image:
+    """A 24 x 8 image of three 8 px bands, red, green and blue, as each class's one image."""
+    bands = np.zeros((8, 24, 3), np.uint8)
+    for i in range(3):
+        bands[:, 8 * i:8 * (i + 1), i] = 255
+    image = Image.fromarray(bands)
+    for part in ("train", "val"):
+        for name in ("a", "b"):
+            save(root / part / name / "bands.png", image)
+    return image
+
+
+def test_non_square_images_are_squashed_by_default_or_resized_and_centre_cropped_as_torchvision_does(tmp_path):
+    from torchvision.transforms import v2
+
+    image = three_bands(tmp_path / "images")
+    cfg = {"kind": "imagefolder", "root": str(tmp_path / "images"), "image_size": 8}
+    build_cache(cfg, tmp_path / "squash")
+    squashed = load_cache(tmp_path / "squash").train_images[0]
+    assert (squashed[:, :, 0] == [[255] * 8, [0] * 8, [0] * 8]).all()  # every band kept, narrowed to a third
+    assert (squashed[:, :, 7] == [[0] * 8, [0] * 8, [255] * 8]).all()
+    build_cache({**cfg, "resize": "squash"}, tmp_path / "named")
+    assert cache_files(tmp_path / "named") == cache_files(tmp_path / "squash")
+
+    build_cache({**cfg, "resize": "center_crop"}, tmp_path / "crop")
+    cropped = load_cache(tmp_path / "crop").train_images[0]
+    theirs = np.asarray(v2.Compose([v2.Resize(8), v2.CenterCrop(8)])(image)).transpose(2, 0, 1)
+    np.testing.assert_array_equal(cropped, theirs)
+    assert (cropped[1] == 255).all() and (cropped[[0, 2]] == 0).all()  # the middle band only
+
+
+def test_the_resize_mode_is_part_of_the_cache_identity_and_squash_keeps_existing_caches(tmp_path):
+    """A cache of another resize mode is another cache; the default leaves the folder of existing caches as it was."""
+    from transferability import plan
+
+    dataset = {"kind": "imagefolder", "root": "data/pets", "image_size": 64}
+    before = "imagefolder-" + __import__("hashlib").sha256(json.dumps(
+        {"kind": "imagefolder", "root": "data/pets", "image_size": 64}, sort_keys=True).encode()).hexdigest()[:10]
+    assert plan.dataset_key(dataset) == plan.dataset_key({**dataset, "resize": "squash"}) == before
+    assert plan.dataset_key({**dataset, "resize": "center_crop"}) != before
+    (tmp_path / "crop.yaml").write_text(json.dumps({"dataset": {**dataset, "resize": "center_crop"}}))
+    assert plan.load_config(tmp_path / "crop.yaml")["dataset"]["resize"] == "center_crop"
+    (tmp_path / "stretch.yaml").write_text(json.dumps({"dataset": {**dataset, "resize": "stretch"}}))
+    with pytest.raises(ValueError, match="config key dataset.resize = 'stretch' is not allowed; allowed values: "
+                                         "squash, center_crop"):
+        plan.load_config(tmp_path / "stretch.yaml")
+
+
 def test_unreadable_files_past_twenty_are_counted(tmp_path):
     make_imagefolder(tmp_path / "images")
     for i in range(25):

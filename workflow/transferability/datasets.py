@@ -5,8 +5,9 @@ caller-provided array, so the cache writer can hand them a memory-mapped file an
 ImageNet-size folder never has to fit in RAM.
 
 Resizing (imagefolder always; Fashion-MNIST/CIFAR only when image_size differs from the
-native size) squashes the image to image_size x image_size with PIL's bilinear filter,
-which widens its support when shrinking, i.e. it is antialiased.  Channel conversion uses
+native size) uses PIL's bilinear filter, which widens its support when shrinking, i.e. it is
+antialiased. A non-square image is squashed to image_size x image_size (dataset.resize: squash,
+the default) or, with center_crop, resized on its short side and centre-cropped by torchvision.  Channel conversion uses
 PIL's convert("L") (ITU-R 601-2 luma) or convert("RGB"); an alpha channel is dropped.
 """
 
@@ -123,17 +124,29 @@ def _kind(cfg: dict) -> Kind:
 
 # ---------------------------------------------------------------- shared image conversion
 
-def convert_image(img: Image.Image, channels: int, size: int) -> np.ndarray:
-    """PIL image of any mode -> uint8 (channels, size, size)."""
+RESIZE_MODES = ("squash", "center_crop")  # dataset.resize (the schema's enum)
+
+
+def convert_image(img: Image.Image, channels: int, size: int, resize: str = "squash") -> np.ndarray:
+    """PIL image of any mode -> uint8 (channels, size, size), squashed or centre-cropped (`resize`)."""
     if img.mode.startswith("I"):  # 16-bit greyscale (PNG, TIFF): PIL's convert("L") would clip it to white
         img = Image.fromarray(np.round(np.asarray(img, np.float64) / 257).clip(0, 255).astype(np.uint8))
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")  # PIL asks for this before dropping palette transparency
     img = img.convert("L" if channels == 1 else "RGB")
+    if resize == "center_crop" and img.size[0] != img.size[1]:
+        img = _short_side_and_centre_crop(img, size)
     if img.size != (size, size):
         img = img.resize((size, size), Image.BILINEAR)
     arr = np.asarray(img, dtype=np.uint8)
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def _short_side_and_centre_crop(img: Image.Image, size: int) -> Image.Image:
+    """torchvision's Resize(size) then CenterCrop(size), on the PIL image (bilinear, as PIL antialiased)."""
+    from torchvision.transforms.v2 import functional  # imported here: only cropped image folders need it
+
+    return functional.center_crop(functional.resize(img, [size]), [size, size])
 
 
 def conform(images: np.ndarray, channels: int | None, size: int | None) -> np.ndarray:
@@ -235,7 +248,8 @@ def read_imagefolder(cfg: dict, workers: int) -> Dataset:
     listed = {name: _list_images(root / name, classes, skipped) for name in ("train", val_name)}
     unreadable = _unreadable_headers([path for files in listed.values() for path, _ in files], workers)
     shape = (cfg.get("channels") or 3, cfg["image_size"], cfg["image_size"])
-    train, val = (_folder_split(files, shape, workers, set(unreadable)) for files in listed.values())
+    resize = _resize_mode(cfg)
+    train, val = (_folder_split(files, shape, workers, set(unreadable), resize) for files in listed.values())
     below_root = len(str(root)) + 1
     return Dataset(classes, str(root), train, val, unreadable=list(unreadable.values()),
                    skipped=sorted((path[below_root:], why) for path, why in skipped))
@@ -352,10 +366,19 @@ def _skipped_line(skipped: list[tuple[str, str]]) -> str:
             f"every one in the log; images are read with the extensions {', '.join(sorted(IMAGE_EXTENSIONS))}")
 
 
-def _folder_split(files: list[tuple[str, int]], shape: tuple, workers: int, unreadable: set[str]) -> Split:
+def _resize_mode(cfg: dict) -> str:
+    resize = cfg.get("resize") or "squash"  # left out of the cache job's dataset where it is the default
+    if resize not in RESIZE_MODES:
+        raise DataError(f"unknown dataset.resize {resize!r}; use one of {', '.join(RESIZE_MODES)}")
+    return resize
+
+
+def _folder_split(files: list[tuple[str, int]], shape: tuple, workers: int, unreadable: set[str],
+                  resize: str) -> Split:
     labels = np.array([label for _, label in files], np.int64)
     paths = [Path(path) for path, _ in files]
-    return Split(labels, shape, partial(_decode_into, files=paths, workers=workers, skip=unreadable))
+    decode = partial(_decode_into, files=paths, workers=workers, skip=unreadable, resize=resize)
+    return Split(labels, shape, decode)
 
 
 def _unreadable_headers(files: list[str], workers: int) -> dict[str, str]:
@@ -372,7 +395,8 @@ def _unreadable_headers(files: list[str], workers: int) -> dict[str, str]:
         return {path: p for path, p in zip(files, found) if p}
 
 
-def _decode_into(dest: np.ndarray, files: list[Path], workers: int, skip: set[str] = frozenset()) -> list[str]:
+def _decode_into(dest: np.ndarray, files: list[Path], workers: int, skip: set[str] = frozenset(),
+                 resize: str = "squash") -> list[str]:
     """Decode every file into its row of dest; returns the problems (files that could not be decoded).
     Files in `skip` (already found unreadable) are left as zeros: the cache is not written anyway."""
     channels, size, _ = dest.shape[1:]
@@ -382,7 +406,7 @@ def _decode_into(dest: np.ndarray, files: list[Path], workers: int, skip: set[st
         if str(files[i]) in skip:
             return
         try:
-            dest[i] = load_image(files[i], channels, size)
+            dest[i] = load_image(files[i], channels, size, resize)
         except DataError as e:
             problems.append(str(e))
 
@@ -392,12 +416,12 @@ def _decode_into(dest: np.ndarray, files: list[Path], workers: int, skip: set[st
     return sorted(problems)
 
 
-def load_image(path: Path, channels: int, size: int) -> np.ndarray:
+def load_image(path: Path, channels: int, size: int, resize: str = "squash") -> np.ndarray:
     try:
         with Image.open(path) as img:
             # JPEGs can decode at 1/2, 1/4 or 1/8 scale (not below size): much faster for big photos.
             img.draft("L" if channels == 1 else "RGB", (size, size))
-            return convert_image(img, channels, size)
+            return convert_image(img, channels, size, resize)
     except Exception as e:  # PIL raises many types for broken files; all mean "unreadable"
         raise DataError(f"{path} ({_one_line(e)})") from e
 

@@ -29,6 +29,7 @@ WORKFLOW_DIR = PACKAGE_DIR.parent
 SCHEMA = WORKFLOW_DIR / "schemas/config.schema.yaml"
 DEFAULT_CONFIG = WORKFLOW_DIR.parent / "config.yaml"
 DEFAULT_RUN = "default"  # the run of config.yaml (its file name would say "config")
+SQUASH = "squash"  # dataset.resize's default: the data set's cache is where it was before the key existed
 CACHE = "cache"  # results/cache holds the data caches, so no run may have that name
 DATA_FILES = ("train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy")
 TABLES = ("nets", "per_layer", "effects", "findings")
@@ -155,6 +156,8 @@ def data_identity(dataset: dict) -> dict:
     identity = _in_schema_order(dataset, load_schema(SCHEMA)["properties"]["dataset"])
     if identity.get("root"):
         identity["root"] = os.path.normpath(identity["root"])
+    if identity.get("resize") == SQUASH:  # the resizing there was before the key: its caches keep their folders
+        del identity["resize"]
     return identity
 
 
