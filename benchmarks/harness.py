@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT / "workflow"))  # the package, also where it was not
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
+from transferability.config import merge  # noqa: E402
 from transferability import plan  # noqa: E402
 from transferability import train as T  # noqa: E402
 from transferability.config import check_config, load_schema  # noqa: E402
@@ -83,7 +84,7 @@ class Setup:
 
     def settings(self, net: str, **train) -> dict:
         """As the train_net rule builds them (plan.train_settings), with these training keys changed."""
-        config = plan.merge(self.cfg, {"train": train})
+        config = merge(self.cfg, {"train": train})
         return plan.train_settings(config, self.split_name, self.cfg["seeds"][0], net)
 
     def job(self, net: str, source=None, tag="", **train) -> T.Job:

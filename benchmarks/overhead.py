@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from harness import ROOT, Setup, note
+from transferability.config import run_name
 from transferability import plan, warm
 from transferability.splits import read_split
 
@@ -30,7 +31,7 @@ def run_dag(config_path: Path, cores: int, scratch: Path, out: Path) -> dict:
     if done.returncode:
         raise SystemExit(f"snakemake failed (exit {done.returncode}); see {out / 'dag.log'}")
     job_wall, train_wall = [], []
-    run = workdir / "results" / plan.run_name([config_path])  # the run's folder (plan.py)
+    run = workdir / "results" / run_name([config_path])  # the run's folder (plan.py)
     for tsv in sorted((run / "benchmarks/train_net").rglob("*.tsv")):
         rel = tsv.relative_to(run / "benchmarks/train_net").with_suffix("")
         with open(tsv) as f:

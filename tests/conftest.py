@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from transferability.config import load_config
 from transferability import devices, plan, splits
 from transferability.data import build_cache
 
@@ -51,7 +52,7 @@ SMOKE = ROOT / "tests/smoke.yaml"
 def settings(net: str, epochs: int = 2, **train) -> dict:
     """A training job's settings, as the train_net rule builds them (plan.train_settings), for the smoke
     config with these training keys changed."""
-    config = plan.load_config(SMOKE, {"train": {"epochs": epochs, "lr": 0.02, "eval_batch_size": 256, **train}})
+    config = load_config(SMOKE, {"train": {"epochs": epochs, "lr": 0.02, "eval_batch_size": 256, **train}})
     return plan.train_settings(config, "random0", 0, net)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
+from transferability.config import load_config
 from transferability import checkpoint, cli, datasets, plan, splits
 from transferability.config import ConfigError, check_config, coerce_config, load_schema
 from transferability.data import build_cache
@@ -169,7 +170,7 @@ def test_a_config_file_of_wrongly_typed_values_is_refused(tmp_path, config, expe
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(ConfigError) as error:
-        plan.load_config(path)
+        load_config(path)
     assert str(error.value) == expected
 
 
@@ -390,7 +391,7 @@ def test_bad_split_gives_one_line_and_no_file(tmp_path, definition, expected):
 def settings(net: str) -> dict:
     """The train_net rule's --settings (plan.train_settings) for a short run of the smoke config; the
     net's name set afterwards, so a name the plan would refuse reaches the command."""
-    config = plan.load_config(SMOKE, {"train": {"epochs": 1, "batch_size": 16, "lr": 0.02, "eval_batch_size": 100}})
+    config = load_config(SMOKE, {"train": {"epochs": 1, "batch_size": 16, "lr": 0.02, "eval_batch_size": 100}})
     return {**plan.train_settings(config, "random0", 0, "baseA"), "net": net}
 
 

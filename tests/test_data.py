@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from transferability.config import load_config
 from transferability import datasets
 from transferability.data import DataError, build_cache, load_cache
 
@@ -546,11 +547,11 @@ def test_the_resize_mode_is_part_of_the_cache_identity_and_squash_keeps_existing
     assert plan.dataset_key(dataset) == plan.dataset_key({**dataset, "resize": "squash"}) == before
     assert plan.dataset_key({**dataset, "resize": "center_crop"}) != before
     (tmp_path / "crop.yaml").write_text(json.dumps({"dataset": {**dataset, "resize": "center_crop"}}))
-    assert plan.load_config(tmp_path / "crop.yaml")["dataset"]["resize"] == "center_crop"
+    assert load_config(tmp_path / "crop.yaml")["dataset"]["resize"] == "center_crop"
     (tmp_path / "stretch.yaml").write_text(json.dumps({"dataset": {**dataset, "resize": "stretch"}}))
     with pytest.raises(ValueError, match="config key dataset.resize = 'stretch' is not allowed; allowed values: "
                                          "squash, center_crop"):
-        plan.load_config(tmp_path / "stretch.yaml")
+        load_config(tmp_path / "stretch.yaml")
 
 
 def test_unreadable_files_past_twenty_are_counted(tmp_path):

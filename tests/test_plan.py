@@ -11,18 +11,19 @@ import pytest
 import yaml
 
 from conftest import ROOT, SMOKE, SNAKEMAKE, package_env, run_snakemake
+from transferability.config import SCHEMA as SCHEMA_FILE, apply_base, checked, load_config, merge
 from transferability import analysis, datasets, model, plan, plots
 from transferability.config import ConfigError, load_schema
 from transferability.nets import TREATMENTS, parse_net, transfer_grid
 
 PRESETS = {"default": ROOT / "config.yaml", "cifar10": ROOT / "config/cifar10.yaml",
            "cifar100": ROOT / "config/cifar100.yaml", "imagenet": ROOT / "config/imagenet.yaml", "smoke": SMOKE}
-SCHEMA = load_schema(plan.SCHEMA)
+SCHEMA = load_schema(SCHEMA_FILE)
 
 
 @pytest.fixture(scope="module", params=list(PRESETS))
 def preset(request):
-    return request.param, plan.load_config(PRESETS[request.param])
+    return request.param, load_config(PRESETS[request.param])
 
 
 def test_each_preset_is_its_own_run_under_results(preset):
@@ -35,11 +36,11 @@ def test_each_preset_is_its_own_run_under_results(preset):
 
 
 def test_presets_never_share_an_output_and_share_the_cache_only_over_the_same_data():
-    plans = {name: plan.Plan(plan.load_config(path)) for name, path in PRESETS.items()}
+    plans = {name: plan.Plan(load_config(path)) for name, path in PRESETS.items()}
     outputs = [set(p.final_outputs()) | set(p.all_metrics()) for p in plans.values()]
     assert all(not (a & b) for i, a in enumerate(outputs) for b in outputs[i + 1:])
     assert len({p.data for p in plans.values()}) == len(plans)  # five data sets
-    tweaked = plan.Plan(plan.load_config(PRESETS["default"], {"run": "more_seeds", "seeds": [0, 1, 2]}))
+    tweaked = plan.Plan(load_config(PRESETS["default"], {"run": "more_seeds", "seeds": [0, 1, 2]}))
     assert tweaked.data == plans["default"].data and tweaked.root == "results/more_seeds"
 
 
@@ -55,7 +56,7 @@ def test_every_net_has_settings_the_train_command_reads(preset):
 
 
 def test_the_default_plans_the_documented_grid():
-    config = plan.load_config(PRESETS["default"])
+    config = load_config(PRESETS["default"])
     randoms = [f"random{s}" for s in range(4)]
     assert list(plan.split_definitions(config)) == [*randoms, "garments_accessories"]
     assert plan.split_kinds(config) == {**dict.fromkeys(randoms, "random"), "garments_accessories": "dissimilar"}
@@ -68,7 +69,7 @@ def test_the_default_plans_the_documented_grid():
 
 
 def test_imagenet_plans_the_papers_controls_on_the_whole_task():
-    config = plan.load_config(PRESETS["imagenet"])
+    config = load_config(PRESETS["imagenet"])
     whole = plan.nets_of_split(config, "whole")
     assert "baseA" in whole and len([n for n in whole if n.startswith("baseA_k")]) == 12
     assert plan.split_kind(config, "whole") == "unsplit" and "reduced_data" in plan.figure_names(config)
@@ -80,7 +81,7 @@ def test_imagenet_plans_the_papers_controls_on_the_whole_task():
 
 def test_an_unknown_split_names_the_configured_ones():
     with pytest.raises(ValueError, match="split 'nosuch' is not in the config; configured splits: random0"):
-        plan.split_definitions(plan.load_config(SMOKE))["nosuch"]
+        plan.split_definitions(load_config(SMOKE))["nosuch"]
 
 
 # ---- how a config file combines with others
@@ -92,35 +93,35 @@ def write(path, config):
 
 
 def test_a_config_file_without_base_takes_the_schemas_defaults_not_config_yaml(tmp_path):
-    config = plan.load_config(write(tmp_path / "mine.yaml", {"dataset": {"kind": "synthetic"}}))
+    config = load_config(write(tmp_path / "mine.yaml", {"dataset": {"kind": "synthetic"}}))
     assert config["directions"] == ["AB"] and config["layers"] == [1, 2, 3, 4, 5, 6, 7]  # the schema's
     assert config["run"] == "mine"
 
 
 def test_a_base_is_merged_under_the_file_key_by_key(tmp_path):
     mine = write(tmp_path / "mine.yaml", {"base": str(ROOT / "config.yaml"), "train": {"epochs": 8}, "seeds": [0, 1]})
-    config = plan.load_config(mine)
-    default = plan.load_config(PRESETS["default"])
+    config = load_config(mine)
+    default = load_config(PRESETS["default"])
     assert config["train"] == {**default["train"], "epochs": 8}  # the section merged, one key changed
     assert config["seeds"] == [0, 1] and config["directions"] == default["directions"]
     assert config["splits"] == default["splits"] and config["run"] == "mine"
     (tmp_path / "sub").mkdir()
     relative = write(tmp_path / "sub/other.yaml", {"base": "../mine.yaml", "layers": [1]})
-    assert plan.load_config(relative)["train"]["epochs"] == 8  # a base's base, each relative to its file
+    assert load_config(relative)["train"]["epochs"] == 8  # a base's base, each relative to its file
 
 
 def test_a_base_that_names_its_file_again_is_refused(tmp_path):
     write(tmp_path / "a.yaml", {"base": "b.yaml"})
     with pytest.raises(ConfigError, match="its base names it again"):
-        plan.load_config(write(tmp_path / "b.yaml", {"base": "a.yaml"}))
+        load_config(write(tmp_path / "b.yaml", {"base": "a.yaml"}))
 
 
 def test_an_explicit_only_config_runs_no_random_split(tmp_path):
     explicit = {"dataset": {"kind": "synthetic"}, "splits": {"explicit": {"mine": {"A": [0, 1], "B": [2, 3]}}}}
-    assert list(plan.split_definitions(plan.load_config(write(tmp_path / "e.yaml", explicit)))) == ["mine"]
+    assert list(plan.split_definitions(load_config(write(tmp_path / "e.yaml", explicit)))) == ["mine"]
     asked = {**explicit, "splits": {**explicit["splits"], "random": [0]}}
-    assert list(plan.split_definitions(plan.load_config(write(tmp_path / "a.yaml", asked)))) == ["random0", "mine"]
-    assert list(plan.split_definitions(plan.load_config(write(tmp_path / "n.yaml", {})))) == ["random0"]
+    assert list(plan.split_definitions(load_config(write(tmp_path / "a.yaml", asked)))) == ["random0", "mine"]
+    assert list(plan.split_definitions(load_config(write(tmp_path / "n.yaml", {})))) == ["random0"]
 
 
 def test_snakemake_merges_a_base_and_names_the_run_after_the_last_config_file(tmp_path):
@@ -132,9 +133,9 @@ def test_snakemake_merges_a_base_and_names_the_run_after_the_last_config_file(tm
 
 def test_a_reserved_or_bad_run_name_is_refused():
     with pytest.raises(ConfigError, match="run = 'cache' is reserved"):
-        plan.load_config(SMOKE, {"run": "cache"})
+        load_config(SMOKE, {"run": "cache"})
     with pytest.raises(ConfigError, match="config key run"):
-        plan.load_config(SMOKE, {"run": "../elsewhere"})
+        load_config(SMOKE, {"run": "../elsewhere"})
 
 
 # ---- the runtime cap
@@ -142,16 +143,16 @@ def test_a_reserved_or_bad_run_name_is_refused():
 
 def test_the_runtime_cap_bounds_every_attempt():
     meta = {"n_train": 1_281_167, "n_val": 50_000}
-    uncapped = plan.load_config(PRESETS["imagenet"], {"resources": {"max_runtime_minutes": None}})
+    uncapped = load_config(PRESETS["imagenet"], {"resources": {"max_runtime_minutes": None}})
     assert plan.train_runtime_minutes(uncapped, meta, 1) > 2880  # 450,000 iterations of 256 at 1000 images/s
-    capped = plan.load_config(PRESETS["imagenet"])  # the preset caps at 48 h, checkpointing every 30 min
+    capped = load_config(PRESETS["imagenet"])  # the preset caps at 48 h, checkpointing every 30 min
     assert [plan.train_runtime_minutes(capped, meta, attempt) for attempt in (1, 2, 3)] == [2880] * 3
 
 
 @pytest.mark.parametrize("every", [0, 60, 90])
 def test_a_cap_without_a_shorter_checkpoint_interval_is_refused(every):
     with pytest.raises(ConfigError, match="checkpoints.every_minutes = .* below resources.max_runtime_minutes = 60"):
-        plan.load_config(SMOKE, {"resources": {"max_runtime_minutes": 60}, "checkpoints": {"every_minutes": every}})
+        load_config(SMOKE, {"resources": {"max_runtime_minutes": 60}, "checkpoints": {"every_minutes": every}})
 
 
 @pytest.mark.parametrize("compiled", [{"train": {"compile": True}}, {"model": {"lrn_fused": True}}],
@@ -159,14 +160,14 @@ def test_a_cap_without_a_shorter_checkpoint_interval_is_refused(every):
 def test_cuda_graphs_with_compiled_kernels_are_refused(compiled):
     key = "train.compile" if "train" in compiled else "model.lrn_fused"
     with pytest.raises(ConfigError, match=f"config keys train.cuda_graphs and {key} are both true: choose one"):
-        plan.load_config(SMOKE, plan.merge(compiled, {"train": {"cuda_graphs": True}}))
+        load_config(SMOKE, merge(compiled, {"train": {"cuda_graphs": True}}))
 
 
 def test_cuda_graphs_is_a_run_option_passed_to_the_training_command():
-    on = plan.load_config(SMOKE, {"train": {"cuda_graphs": True}})
+    on = load_config(SMOKE, {"train": {"cuda_graphs": True}})
     assert "--cuda-graphs" in plan.run_options(on)
-    assert "--cuda-graphs" not in plan.run_options(plan.load_config(SMOKE))
-    assert plan.train_settings(on, "random0", 0, "A3B") == plan.train_settings(plan.load_config(SMOKE), "random0", 0, "A3B")
+    assert "--cuda-graphs" not in plan.run_options(load_config(SMOKE))
+    assert plan.train_settings(on, "random0", 0, "A3B") == plan.train_settings(load_config(SMOKE), "random0", 0, "A3B")
 
 
 # ---- one table per open set, and the schema's enums equal to each
@@ -194,7 +195,7 @@ def test_every_treatment_has_names_styles_and_effects():
 
 
 def test_every_figure_a_run_can_ask_for_has_a_drawing():
-    config = plan.load_config(SMOKE, {"splits": {"explicit": {"d": {"A": [0, 1], "B": [2, 3]}}},
+    config = load_config(SMOKE, {"splits": {"explicit": {"d": {"A": [0, 1], "B": [2, 3]}}},
                                       "reduced_data": {"images_per_class": [5]}})
     assert set(plan.figure_names(config)) <= set(plots.FIGURES)
 
@@ -202,9 +203,9 @@ def test_every_figure_a_run_can_ask_for_has_a_drawing():
 def test_the_low_lr_treatment_fine_tunes_the_copied_layers_at_a_tenth():
     spec = parse_net("A3B+lr")
     assert (spec.source_net, spec.n, spec.fine_tuned, spec.frozen_layers) == ("baseA", 3, True, 0)
-    settings = plan.train_settings(plan.load_config(SMOKE), "random0", 0, "A3B+lr")
+    settings = plan.train_settings(load_config(SMOKE), "random0", 0, "A3B+lr")
     assert settings["train"]["copied_lr_factor"] == 0.1
-    assert "copied_lr_factor" not in plan.train_settings(plan.load_config(SMOKE), "random0", 0, "A3B+")["train"]
+    assert "copied_lr_factor" not in plan.train_settings(load_config(SMOKE), "random0", 0, "A3B+")["train"]
 
 
 # ---- small rules run on the submitting machine
@@ -243,7 +244,7 @@ def test_the_low_lr_nets_have_their_own_legend_entry():
 def test_a_base_never_names_the_run_built_on_it(tmp_path):
     """A base's `run:` would send every file built on it into the base's folder, overwriting its nets."""
     write(tmp_path / "base.yaml", {"run": "baseline", "dataset": {"kind": "synthetic"}})
-    assert plan.load_config(write(tmp_path / "longer.yaml", {"base": "base.yaml", "train": {"epochs": 8}}))["run"] == "longer"
+    assert load_config(write(tmp_path / "longer.yaml", {"base": "base.yaml", "train": {"epochs": 8}}))["run"] == "longer"
 
 
 def test_a_base_in_the_configfile_of_a_workflow_using_this_one_as_a_module_is_read(tmp_path):
@@ -262,7 +263,7 @@ def test_a_base_in_the_configfile_of_a_workflow_using_this_one_as_a_module_is_re
 
 def test_a_base_no_config_file_names_is_refused():
     with pytest.raises(ConfigError, match=r"config key base = 'x.yaml': only a config file's own base"):
-        plan.apply_base({"base": "x.yaml"}, [])
+        apply_base({"base": "x.yaml"}, [])
 
 
 @pytest.mark.parametrize("name", ["random0", "whole"])
@@ -270,7 +271,7 @@ def test_an_explicit_split_cannot_take_a_random_splits_or_the_controls_name(name
     """An explicit `random0` replaced the random split and was pooled with the random splits' findings."""
     config = {"dataset": {"kind": "synthetic"}, "run": "x", "splits": {"explicit": {name: {"A": [0, 1], "B": [2, 3]}}}}
     with pytest.raises(ConfigError, match=f"splits.explicit.{name}: the names random<seed> and whole"):
-        plan.checked(config)
+        checked(config)
 
 
 def test_the_data_cache_ignores_how_its_root_is_spelled():
@@ -285,12 +286,12 @@ def test_the_runtime_cap_is_whole_minutes():
     """sbatch reads a time limit of 0 as none: a cap of 0.5 minutes must not become 0."""
     config = {"dataset": {"kind": "synthetic"}, "run": "x", "resources": {"max_runtime_minutes": 0.5}}
     with pytest.raises(ConfigError, match="max_runtime_minutes"):
-        plan.checked(config)
+        checked(config)
 
 
 def test_an_analysis_reruns_on_no_thread_count():
     """Params are a rerun trigger: the per-unit analyses' threads belong in their command, not their params."""
-    run = plan.Plan(plan.load_config(SMOKE))
+    run = plan.Plan(load_config(SMOKE))
     assert "--threads" not in run.unit_options("random0", 0)
     text = (ROOT / "workflow/rules/analyses.smk").read_text()
     assert text.count("{params.unit} --threads {threads}") == 2

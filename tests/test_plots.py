@@ -10,6 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from conftest import ROOT
+from transferability.config import load_config
 from transferability import analysis, cli, curves, layer_figures, measures, plan, plots, tables
 
 CONTEXT = {"dataset": "synthetic", "model": "small", "training": "3 epochs",
@@ -331,7 +332,7 @@ CONFIGS = ["config.yaml", "config/cifar10.yaml", "config/cifar100.yaml", "config
 
 @pytest.mark.parametrize("config_file", CONFIGS)
 def test_no_text_collides_in_any_figure_of_a_preset(config_file):
-    config = plan.load_config(ROOT / config_file)
+    config = load_config(ROOT / config_file)
     nets = planned_nets(config, np.random.default_rng(0))
     summary = analysis.summarize(nets)
     context = plan.figure_context(config)
@@ -369,6 +370,6 @@ def test_the_paper_comparison_reads_the_written_per_layer_table(nets, tmp_path):
 def test_no_text_collides_in_the_comparison_of_two_default_runs():
     from transferability import compare
 
-    config = plan.load_config(ROOT / "config.yaml")
+    config = load_config(ROOT / "config.yaml")
     units = {f"run{seed}": analysis.unit_effects(planned_nets(config, np.random.default_rng(seed))) for seed in (1, 2)}
     assert collisions(compare.comparison_figure(compare.compare_runs(units), units)) == []

@@ -11,6 +11,7 @@ import pytest
 from conftest import ROOT
 from test_plots import nets, written_tables  # noqa: F401 (nets: the fixture)
 
+from transferability.config import load_config
 from transferability import cli, plan, summary, tables
 
 
@@ -86,7 +87,7 @@ def test_the_run_says_its_summary_only_while_its_findings_are_newer_than_its_net
     """A run that stopped short of the tables (one net as its target, or nets still missing) must not show
     an older run's findings; and it lists its own outputs, not what an earlier config left in its folder."""
     monkeypatch.chdir(tmp_path)
-    run = plan.Plan(plan.load_config(ROOT / "tests/smoke.yaml"))
+    run = plan.Plan(load_config(ROOT / "tests/smoke.yaml"))
     assert summary.end_of_run_lines(run, []) == []  # no findings yet
     written_tables(nets, Path(run.root) / "tables")
     for name in ("figure2_top", "figure3"):  # figure3: a leftover, the smoke config draws none

@@ -1,5 +1,5 @@
-# Config checking, wildcard constraints and glue; what the run trains, writes and draws is the package's
-# transferability/plan.py (PLAN), which the rules call in one line each.
+# Config reading (transferability/config.py: prepare), wildcard constraints and glue; what the run trains, writes
+# and draws is the package's transferability/plan.py (PLAN), which the rules call in one line each.
 import json
 import os
 import sys
@@ -19,16 +19,14 @@ os.environ.update(
 )
 from transferability import plan, summary, warm
 from transferability.config import ConfigError
+from transferability.config import prepare as prepare_config
 from transferability.data import source_param
 from transferability.datasets import DataError, check_class_count
 from transferability.nets import NET_PATTERN
 
 try:  # one clear line naming the key, before any job starts (a traceback into this file would only distract)
-    plan.apply_base(config, workflow.configfiles)  # a config file's `base:` under it
-    plan.check_overrides(dict(workflow.config_settings.config), config)  # before the schema's defaults fill it
-    config.setdefault("run", plan.run_name(workflow.overwrite_configfiles))
-    # --config's values arrive as text: read as numbers where the schema wants one; then the schema's defaults
-    plan.checked(config, dict(workflow.config_settings.config))
+    # a config file's `base:` under it, --config's text read as numbers, checked, the schema's defaults filled in
+    prepare_config(config, workflow.configfiles, dict(workflow.config_settings.config), workflow.overwrite_configfiles)
     check_class_count(config["dataset"])  # from the folder listing: too few classes stop the run before its decode
 except (ConfigError, DataError) as error:
     sys.exit(f"error: {error}")

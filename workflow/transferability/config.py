@@ -1,4 +1,5 @@
-"""Config checking with messages a person can act on: the key, the value, what is allowed."""
+"""The config: a file with its base, --config's values, the schema's check and defaults (prepare, the one way every run
+and test reads a config), with messages a person can act on: the key, the value, what is allowed."""
 
 import copy
 import re
@@ -6,6 +7,12 @@ from pathlib import Path
 
 import jsonschema
 import yaml
+
+WORKFLOW_DIR = Path(__file__).resolve().parent.parent
+SCHEMA = WORKFLOW_DIR / "schemas/config.schema.yaml"
+DEFAULT_CONFIG = WORKFLOW_DIR.parent / "config.yaml"
+DEFAULT_RUN = "default"  # the run of config.yaml (its file name would say "config")
+CACHE = "cache"  # results/cache holds the data caches, so no run may have that name
 
 
 # `train` keys that say how a net is trained, not what it learns: they stay out of a net's settings,
@@ -132,3 +139,126 @@ def _key_path(path) -> str:
     for part in path:
         key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else str(part)
     return key or "(top level)"
+
+
+# ---- the config: a file, its base, the schema's defaults
+
+
+def prepare(config: dict, configfiles, command_line: dict, given_configfiles=None) -> dict:
+    """Snakemake's config, in place, as every run reads it: the last config file's `base` merged under it,
+    --config's mappings checked (`command_line`: Snakemake's config_settings.config), `run` named after the
+    last --configfile (`given_configfiles`, default `configfiles`) unless the config names it, then checked
+    with the schema's defaults filled in (see checked)."""
+    apply_base(config, configfiles)
+    check_overrides(command_line, config)  # before the schema's defaults fill it
+    config.setdefault("run", run_name(configfiles if given_configfiles is None else given_configfiles))
+    return checked(config, command_line)
+
+
+def load_config(path=DEFAULT_CONFIG, overrides=None) -> dict:
+    """A config file as `snakemake --configfile path --config overrides` reads it (prepare); for the tests and
+    the benchmarks."""
+    overrides = copy.deepcopy(overrides or {})
+    config = merge(yaml.safe_load(Path(path).read_text()) or {}, overrides)
+    return prepare(config, [Path(path)], overrides)
+
+
+def read_config_file(path, bases=()) -> dict:
+    """A config file with its `base` (a path relative to the file) merged under it, recursively."""
+    path = Path(path).resolve()
+    if path in bases:
+        raise ConfigError(f"config file {path}: its base names it again ({' -> '.join(map(str, (*bases, path)))})")
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from error
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of keys, got {type(config).__name__}")
+    base = config.pop("base", None)
+    if not base:
+        return config
+    under = read_config_file(path.parent / base, (*bases, path))
+    under.pop("run", None)  # a run is named by its own file: one built on a base never writes into the base's run
+    return merge(under, config)
+
+
+def merge(base: dict, over: dict) -> dict:
+    """`over` on top of `base`: mappings merge key by key, anything else (lists included) is replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        both_mappings = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merge(merged[key], value) if both_mappings else copy.deepcopy(value)
+    return merged
+
+
+def apply_base(config: dict, configfiles) -> None:
+    """Snakemake's config, in place: the `base` of the last config file that names one (a --configfile,
+    the `configfile:` of this Snakefile or of a workflow using it as a module) merged under it."""
+    for path in reversed([Path(p) for p in configfiles]):
+        if "base" in (yaml.safe_load(path.read_text()) or {}):
+            merged = merge(read_config_file(path), config)
+            merged.pop("base", None)
+            config.clear()
+            config.update(merged)
+            return
+    if "base" in config:  # e.g. --config base=...: silently running without it would be another experiment
+        raise ConfigError(f"config key base = {config['base']!r}: only a config file's own base: is read "
+                          "(write it in the file given with --configfile)")
+
+
+def check_overrides(overrides: dict, config: dict, key: str = "") -> None:
+    """Snakemake merges --config into the config files' mappings key by key, so an empty mapping there
+    removes nothing: refused where the files' mapping is not empty (the run would silently keep it)."""
+    for name, value in overrides.items():
+        path, there = f"{key}.{name}" if key else str(name), config.get(name)
+        if not isinstance(value, dict) or not isinstance(there, dict):
+            continue
+        if not value and there:
+            raise ConfigError(f"config key {path} = {{}} from --config removes nothing (--config merges mappings key "
+                              f"by key, so {path} keeps {', '.join(map(str, there))}); write a config file without them "
+                              "and give it with --configfile")
+        check_overrides(value, there, path)
+
+
+def run_name(configfiles) -> str:
+    """The last config file's name without its suffix (config.yaml: `default`)."""
+    if not configfiles or Path(configfiles[-1]).resolve() == DEFAULT_CONFIG.resolve():
+        return DEFAULT_RUN
+    return Path(configfiles[-1]).stem
+
+
+def checked(config: dict, from_command_line: dict | None = None) -> dict:
+    """The config, in place: the strings of --config (`from_command_line`, Snakemake's config_settings.config)
+    read as numbers, checked (ConfigError naming the key), the schema's defaults filled in, and the checks
+    across keys the schema cannot say. A config file's values are typed YAML and are checked as written."""
+    schema = load_schema(SCHEMA)
+    coerce_config(config, schema, from_command_line or {})
+    check_config(config, schema)
+    fill_defaults(config, schema)
+    if config["splits"]["random"] is None:  # random halves only where no explicit split is asked for
+        config["splits"]["random"] = [] if config["splits"]["explicit"] else [0]
+    taken = [name for name in config["splits"]["explicit"] if re.fullmatch(r"random\d+|whole", name)]
+    if taken:
+        raise ConfigError(f"config key splits.explicit.{taken[0]}: the names random<seed> and whole are the "
+                          "random splits' and the controls'; name the explicit split otherwise")
+    if config["run"] == CACHE:
+        raise ConfigError(f"config key run = {CACHE!r} is reserved for the data caches (results/{CACHE}); "
+                          "choose another run name")
+    if not config["splits"]["random"] and not config["splits"]["explicit"]:
+        raise ConfigError("config key splits: no split to run; give splits.random or splits.explicit")
+    _check_runtime_cap(config)
+    compiled = [key for key, on in (("train.compile", config["train"]["compile"]),
+                                    ("model.lrn_fused", config["model"].get("lrn_fused"))) if on]
+    if config["train"]["cuda_graphs"] and compiled:
+        raise ConfigError(f"config keys train.cuda_graphs and {compiled[0]} are both true: choose one (cuda_graphs "
+                          "is for small nets whose steps wait on the CPU launching kernels; compiled kernels inside "
+                          "a captured step are not tested)")
+    return config
+
+
+def _check_runtime_cap(config: dict) -> None:
+    cap, every = config["resources"]["max_runtime_minutes"], config["checkpoints"]["every_minutes"]
+    if cap is not None and not 0 < every < cap:
+        raise ConfigError(f"config key checkpoints.every_minutes = {every} must be above 0 and below "
+                          f"resources.max_runtime_minutes = {cap}: a job stopped at its time limit resumes "
+                          "from its last checkpoint on its next attempt, so it needs one in each attempt")

@@ -9,143 +9,22 @@ decoded data cache is shared by every run over the same data set config: results
 """
 
 import ast
-import copy
 import functools
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 
-import yaml
 
-from .config import RUN_ONLY_TRAIN_KEYS, ConfigError, check_config, coerce_config, fill_defaults, load_schema
+from .config import CACHE, RUN_ONLY_TRAIN_KEYS, SCHEMA, ConfigError, load_schema
 from .architectures import architecture
 from .nets import parse_net, transfer_grid
 from .splits import package_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-WORKFLOW_DIR = PACKAGE_DIR.parent
-SCHEMA = WORKFLOW_DIR / "schemas/config.schema.yaml"
-DEFAULT_CONFIG = WORKFLOW_DIR.parent / "config.yaml"
-DEFAULT_RUN = "default"  # the run of config.yaml (its file name would say "config")
 SQUASH = "squash"  # dataset.resize's default: the data set's cache is where it was before the key existed
-CACHE = "cache"  # results/cache holds the data caches, so no run may have that name
 DATA_FILES = ("train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy")
 TABLES = ("nets", "per_layer", "effects", "findings")
-
-
-# ---- the config: a file, its base, the schema's defaults
-
-
-def load_config(path=DEFAULT_CONFIG, overrides=None) -> dict:
-    """A config file as the workflow reads it (its base merged under it, `overrides` over it), checked
-    and with the schema's defaults; `run` is named after the file unless the file names it."""
-    path = Path(path)
-    config = merge(read_config_file(path), overrides or {})
-    config.setdefault("run", run_name([path]))
-    return checked(config)
-
-
-def read_config_file(path, bases=()) -> dict:
-    """A config file with its `base` (a path relative to the file) merged under it, recursively."""
-    path = Path(path).resolve()
-    if path in bases:
-        raise ConfigError(f"config file {path}: its base names it again ({' -> '.join(map(str, (*bases, path)))})")
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"cannot read config file {path}: {error}") from error
-    if not isinstance(config, dict):
-        raise ConfigError(f"config file {path}: expected a mapping of keys, got {type(config).__name__}")
-    base = config.pop("base", None)
-    if not base:
-        return config
-    under = read_config_file(path.parent / base, (*bases, path))
-    under.pop("run", None)  # a run is named by its own file: one built on a base never writes into the base's run
-    return merge(under, config)
-
-
-def merge(base: dict, over: dict) -> dict:
-    """`over` on top of `base`: mappings merge key by key, anything else (lists included) is replaced."""
-    merged = copy.deepcopy(base)
-    for key, value in over.items():
-        both_mappings = isinstance(value, dict) and isinstance(merged.get(key), dict)
-        merged[key] = merge(merged[key], value) if both_mappings else copy.deepcopy(value)
-    return merged
-
-
-def apply_base(config: dict, configfiles) -> None:
-    """Snakemake's config, in place: the `base` of the last config file that names one (a --configfile,
-    the `configfile:` of this Snakefile or of a workflow using it as a module) merged under it."""
-    for path in reversed([Path(p) for p in configfiles]):
-        if "base" in (yaml.safe_load(path.read_text()) or {}):
-            merged = merge(read_config_file(path), config)
-            merged.pop("base", None)
-            config.clear()
-            config.update(merged)
-            return
-    if "base" in config:  # e.g. --config base=...: silently running without it would be another experiment
-        raise ConfigError(f"config key base = {config['base']!r}: only a config file's own base: is read "
-                          "(write it in the file given with --configfile)")
-
-
-def check_overrides(overrides: dict, config: dict, key: str = "") -> None:
-    """Snakemake merges --config into the config files' mappings key by key, so an empty mapping there
-    removes nothing: refused where the files' mapping is not empty (the run would silently keep it)."""
-    for name, value in overrides.items():
-        path, there = f"{key}.{name}" if key else str(name), config.get(name)
-        if not isinstance(value, dict) or not isinstance(there, dict):
-            continue
-        if not value and there:
-            raise ConfigError(f"config key {path} = {{}} from --config removes nothing (--config merges mappings key "
-                              f"by key, so {path} keeps {', '.join(map(str, there))}); write a config file without them "
-                              "and give it with --configfile")
-        check_overrides(value, there, path)
-
-
-def run_name(configfiles) -> str:
-    """The last config file's name without its suffix (config.yaml: `default`)."""
-    if not configfiles or Path(configfiles[-1]).resolve() == DEFAULT_CONFIG.resolve():
-        return DEFAULT_RUN
-    return Path(configfiles[-1]).stem
-
-
-def checked(config: dict, from_command_line: dict | None = None) -> dict:
-    """The config, in place: the strings of --config (`from_command_line`, Snakemake's config_settings.config)
-    read as numbers, checked (ConfigError naming the key), the schema's defaults filled in, and the checks
-    across keys the schema cannot say. A config file's values are typed YAML and are checked as written."""
-    schema = load_schema(SCHEMA)
-    coerce_config(config, schema, from_command_line or {})
-    check_config(config, schema)
-    fill_defaults(config, schema)
-    if config["splits"]["random"] is None:  # random halves only where no explicit split is asked for
-        config["splits"]["random"] = [] if config["splits"]["explicit"] else [0]
-    taken = [name for name in config["splits"]["explicit"] if re.fullmatch(r"random\d+|whole", name)]
-    if taken:
-        raise ConfigError(f"config key splits.explicit.{taken[0]}: the names random<seed> and whole are the "
-                          "random splits' and the controls'; name the explicit split otherwise")
-    if config["run"] == CACHE:
-        raise ConfigError(f"config key run = {CACHE!r} is reserved for the data caches (results/{CACHE}); "
-                          "choose another run name")
-    if not config["splits"]["random"] and not config["splits"]["explicit"]:
-        raise ConfigError("config key splits: no split to run; give splits.random or splits.explicit")
-    _check_runtime_cap(config)
-    compiled = [key for key, on in (("train.compile", config["train"]["compile"]),
-                                    ("model.lrn_fused", config["model"].get("lrn_fused"))) if on]
-    if config["train"]["cuda_graphs"] and compiled:
-        raise ConfigError(f"config keys train.cuda_graphs and {compiled[0]} are both true: choose one (cuda_graphs "
-                          "is for small nets whose steps wait on the CPU launching kernels; compiled kernels inside "
-                          "a captured step are not tested)")
-    return config
-
-
-def _check_runtime_cap(config: dict) -> None:
-    cap, every = config["resources"]["max_runtime_minutes"], config["checkpoints"]["every_minutes"]
-    if cap is not None and not 0 < every < cap:
-        raise ConfigError(f"config key checkpoints.every_minutes = {every} must be above 0 and below "
-                          f"resources.max_runtime_minutes = {cap}: a job stopped at its time limit resumes "
-                          "from its last checkpoint on its next attempt, so it needs one in each attempt")
 
 
 def data_identity(dataset: dict) -> dict:
