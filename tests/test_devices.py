@@ -23,9 +23,10 @@ from slot_jobs import hold_a_slot
 SPAWN = multiprocessing.get_context("spawn")
 
 
-def _start_holder(gpu_ids, lock_dir, slots, events, release=None):
-    """A training job in its own process (spawned: it imports slot_jobs, not torch)."""
-    release = release if release is not None else SPAWN.Event()
+def _start_holder(gpu_ids, lock_dir, slots, events):
+    """A training job in its own process (spawned: it imports slot_jobs, not torch), holding its slot until
+    the returned event is set."""
+    release = SPAWN.Event()
     job = SPAWN.Process(target=hold_a_slot, args=(gpu_ids, lock_dir, slots, release, events))
     job.start()
     return job, release
@@ -40,6 +41,17 @@ def _next(events, kind, timeout=60):
             return event
 
 
+def _collect(events, seen, enough, timeout=60):
+    """Events appended to `seen` (none passed over) until enough(seen)."""
+    deadline = time.monotonic() + timeout
+    while not enough(seen):
+        seen.append(events.get(timeout=max(deadline - time.monotonic(), 0.01)))
+
+
+def _count(seen, kind):
+    return sum(event[0] == kind for event in seen)
+
+
 def _claim_in_thread(*args, **kwargs):
     """claim_gpu in a thread, so that a test can see it block and then return."""
     result = {}
@@ -50,29 +62,32 @@ def _claim_in_thread(*args, **kwargs):
 
 @pytest.mark.parametrize("slots", [1, 2])
 def test_concurrent_jobs_never_exceed_a_gpus_slots(tmp_path, slots):
-    """Five jobs, two GPUs with `slots` slots each: at most `slots` jobs per GPU at any moment, and every
-    job gets one."""
+    """Five jobs, two GPUs with `slots` slots each, each job holding its slot until released: the first
+    2 x slots fill both GPUs, the others say they wait, and each released slot goes to a waiting job on the
+    same GPU. Every job gets one, and by the jobs' own clocks no GPU ever has more than `slots` at once."""
     events = SPAWN.Queue()
-    jobs = [_start_holder(["0", "1"], tmp_path, slots, events, release=0.4)[0] for _ in range(5)]
-    for job in jobs:
-        job.join(timeout=60)
-        assert job.exitcode == 0
-    log = sorted(_drain(events, 10), key=lambda e: e[2])
+    holders = [_start_holder(["0", "1"], tmp_path, slots, events) for _ in range(5)]
+    releases = {job.pid: release for job, release in holders}
+    seen = []
+    _collect(events, seen, lambda seen: _count(seen, "start") + _count(seen, "log") == len(releases))
+    holding = [event for event in seen if event[0] == "start"]
+    assert sorted(gpu for _, gpu, _, _ in holding) == sorted(["0", "1"] * slots), seen  # both GPUs full
+    while holding:  # released in the order they started
+        _, gpu, _, pid = holding.pop(0)
+        waiting = len(releases) - _count(seen, "start")
+        ends, starts, before = _count(seen, "end") + 1, _count(seen, "start") + min(waiting, 1), len(seen)
+        releases[pid].set()
+        _collect(events, seen, lambda seen: _count(seen, "end") == ends and _count(seen, "start") == starts)
+        taken = [event for event in seen[before:] if event[0] == "start"]
+        assert [event[1] for event in taken] == [gpu] * min(waiting, 1), seen  # the freed slot, if one waits
+        holding += taken
     busy = {}
-    for kind, gpu, _ in log:
+    for kind, gpu, _, _ in sorted((event for event in seen if event[0] != "log"), key=lambda event: event[2]):
         busy[gpu] = busy.get(gpu, 0) + (1 if kind == "start" else -1)
         assert 0 <= busy[gpu] <= slots, f"GPU {gpu} was given to {busy[gpu]} jobs at once with {slots} slot(s)"
-    assert {gpu for _, gpu, _ in log} == {"0", "1"}
-
-
-def _drain(events, count):
-    """`count` start/end events, log lines passed over."""
-    found = []
-    while len(found) < count:
-        event = events.get(timeout=60)
-        if event[0] != "log":
-            found.append(event)
-    return found
+    for job, _ in holders:
+        job.join(timeout=60)
+        assert job.exitcode == 0
 
 
 def test_k_jobs_share_one_gpu_at_once_and_the_next_waits_for_a_free_slot(tmp_path):

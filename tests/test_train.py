@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -174,15 +173,40 @@ def _train_command(workdir, out, settings_json, minutes):
             "--out-dir", str(out), "--checkpoint-dir", str(out / "ckpt"), "--checkpoint-minutes", str(minutes)]
 
 
+# The train command, stopping itself (SIGSTOP) once its first checkpoint is written: the test kills it there,
+# whatever the machine's load (a kill timed by polling for the file could come after the job's end).
+STOPPED_AFTER_FIRST_CHECKPOINT = """
+import os, signal, sys
+from transferability import checkpoint, cli
+save = checkpoint.save
+def save_then_stop(directory, state):
+    save(directory, state)
+    os.kill(os.getpid(), signal.SIGSTOP)
+checkpoint.save = save_then_stop
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _stopped_at_its_first_checkpoint(command):
+    """The train `command` run until it has written its first checkpoint, then SIGKILLed."""
+    job = subprocess.Popen([sys.executable, "-c", STOPPED_AFTER_FIRST_CHECKPOINT, *command[3:]], env=package_env(),
+                           stdout=subprocess.DEVNULL)
+    _, status = os.waitpid(job.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), f"the job ended (status {status}) before its first checkpoint"
+    os.kill(job.pid, signal.SIGKILL)
+    job.wait()
+
+
 GRAPHED = pytest.param(["--cuda-graphs"], id="cuda-graphs",
                        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))
 
 
 @pytest.mark.parametrize("options", [[], GRAPHED])
-@pytest.mark.parametrize("minutes", [0, 0.0002], ids=["epoch-checkpoints", "mid-epoch-checkpoints"])
+@pytest.mark.parametrize("minutes", [0, 1e-9], ids=["epoch-checkpoints", "mid-epoch-checkpoints"])
 def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes, options):
-    """SIGKILL a job once its first checkpoint exists, rerun it: same weights and scores as a run
-    that was never interrupted. With CUDA graphs (on a GPU) the killed and resumed job replays its steps
+    """SIGKILL a job once its first checkpoint exists (at the end of its first epoch, or, checkpointing
+    after every step, after its first step), rerun it: same weights and scores as a run that was never
+    interrupted. With CUDA graphs (on a GPU) the killed and resumed job replays its steps
     and the whole run does not: the same bits, also across the resume's fresh warm-up and capture."""
     import json
     settings_json = json.dumps(settings("baseB", epochs=4))
@@ -190,16 +214,10 @@ def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes, options)
                            capture_output=True, text=True)
     assert whole.returncode == 0, whole.stderr
     out = tmp_path / "killed"
-    job = subprocess.Popen(_train_command(workdir, out, settings_json, minutes) + options, env=package_env(),
-                           stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not (out / "ckpt" / checkpoint.LAST).exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.kill(job.pid, signal.SIGKILL)
-    job.wait()
+    _stopped_at_its_first_checkpoint(_train_command(workdir, out, settings_json, minutes) + options)
     assert not (out / "metrics.json").exists(), "the job finished before it could be killed"
     state = torch.load(out / "ckpt" / checkpoint.LAST, weights_only=True)
-    assert (state["step"] > 0) == bool(minutes), "the kill point is not the one this case is for"
+    assert (state["epoch"], state["step"]) == ((0, 1) if minutes else (1, 0)), "not the kill point of this case"
     resumed = subprocess.run(_train_command(workdir, out, settings_json, minutes) + options, env=package_env(),
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
