@@ -13,7 +13,7 @@ run: setup data  ## set up, then run the default experiment (Fashion-MNIST)
 test: setup data slurm  ## set up, then run every test
 	$(BIN)/pytest -q
 
-test-fast: setup  ## unit tests only (no Snakemake DAG, no Slurm)
+test-fast: setup  ## the tests not marked slow or slurm: no full DAG run, no Slurm; real Snakemake dry runs, lint, refusals and one-rule runs
 	$(BIN)/pytest -q -m "not slow and not slurm"
 
 lint: setup  ## snakemake --lint and snakefmt --check of the Snakefile and rules (make test runs both too)
