@@ -31,7 +31,7 @@ from harness import ROOT, ROWS, note, record
 
 PRESET = ROOT / "config/cifar10.yaml"
 K_VALUES = (1, 2, 4, 8)
-RUN = "results/config"  # the run of the config.yaml written into each work folder (plan.py)
+RUN = "results/config"  # the run of the config.yaml written into each work folder (layout.py)
 TARGET = f"{RUN}/checkpoints_removed.txt"  # the job that needs every net: training only, no tables or figures
 
 

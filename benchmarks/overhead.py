@@ -31,7 +31,7 @@ def run_dag(config_path: Path, cores: int, scratch: Path, out: Path) -> dict:
     if done.returncode:
         raise SystemExit(f"snakemake failed (exit {done.returncode}); see {out / 'dag.log'}")
     job_wall, train_wall = [], []
-    run = workdir / "results" / run_name([config_path])  # the run's folder (plan.py)
+    run = workdir / "results" / run_name([config_path])  # the run's folder (layout.py)
     for tsv in sorted((run / "benchmarks/train_net").rglob("*.tsv")):
         rel = tsv.relative_to(run / "benchmarks/train_net").with_suffix("")
         with open(tsv) as f:

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from transferability.config import load_config
-from transferability import datasets
+from transferability import datasets, layout
 from transferability.data import DataError, build_cache, load_cache
 
 SYNTHETIC = {"kind": "synthetic", "synthetic": {"classes": 4, "train_per_class": 6, "val_per_class": 3,
@@ -544,8 +544,8 @@ def test_the_resize_mode_is_part_of_the_cache_identity_and_squash_keeps_existing
     dataset = {"kind": "imagefolder", "root": "data/pets", "image_size": 64}
     before = "imagefolder-" + __import__("hashlib").sha256(json.dumps(
         {"kind": "imagefolder", "root": "data/pets", "image_size": 64}, sort_keys=True).encode()).hexdigest()[:10]
-    assert plan.dataset_key(dataset) == plan.dataset_key({**dataset, "resize": "squash"}) == before
-    assert plan.dataset_key({**dataset, "resize": "center_crop"}) != before
+    assert layout.dataset_key(dataset) == layout.dataset_key({**dataset, "resize": "squash"}) == before
+    assert layout.dataset_key({**dataset, "resize": "center_crop"}) != before
     (tmp_path / "crop.yaml").write_text(json.dumps({"dataset": {**dataset, "resize": "center_crop"}}))
     assert load_config(tmp_path / "crop.yaml")["dataset"]["resize"] == "center_crop"
     (tmp_path / "stretch.yaml").write_text(json.dumps({"dataset": {**dataset, "resize": "stretch"}}))

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from conftest import ROOT, SMOKE, SNAKEMAKE, package_env, run_snakemake
+from transferability.layout import dataset_key
 from transferability.config import SCHEMA as SCHEMA_FILE, apply_base, checked, load_config, merge
-from transferability import analysis, datasets, model, plan, plots
+from transferability import analysis, datasets, model, plan, provenance, plots
 from transferability.config import ConfigError, load_schema
 from transferability.nets import TREATMENTS, parse_net, transfer_grid
 
@@ -28,20 +29,20 @@ def preset(request):
 
 def test_each_preset_is_its_own_run_under_results(preset):
     name, config = preset
-    paths = plan.Plan(config)
-    assert config["run"] == name and paths.root == f"results/{name}"
-    outputs = paths.final_outputs()
+    run = plan.Plan(config)
+    assert config["run"] == name and run.files.root == f"results/{name}"
+    outputs = run.final_outputs()
     assert outputs and all(path.startswith(f"results/{name}/") for path in outputs)
-    assert paths.table("nets") in outputs and paths.figure("figure2_top", "pdf") in outputs
+    assert run.files.table("nets") in outputs and run.files.figure("figure2_top", "pdf") in outputs
 
 
 def test_presets_never_share_an_output_and_share_the_cache_only_over_the_same_data():
     plans = {name: plan.Plan(load_config(path)) for name, path in PRESETS.items()}
     outputs = [set(p.final_outputs()) | set(p.all_metrics()) for p in plans.values()]
     assert all(not (a & b) for i, a in enumerate(outputs) for b in outputs[i + 1:])
-    assert len({p.data for p in plans.values()}) == len(plans)  # five data sets
+    assert len({p.files.data for p in plans.values()}) == len(plans)  # five data sets
     tweaked = plan.Plan(load_config(PRESETS["default"], {"run": "more_seeds", "seeds": [0, 1, 2]}))
-    assert tweaked.data == plans["default"].data and tweaked.root == "results/more_seeds"
+    assert tweaked.files.data == plans["default"].files.data and tweaked.files.root == "results/more_seeds"
 
 
 def test_every_net_has_settings_the_train_command_reads(preset):
@@ -75,8 +76,8 @@ def test_imagenet_plans_the_papers_controls_on_the_whole_task():
     assert plan.split_kind(config, "whole") == "unsplit" and "reduced_data" in plan.figure_names(config)
     assert plan.paper_overlay(config)
     assert plan.split_definitions(config)["natman"]["A"] == "paper/half_man_idx.txt"  # as written: params
-    assert plan.Plan(config).class_list_files("natman")[0] == str(plan.PACKAGE_DIR / "paper/half_man_idx.txt")
-    assert plan.Plan(config).analysis_splits() == ["random0", "random1", "random2", "random3", "natman"]
+    assert plan.Plan(config).class_list_files("natman")[0] == str(provenance.PACKAGE_DIR / "paper/half_man_idx.txt")
+    assert plan.analysis_splits(config) == ["random0", "random1", "random2", "random3", "natman"]
 
 
 def test_an_unknown_split_names_the_configured_ones():
@@ -278,8 +279,8 @@ def test_the_data_cache_ignores_how_its_root_is_spelled():
     """The spelling of `root` rebuilt the cache (and retrained every net) on the same bytes."""
     dataset = {"kind": "imagefolder", "root": "data/pets"}
     same = [dataset, {**dataset, "root": "./data/pets"}, {**dataset, "root": "data/pets/"}]
-    assert len({plan.dataset_key(d) for d in same}) == 1
-    assert plan.dataset_key({**dataset, "root": "data/cats"}) != plan.dataset_key(dataset)
+    assert len({dataset_key(d) for d in same}) == 1
+    assert dataset_key({**dataset, "root": "data/cats"}) != dataset_key(dataset)
 
 
 def test_the_runtime_cap_is_whole_minutes():
@@ -318,28 +319,28 @@ def test_a_commands_code_version_covers_its_cli_lines_and_the_modules_they_use(t
     (plots, tables) and theirs (plots imports analysis): an edit to any of them changes its version, an edit
     to another command's lines or to a module it does not use does not."""
     package = tmp_path / "transferability"
-    shutil.copytree(plan.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(plan, "PACKAGE_DIR", package)
+    shutil.copytree(provenance.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "PACKAGE_DIR", package)
 
     def version_after(edit):
-        plan.code_version.cache_clear()
+        provenance.code_version.cache_clear()
         if edit:
             path, old, new = edit
             text = (package / path).read_text()
             assert old in text
             (package / path).write_text(text.replace(old, new, 1))
-        return plan.code_version("figure")
+        return provenance.code_version("figure")
 
     before = version_after(None)
-    assert plan.code_version("training-curves") == plan.code_version("training_curves") != before
+    assert provenance.code_version("training-curves") == provenance.code_version("training_curves") != before
     assert version_after(("similarity.py", '"""', '"""Edited. ')) == before  # a module figure does not use
     assert version_after(("cli.py", "def summarize(args) -> None:", "def summarize(args) -> None:  # edited")) == before
     for edit in (("cli.py", "fig = plots.draw(args.name,", "fig = plots.draw(str(args.name),"),
                  ("cli.py", 'FIGURE_TABLES = ("findings",', 'FIGURE_TABLES = ("findings", "x",'),
                  ("tables.py", '"""', '"""Edited. '), ("analysis.py", '"""', '"""Edited. ')):
         assert version_after(edit) != before, edit
-        before = plan.code_version("figure")
-    plan.code_version.cache_clear()
+        before = provenance.code_version("figure")
+    provenance.code_version.cache_clear()
 
 
 def test_reading_the_workflow_imports_no_torch():
@@ -357,14 +358,14 @@ def test_reading_the_workflow_imports_no_torch():
 def _edited_package(tmp_path, monkeypatch):
     """A copy of the package that code_version reads, and a function that edits one of its files."""
     package = tmp_path / "transferability"
-    shutil.copytree(plan.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(plan, "PACKAGE_DIR", package)
+    shutil.copytree(provenance.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "PACKAGE_DIR", package)
 
     def edit(path, old, new):
         text = (package / path).read_text()
         assert old in text
         (package / path).write_text(text.replace(old, new, 1))
-        plan.code_version.cache_clear()
+        provenance.code_version.cache_clear()
     return edit
 
 
@@ -372,12 +373,12 @@ def test_a_commands_code_version_covers_the_package_data_its_modules_read(tmp_pa
     """paper-comparison reads the paper's values through analysis (paper/yosinski2014_results.csv): a corrected
     value reruns it; collect reads no data file of the package."""
     edit = _edited_package(tmp_path, monkeypatch)
-    plan.code_version.cache_clear()
-    before = {command: plan.code_version(command) for command in ("paper_comparison", "figure", "collect")}
-    rows = (plan.PACKAGE_DIR / "paper/yosinski2014_results.csv").read_text().splitlines()
+    provenance.code_version.cache_clear()
+    before = {command: provenance.code_version(command) for command in ("paper_comparison", "figure", "collect")}
+    rows = (provenance.PACKAGE_DIR / "paper/yosinski2014_results.csv").read_text().splitlines()
     edit("paper/yosinski2014_results.csv", rows[1], rows[1] + "0")
-    after = {command: plan.code_version(command) for command in before}
-    plan.code_version.cache_clear()
+    after = {command: provenance.code_version(command) for command in before}
+    provenance.code_version.cache_clear()
     assert after["paper_comparison"] != before["paper_comparison"]
     assert after["figure"] != before["figure"]  # its --paper overlay draws them
     assert after["collect"] == before["collect"]
@@ -388,13 +389,13 @@ def test_a_local_name_of_a_command_is_not_the_cli_function_of_that_name(tmp_path
     layer_measures one named `similarity`: neither command runs those functions or their modules, so an
     edit to summary.py or to the similarity command reruns neither."""
     edit = _edited_package(tmp_path, monkeypatch)
-    plan.code_version.cache_clear()
-    before = {command: plan.code_version(command) for command in ("summarize", "layer_measures", "similarity")}
+    provenance.code_version.cache_clear()
+    before = {command: provenance.code_version(command) for command in ("summarize", "layer_measures", "similarity")}
     edit("summary.py", '"""', '"""Edited. ')
     edit("cli.py", "rows = similarity_rows(_unit(args), args.fine_tuned, args.images)",
          "rows = similarity_rows(_unit(args), list(args.fine_tuned), args.images)")
-    after = {command: plan.code_version(command) for command in before}
-    plan.code_version.cache_clear()
+    after = {command: provenance.code_version(command) for command in before}
+    provenance.code_version.cache_clear()
     assert after["summarize"] == before["summarize"]
     assert after["layer_measures"] == before["layer_measures"]
     assert after["similarity"] != before["similarity"]
@@ -405,10 +406,10 @@ def test_a_commands_code_version_covers_its_decorators(tmp_path, monkeypatch):
     at `def`): a changed one reruns the command's rule."""
     edit = _edited_package(tmp_path, monkeypatch)
     edit("cli.py", "def summarize(args) -> None:", "@functools.lru_cache(maxsize=1)\ndef summarize(args) -> None:")
-    before = plan.code_version("summarize")
+    before = provenance.code_version("summarize")
     edit("cli.py", "@functools.lru_cache(maxsize=1)", "@functools.lru_cache(maxsize=2)")
-    after = plan.code_version("summarize")
-    plan.code_version.cache_clear()
+    after = provenance.code_version("summarize")
+    provenance.code_version.cache_clear()
     assert after != before
 
 

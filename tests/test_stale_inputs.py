@@ -291,7 +291,7 @@ def test_the_same_data_set_written_in_another_key_order_keeps_the_cache(tmp_path
 
     def run(data, *args):
         path.write_text(yaml.safe_dump({"dataset": data, **config}, sort_keys=False))
-        meta = plan.Plan(load_config(path)).meta
+        meta = plan.Plan(load_config(path)).files.meta
         return run_snakemake(tmp_path, *args, meta, config=path)
 
     run(dataset, "--cores", "1")

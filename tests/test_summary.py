@@ -89,10 +89,10 @@ def test_the_run_says_its_summary_only_while_its_findings_are_newer_than_its_net
     monkeypatch.chdir(tmp_path)
     run = plan.Plan(load_config(ROOT / "tests/smoke.yaml"))
     assert summary.end_of_run_lines(run, []) == []  # no findings yet
-    written_tables(nets, Path(run.root) / "tables")
+    written_tables(nets, Path(run.files.root) / "tables")
     for name in ("figure2_top", "figure3"):  # figure3: a leftover, the smoke config draws none
-        Path(run.figure(name)).parent.mkdir(parents=True, exist_ok=True)
-        Path(run.figure(name)).write_bytes(b"")
+        Path(run.files.figure(name)).parent.mkdir(parents=True, exist_ok=True)
+        Path(run.files.figure(name)).write_bytes(b"")
     metrics = [Path(path) for path in run.all_metrics()]
     for net in metrics[1:]:
         net.parent.mkdir(parents=True)
@@ -103,15 +103,15 @@ def test_the_run_says_its_summary_only_while_its_findings_are_newer_than_its_net
     metrics[0].write_text("{}")
     os.utime(metrics[0], (1, 1))
     lines = summary.end_of_run_lines(run, ["tests/smoke.yaml"])
-    assert f"Report: snakemake --configfile tests/smoke.yaml --report {run.root}/report.html" in lines
-    assert f"  {run.root}/figures/figure2_top.{{png,pdf}}" in lines
+    assert f"Report: snakemake --configfile tests/smoke.yaml --report {run.files.root}/report.html" in lines
+    assert f"  {run.files.root}/figures/figure2_top.{{png,pdf}}" in lines
     assert not any("figure3" in line for line in lines)
-    findings = tables.read_table(run.table("findings"))
-    tables.write_csv(findings.drop(columns=["confidence"]), run.table("findings"))  # as an older version wrote it
+    findings = tables.read_table(run.files.table("findings"))
+    tables.write_csv(findings.drop(columns=["confidence"]), run.files.table("findings"))  # as an older version wrote it
     assert summary.end_of_run_lines(run, []) == [
-        f"No summary: {run.table('findings')}: written before findings showed the bound their test used (no "
+        f"No summary: {run.files.table('findings')}: written before findings showed the bound their test used (no "
         "confidence); rewrite it: snakemake --forcerun summarize_layers (with the run's config options)"]
-    retrained = os.stat(run.table("findings")).st_mtime_ns + 1_000_000_000  # set, not the clock's: mtimes are coarse
+    retrained = os.stat(run.files.table("findings")).st_mtime_ns + 1_000_000_000  # set, not the clock's: mtimes are coarse
     os.utime(metrics[0], ns=(retrained, retrained))  # retrained after the tables were written
     assert summary.end_of_run_lines(run, []) == []
 

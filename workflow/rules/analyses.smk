@@ -1,7 +1,7 @@
 # Beyond the paper: what the layers learned (CKA similarity, linear probes, the conv1 filter atlas) and
 # whether these cheap measures rank the layers as the transfer drop does. See the README's section
 # "What the layers learned" and transferability/similarity.py, measures.py, layer_figures.py.
-# Each rule's params.code hashes the code of the command it runs (plan.code_version: its function in cli.py
+# Each rule's params.code hashes the code of the command it runs (provenance.code_version: its function in cli.py
 # and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
 # The settings are params of wildcards alone: Snakemake leaves a param computed from input or output out of its
 # rerun trigger (analyses.max_features in `unit` reran nothing when it changed).
@@ -9,24 +9,24 @@
 
 rule measure_similarity:
     input:
-        PLAN.data_files(),
-        meta=PLAN.meta,
-        split=PLAN.split_file(),
+        LAYOUT.data_files(),
+        meta=LAYOUT.meta,
+        split=LAYOUT.split_file(),
         weights=lambda wildcards: PLAN.unit_weights(wildcards.split, wildcards.seed, fine_tuned=True),
     output:
-        PLAN.analysis_file("similarity"),
+        LAYOUT.analysis_file("similarity"),
     log:
-        PLAN.log("measure_similarity", "{split}/seed{seed}"),
+        LAYOUT.log("measure_similarity", "{split}/seed{seed}"),
     benchmark:
-        PLAN.benchmark("measure_similarity", "{split}/seed{seed}")
+        LAYOUT.benchmark("measure_similarity", "{split}/seed{seed}")
     conda:
         "../../envs/environment.yaml"
     threads: config["train"]["threads"]
     params:
-        code=PLAN.code("similarity"),
+        code=provenance.code_version("similarity"),
         unit=lambda wildcards: PLAN.unit_options(wildcards.split, wildcards.seed),
         images=config["analyses"]["similarity_images"],
-        fine_tuned=lambda wildcards: " ".join(PLAN.fine_tuned_nets(wildcards.split)),
+        fine_tuned=lambda wildcards: " ".join(plan.fine_tuned_nets(config, wildcards.split)),
     shell:
         "python -m transferability similarity {params.unit} --threads {threads} --images {params.images} "
         "--out {output} {params.fine_tuned} > {log} 2>&1"
@@ -34,21 +34,21 @@ rule measure_similarity:
 
 rule train_probes:
     input:
-        PLAN.data_files(),
-        meta=PLAN.meta,
-        split=PLAN.split_file(),
+        LAYOUT.data_files(),
+        meta=LAYOUT.meta,
+        split=LAYOUT.split_file(),
         weights=lambda wildcards: PLAN.unit_weights(wildcards.split, wildcards.seed),
     output:
-        PLAN.analysis_file("probes"),
+        LAYOUT.analysis_file("probes"),
     log:
-        PLAN.log("train_probes", "{split}/seed{seed}"),
+        LAYOUT.log("train_probes", "{split}/seed{seed}"),
     benchmark:
-        PLAN.benchmark("train_probes", "{split}/seed{seed}")
+        LAYOUT.benchmark("train_probes", "{split}/seed{seed}")
     conda:
         "../../envs/environment.yaml"
     threads: config["train"]["threads"]
     params:
-        code=PLAN.code("probes"),
+        code=provenance.code_version("probes"),
         unit=lambda wildcards: PLAN.unit_options(wildcards.split, wildcards.seed),
         images_per_class=config["analyses"]["probe_images_per_class"],
         targets=lambda wildcards: plan.probe_targets(config, wildcards.split),
@@ -59,7 +59,7 @@ rule train_probes:
 
 rule compare_layer_measures:
     input:
-        nets=PLAN.table("nets"),
+        nets=LAYOUT.table("nets"),
         similarity=PLAN.analysis_units("similarity"),
         probes=PLAN.analysis_units("probes"),
     output:
@@ -68,19 +68,19 @@ rule compare_layer_measures:
             for kind, path in PLAN.layer_measure_outputs().items()
         },
         png=report(
-            PLAN.figure("layer_measures", "png"), category="Layers", caption="../report/layer_measures_figure.rst"
+            LAYOUT.figure("layer_measures", "png"), category="Layers", caption="../report/layer_measures_figure.rst"
         ),
-        pdf=PLAN.figure("layer_measures", "pdf"),
+        pdf=LAYOUT.figure("layer_measures", "pdf"),
     log:
-        PLAN.log("compare_layer_measures"),
+        LAYOUT.log("compare_layer_measures"),
     benchmark:
-        PLAN.benchmark("compare_layer_measures")
+        LAYOUT.benchmark("compare_layer_measures")
     localrule: True
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("layer_measures"),
-        split_kinds=json.dumps(PLAN.split_kinds()),
+        code=provenance.code_version("layer_measures"),
+        split_kinds=json.dumps(plan.split_kinds(config)),
         dpi=config["plots"]["dpi"],
         tables=lambda wildcards, output: " ".join(
             f"--{kind}-out {output[kind]}" for kind in ("similarity", "probes") if kind in output.keys()
@@ -95,19 +95,19 @@ rule draw_filter_atlas:
     input:
         weights=PLAN.atlas_weights(),
     output:
-        png=report(PLAN.figure("filters", "png"), category="Layers", caption="../report/filters.rst"),
-        pdf=PLAN.figure("filters", "pdf"),
+        png=report(LAYOUT.figure("filters", "png"), category="Layers", caption="../report/filters.rst"),
+        pdf=LAYOUT.figure("filters", "pdf"),
     log:
-        PLAN.log("draw_filter_atlas"),
+        LAYOUT.log("draw_filter_atlas"),
     benchmark:
-        PLAN.benchmark("draw_filter_atlas")
+        LAYOUT.benchmark("draw_filter_atlas")
     localrule: True
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("filters"),
-        model=PLAN.model_json(),
-        unit=PLAN.atlas_unit() if PLAN.analysis_splits() else "",
+        code=provenance.code_version("filters"),
+        model=json.dumps(architecture(config["model"]), sort_keys=True),
+        unit="--split-name {} --seed {}".format(*plan.atlas_unit(config)) if plan.analysis_splits(config) else "",
         dpi=config["plots"]["dpi"],
     shell:
         "python -m transferability filters --weights {input.weights} --model {params.model:q} {params.unit} "

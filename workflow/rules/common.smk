@@ -17,11 +17,14 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
     PATH=os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])),
 )
-from transferability import plan, summary, warm
+from transferability import plan, provenance, summary, warm
+from transferability.architectures import architecture
 from transferability.config import ConfigError
 from transferability.config import prepare as prepare_config
 from transferability.data import source_param
 from transferability.datasets import DataError, check_class_count
+from transferability.io import read_json
+from transferability.layout import data_identity
 from transferability.nets import NET_PATTERN
 
 try:  # one clear line naming the key, before any job starts (a traceback into this file would only distract)
@@ -30,14 +33,15 @@ try:  # one clear line naming the key, before any job starts (a traceback into t
     check_class_count(config["dataset"])  # from the folder listing: too few classes stop the run before its decode
 except (ConfigError, DataError) as error:
     sys.exit(f"error: {error}")
-PLAN = plan.Plan(config)
+PLAN = plan.Plan(config)  # the files that depend on what the run trains and analyses
+LAYOUT = PLAN.files  # where each file goes
 
 
 wildcard_constraints:
     split=r"[A-Za-z][A-Za-z0-9_-]*",  # no dots or slashes: a wildcard never leaves its folder
     seed=r"\d+",
     net=NET_PATTERN,
-    figure="|".join(PLAN.figure_names()),
+    figure="|".join(plan.figure_names(config)),
 
 
 WARM_SERVERS = []
@@ -65,7 +69,7 @@ def print_run_summary():
     lines = summary.end_of_run_lines(PLAN, workflow.overwrite_configfiles)
     if lines:
         # the config files that made the run, for `python -m transferability summary` to print
-        summary.record_report_command(PLAN.root, workflow.overwrite_configfiles)
+        summary.record_report_command(LAYOUT.root, workflow.overwrite_configfiles)
         print("\n".join(lines), file=sys.stderr)
 
 

@@ -1,26 +1,26 @@
 # The paper's figures, drawn from nets.csv's per-cluster values and findings.csv, as PNG (for the report) and PDF
 # (for papers): each mean and interval is the one the tables report.
-# Each rule's params.code hashes the code of the command it runs (plan.code_version: its function in cli.py
+# Each rule's params.code hashes the code of the command it runs (provenance.code_version: its function in cli.py
 # and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
 
 
 rule draw_figure:
     input:
-        nets=PLAN.table("nets"),
-        findings=PLAN.table("findings"),
+        nets=LAYOUT.table("nets"),
+        findings=LAYOUT.table("findings"),
     output:
-        png=report(PLAN.figure("{figure}", "png"), category="Figures", caption="../report/figure.rst"),
-        pdf=PLAN.figure("{figure}", "pdf"),
+        png=report(LAYOUT.figure("{figure}", "png"), category="Figures", caption="../report/figure.rst"),
+        pdf=LAYOUT.figure("{figure}", "pdf"),
     log:
-        PLAN.log("draw_figure", "{figure}"),
+        LAYOUT.log("draw_figure", "{figure}"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("figure"),
-        paper="--paper" if PLAN.paper_overlay() else "",
+        code=provenance.code_version("figure"),
+        paper="--paper" if plan.paper_overlay(config) else "",
         dpi=config["plots"]["dpi"],
-        context=PLAN.figure_context(),
+        context=json.dumps(plan.figure_context(config)),
     shell:
         "python -m transferability figure {wildcards.figure} --nets {input.nets} --findings {input.findings} "
         "--context {params.context:q} {params.paper} "
@@ -29,20 +29,20 @@ rule draw_figure:
 
 rule draw_training_curves:
     input:
-        PLAN.table("epochs"),
+        LAYOUT.table("epochs"),
     output:
-        table=report(PLAN.table("training_curves"), category="Tables", caption="../report/training_curves_table.rst"),
-        png=report(PLAN.figure("training_curves", "png"), category="Figures", caption="../report/training_curves.rst"),
-        pdf=PLAN.figure("training_curves", "pdf"),
+        table=report(LAYOUT.table("training_curves"), category="Tables", caption="../report/training_curves_table.rst"),
+        png=report(LAYOUT.figure("training_curves", "png"), category="Figures", caption="../report/training_curves.rst"),
+        pdf=LAYOUT.figure("training_curves", "pdf"),
     log:
-        PLAN.log("draw_training_curves"),
+        LAYOUT.log("draw_training_curves"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("training_curves"),
+        code=provenance.code_version("training_curves"),
         dpi=config["plots"]["dpi"],
-        context=PLAN.figure_context(),
+        context=json.dumps(plan.figure_context(config)),
     shell:
         "python -m transferability training-curves --epochs {input} --table {output.table} --context {params.context:q} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"

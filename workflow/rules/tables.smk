@@ -1,5 +1,5 @@
 # The tidy table of every trained net, and what the paper reads off it.
-# Each rule's params.code hashes the code of the command it runs (plan.code_version: its function in cli.py
+# Each rule's params.code hashes the code of the command it runs (provenance.code_version: its function in cli.py
 # and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
 
 
@@ -8,35 +8,35 @@ rule collect_results:
         metrics=PLAN.all_metrics(),
         epochs=PLAN.all_epochs(),  # read beside each metrics.json
     output:
-        report(PLAN.table("nets"), category="Tables", caption="../report/nets.rst"),
+        report(LAYOUT.table("nets"), category="Tables", caption="../report/nets.rst"),
     log:
-        PLAN.log("collect_results"),
+        LAYOUT.log("collect_results"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("collect"),
-        split_kinds=json.dumps(PLAN.split_kinds()),
+        code=provenance.code_version("collect"),
+        split_kinds=json.dumps(plan.split_kinds(config)),
     shell:
         "python -m transferability collect --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"
 
 
 rule summarize_layers:
     input:
-        PLAN.table("nets"),
+        LAYOUT.table("nets"),
     output:
-        per_layer=report(PLAN.table("per_layer"), category="Tables", caption="../report/per_layer.rst"),
-        effects=report(PLAN.table("effects"), category="Tables", caption="../report/effects.rst"),
-        unit_effects=report(PLAN.table("unit_effects"), category="Tables", caption="../report/unit_effects.rst"),
-        reduced_data=report(PLAN.table("reduced_data"), category="Tables", caption="../report/reduced_data.rst"),
-        findings=report(PLAN.table("findings"), category="Tables", caption="../report/findings.rst"),
+        per_layer=report(LAYOUT.table("per_layer"), category="Tables", caption="../report/per_layer.rst"),
+        effects=report(LAYOUT.table("effects"), category="Tables", caption="../report/effects.rst"),
+        unit_effects=report(LAYOUT.table("unit_effects"), category="Tables", caption="../report/unit_effects.rst"),
+        reduced_data=report(LAYOUT.table("reduced_data"), category="Tables", caption="../report/reduced_data.rst"),
+        findings=report(LAYOUT.table("findings"), category="Tables", caption="../report/findings.rst"),
     log:
-        PLAN.log("summarize_layers"),
+        LAYOUT.log("summarize_layers"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("summarize"),
+        code=provenance.code_version("summarize"),
     shell:
         "python -m transferability summarize --nets {input} --per-layer {output.per_layer} "
         "--effects {output.effects} --unit-effects {output.unit_effects} --reduced-data {output.reduced_data} "
@@ -45,16 +45,16 @@ rule summarize_layers:
 
 rule compare_with_paper:
     input:
-        PLAN.table("per_layer"),
+        LAYOUT.table("per_layer"),
     output:
-        report(PLAN.table("paper_comparison"), category="Tables", caption="../report/paper_comparison.rst"),
+        report(LAYOUT.table("paper_comparison"), category="Tables", caption="../report/paper_comparison.rst"),
     log:
-        PLAN.log("compare_with_paper"),
+        LAYOUT.log("compare_with_paper"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("paper_comparison"),
+        code=provenance.code_version("paper_comparison"),
     shell:
         "python -m transferability paper-comparison --per-layer {input} --out {output} > {log} 2>&1"
 
@@ -64,14 +64,14 @@ rule collect_epochs:
         metrics=PLAN.all_metrics(),
         epochs=PLAN.all_epochs(),  # read beside each metrics.json
     output:
-        report(PLAN.table("epochs"), category="Tables", caption="../report/epochs.rst"),
+        report(LAYOUT.table("epochs"), category="Tables", caption="../report/epochs.rst"),
     log:
-        PLAN.log("collect_epochs"),
+        LAYOUT.log("collect_epochs"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
     params:
-        code=PLAN.code("collect_epochs"),
-        split_kinds=json.dumps(PLAN.split_kinds()),
+        code=provenance.code_version("collect_epochs"),
+        split_kinds=json.dumps(plan.split_kinds(config)),
     shell:
         "python -m transferability collect-epochs --split-kinds {params.split_kinds:q} --out {output} {input.metrics} > {log} 2>&1"

@@ -3,32 +3,34 @@
 
 rule train_net:
     input:
-        PLAN.data_files(),
-        meta=PLAN.meta,
-        split=PLAN.split_file(),
+        LAYOUT.data_files(),
+        meta=LAYOUT.meta,
+        split=LAYOUT.split_file(),
         source=lambda wildcards: PLAN.source_weights(wildcards.split, wildcards.seed, wildcards.net),
     output:
-        weights=PLAN.net_file("weights.safetensors"),
-        epochs=PLAN.net_file("epochs.csv"),
-        metrics=PLAN.net_file("metrics.json"),
+        weights=LAYOUT.net_file("weights.safetensors"),
+        epochs=LAYOUT.net_file("epochs.csv"),
+        metrics=LAYOUT.net_file("metrics.json"),
     log:
-        PLAN.log("train_net", "{split}/seed{seed}/{net}"),
+        LAYOUT.log("train_net", "{split}/seed{seed}/{net}"),
     benchmark:
-        PLAN.benchmark("train_net", "{split}/seed{seed}/{net}")
+        LAYOUT.benchmark("train_net", "{split}/seed{seed}/{net}")
     priority: lambda wildcards: PLAN.dependents(wildcards.split, wildcards.net)
     conda:
         "../../envs/environment.yaml"
     threads: config["train"]["threads"]
     resources:
         gpu=config["resources"]["gpus"],  # locally one slot: --resources gpu=<GPUs x resources.nets_per_gpu>
-        runtime=lambda wildcards, input, attempt: PLAN.train_runtime_minutes(input.meta, attempt),
+        runtime=lambda wildcards, input, attempt: plan.train_runtime_minutes(config, read_json(input.meta), attempt),
         mem_mb=lambda wildcards, attempt: config["resources"]["mem_mb"] * attempt,
         # How a job runs, not what it computes (device, checkpoint interval, GPU sharing, compilation): a
         # resource, not a param, because params are a rerun trigger and changing these must rerun no net.
-        run_options=PLAN.run_options(),
+        run_options=plan.run_options(config),
     params:
-        settings=lambda wildcards: PLAN.train_settings_json(wildcards.split, wildcards.seed, wildcards.net),
-        checkpoints=lambda wildcards: PLAN.checkpoint_dir(wildcards.split, wildcards.seed, wildcards.net),
+        settings=lambda wildcards: json.dumps(
+            plan.train_settings(config, wildcards.split, wildcards.seed, wildcards.net), sort_keys=True
+        ),
+        checkpoints=lambda wildcards: LAYOUT.checkpoint_dir(wildcards.split, wildcards.seed, wildcards.net),
         data=lambda wildcards, input: os.path.dirname(input.meta),
     shell:
         "python -m transferability train --settings {params.settings:q} --data {params.data} "
@@ -47,16 +49,16 @@ rule remove_finished_checkpoints:
     input:
         PLAN.all_metrics(),
     output:
-        PLAN.checkpoints_removed,
+        LAYOUT.checkpoints_removed,
     log:
-        PLAN.log("remove_finished_checkpoints"),
+        LAYOUT.log("remove_finished_checkpoints"),
     localrule: True
     conda:
         "../../envs/environment.yaml"
     params:
         # the run's folders of nets and of checkpoints (those are outside every rule's outputs, on purpose)
-        nets=lambda wildcards, output: PLAN.nets_root,
-        root=lambda wildcards, output: PLAN.checkpoints,
+        nets=lambda wildcards, output: LAYOUT.nets_root,
+        root=lambda wildcards, output: LAYOUT.checkpoints,
     shell:
         "python -m transferability remove-checkpoints --nets {params.nets} --root {params.root} "
         "--out {output} {input} > {log} 2>&1"

@@ -169,15 +169,15 @@ def end_of_run_lines(plan, configfiles) -> list[str]:
     """What a successful run says at its end: its summary, with the command that builds its report. Nothing
     unless every net of the run exists and findings.csv is newer than each (a run stopped short of the
     tables, e.g. one net as its target, would show an older run's findings as this one's)."""
-    findings = plan.table("findings")
+    findings = plan.files.table("findings")
     nets = plan.all_metrics()
     if not os.path.exists(findings) or not all(map(os.path.exists, nets)):
         return []
     if any(os.path.getmtime(net) > os.path.getmtime(findings) for net in nets):
         return []
-    outputs = [*plan.final_outputs(), *(plan.table(name) for name in SIDE_TABLES)]
+    outputs = [*plan.final_outputs(), *(plan.files.table(name) for name in SIDE_TABLES)]
     try:
-        return summary_lines(plan.root, report_command(plan.root, configfiles), outputs)
+        return summary_lines(plan.files.root, report_command(plan.files.root, configfiles), outputs)
     except ValueError as error:  # a findings.csv of an older version: said, not a failed end of a run
         return [f"No summary: {error}"]
 
