@@ -99,16 +99,34 @@ def test_second_run_has_nothing_to_do(finished_run):
     assert planned_jobs(run_snakemake(finished_run, "-n")) == {}
 
 
+def _files(folder) -> dict:
+    """{path under folder: (size, mtime in ns)} of every file, .snakemake's bookkeeping left out."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.rglob("*") if p.is_file() and ".snakemake" not in p.parts}
+
+
 def test_a_second_run_lives_beside_the_first_and_shares_its_data_cache(finished_run, tmp_path):
-    """Another config over the same data in the same working directory: its own folder under results/,
-    the smoke run's cache reused (no cache_dataset job), and the smoke run left with nothing to do."""
+    """Another config over the same data in the same working directory: its own folder under results/, the
+    smoke run's cache reused (no cache_dataset job), and the smoke run left as it was. Planned in full, and
+    really run for one net (1 epoch): every file it writes is under results/fewer_layers/."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(finished_run, workdir, symlinks=True)
     other = tmp_path / "fewer_layers.yaml"
-    other.write_text(f"base: {ROOT / 'tests/smoke.yaml'}\nlayers: [2]\n")
-    planned = run_snakemake(finished_run, "-n", config=other)
+    other.write_text(f"base: {ROOT / 'tests/smoke.yaml'}\nlayers: [2]\ntrain: {{epochs: 1}}\n")
+    planned = run_snakemake(workdir, "-n", config=other)
     jobs = planned_jobs(planned)
     assert "cache_dataset" not in jobs and jobs["train_net"] == 2 + 4  # its base nets and 4 treatments at n = 2
     assert "results/fewer_layers/tables/nets.csv" in planned.stdout and "results/smoke/" not in planned.stdout
-    assert planned_jobs(run_snakemake(finished_run, "-n")) == {}
+
+    before = _files(workdir)
+    net = "results/fewer_layers/nets/random0/seed0/baseA/metrics.json"
+    ran = run_snakemake(workdir, "--cores", "2", net, config=other)
+    after = _files(workdir)
+    assert "cache_dataset" not in ran.stdout + ran.stderr and (workdir / net).is_file()
+    assert {path: after[path] for path in before} == before  # the smoke run's files, the cache's too, untouched
+    written = set(after) - set(before)
+    assert written and all(path.startswith("results/fewer_layers/") for path in written), sorted(written)
+    assert planned_jobs(run_snakemake(workdir, "-n")) == {}
 
 
 def test_report_holds_figures_and_tables(finished_run):
