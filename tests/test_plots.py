@@ -327,7 +327,8 @@ def collisions(fig) -> list[str]:
     return found
 
 
-CONFIGS = ["config.yaml", "config/cifar10.yaml", "config/cifar100.yaml", "config/imagenet.yaml"]
+CONFIGS = ["config.yaml", "config/cifar10.yaml", "config/cifar100.yaml", "config/imagenet.yaml",
+           "config/resnet18_cifar10.yaml"]
 
 
 @pytest.mark.parametrize("config_file", CONFIGS)

@@ -45,9 +45,19 @@ def test_imagenet_preset_plans_the_papers_study(fake_imagenet, tmp_path):
 
 
 @pytest.mark.parametrize("preset, splits", [("cifar10", {"random0", "random1", "vehicles_animals"}),
-                                            ("cifar100", {"random0", "random1", "natman"})])
+                                            ("cifar100", {"random0", "random1", "natman"}),
+                                            ("resnet18_cifar10", {"random0", "random1", "vehicles_animals"})])
 def test_cifar_presets_are_valid_and_plan_both_directions(tmp_path, preset, splits):
     nets = planned_nets(run_snakemake(tmp_path, "-n", config=ROOT / f"config/{preset}.yaml"))
     assert {split for split, _ in nets} == splits
     names = {net for _, net in nets}
     assert {"A3B", "B3A", "A3B+", "B3A+", "R3B", "R3A"} <= names
+
+
+def test_the_resnet18_preset_chops_at_every_unit_but_the_classifier(tmp_path):
+    """ResNet-18's 10 transfer units (stem, 8 blocks, fc): n = 1..9 in both directions, with the controls."""
+    nets = planned_nets(run_snakemake(tmp_path, "-n", config=ROOT / "config/resnet18_cifar10.yaml"))
+    layers = {parse_net(net).n for _, net in nets if parse_net(net).n}
+    assert layers == set(range(1, 10))
+    assert {"A9B", "B9A+", "R9B", "B1B"} <= {net for _, net in nets}
+    assert len(nets) == 3 * 2 * (2 + 2 * 4 * 9 + 2 * 9)  # splits x seeds x (bases, transfer grid, random frozen)

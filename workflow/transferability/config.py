@@ -8,6 +8,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .architectures import architecture, foreign_keys, own_keys
+
 WORKFLOW_DIR = Path(__file__).resolve().parent.parent
 SCHEMA = WORKFLOW_DIR / "schemas/config.schema.yaml"
 DEFAULT_CONFIG = WORKFLOW_DIR.parent / "config.yaml"
@@ -247,6 +249,7 @@ def checked(config: dict, from_command_line: dict | None = None) -> dict:
     if not config["splits"]["random"] and not config["splits"]["explicit"]:
         raise ConfigError("config key splits: no split to run; give splits.random or splits.explicit")
     _check_runtime_cap(config)
+    _check_model(config)
     compiled = [key for key, on in (("train.compile", config["train"]["compile"]),
                                     ("model.lrn_fused", config["model"].get("lrn_fused"))) if on]
     if config["train"]["cuda_graphs"] and compiled:
@@ -254,6 +257,20 @@ def checked(config: dict, from_command_line: dict | None = None) -> dict:
                           "is for small nets whose steps wait on the CPU launching kernels; compiled kernels inside "
                           "a captured step are not tested)")
     return config
+
+
+def _check_model(config: dict) -> None:
+    """A model key of another preset's net, and the layer analyses on a residual net (they read the
+    AlexNet-like nets' conv1 and fc8): refused, where the schema cannot say it."""
+    model, preset = config["model"], config["model"]["preset"]
+    foreign = foreign_keys(model)
+    if foreign:
+        raise ConfigError(f"config key model.{foreign[0]} does not apply to model.preset {preset}; its keys: "
+                          f"{', '.join(own_keys(preset))}")
+    if "torchvision" in architecture(model) and config["analyses"]["run"]:
+        raise ConfigError(f"config key analyses.run = {config['analyses']['run']}: the layer analyses read the "
+                          f"AlexNet-like nets' conv1 and fc8 and do not run on model.preset {preset}; write "
+                          "analyses: {run: []}")
 
 
 def _check_runtime_cap(config: dict) -> None:

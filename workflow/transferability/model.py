@@ -1,7 +1,9 @@
-"""An AlexNet-like net with exactly 8 weight layers, conv1-conv5 and fc6-fc8.
+"""The nets, each an nn.Sequential of named transfer units, so that "the first n layers" is `net[:n]`:
 
-The net is an nn.Sequential of 8 named blocks; block i is weight layer i together with the
-ReLU / pooling / normalisation / dropout that follow it, so "the first n layers" is `net[:n]`.
+- the AlexNet-like presets (small, caffenet): exactly 8 weight layers, conv1-conv5 and fc6-fc8; unit i is
+  weight layer i together with the ReLU / pooling / normalisation / dropout that follow it;
+- the residual presets (resnet18): torchvision's ResNet, its units the stem (first conv, BatchNorm, ReLU and,
+  with the ImageNet stem, max pooling), each residual block, and the classifier (pooling, fc).
 """
 
 import functools
@@ -18,6 +20,8 @@ LAYER_NAMES = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
 
 
 def build_model(arch: dict, in_channels: int, n_classes: int) -> nn.Sequential:
+    if "torchvision" in arch:
+        return build_resnet(arch, in_channels, n_classes)
     blocks = OrderedDict()
     channels = in_channels
     for i in range(5):
@@ -46,6 +50,41 @@ def build_model(arch: dict, in_channels: int, n_classes: int) -> nn.Sequential:
     model = nn.Sequential(blocks)
     initialise(model)
     return model
+
+
+def build_resnet(arch: dict, in_channels: int, n_classes: int) -> nn.Sequential:
+    """torchvision's ResNet (its own init) as units stem, block1..blockK, fc. The small stem, as usual for
+    32 px images, is a 3x3 conv at stride 1 without max pooling: the ImageNet stem's 7x7 conv at stride 2
+    and pooling would leave a 32 px image 8 px wide before the first block."""
+    import torchvision.models  # here: its import costs a second that the AlexNet-like nets' jobs need not pay
+
+    net = getattr(torchvision.models, arch["torchvision"])(num_classes=n_classes)
+    small = arch["stem"] == "small"
+    if small or in_channels != net.conv1.in_channels:
+        kernel, stride, padding = (3, 1, 1) if small else (7, 2, 3)
+        net.conv1 = nn.Conv2d(in_channels, net.conv1.out_channels, kernel, stride, padding, bias=False)
+        nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")  # torchvision's init
+    stem = [net.conv1, net.bn1, net.relu] + ([] if small else [net.maxpool])
+    blocks = [block for stage in (net.layer1, net.layer2, net.layer3, net.layer4) for block in stage]
+    units = OrderedDict([("stem", nn.Sequential(*stem)),
+                         *((f"block{i}", block) for i, block in enumerate(blocks, start=1)),
+                         ("fc", nn.Sequential(net.avgpool, nn.Flatten(), net.fc))])
+    return nn.Sequential(units)
+
+
+def unit_names(model: nn.Sequential) -> list[str]:
+    """The net's transfer units in order (conv1 ... fc8; stem, block1 ... fc): the first n are "layer n"."""
+    return [name for name, _ in model.named_children()]
+
+
+def keep_batch_norm_statistics(frozen: nn.Module) -> None:
+    """Put a frozen prefix's BatchNorm layers in eval mode: they normalise with the statistics they were
+    copied with (or initialised with) and update none, so a frozen unit computes one fixed function, as its
+    frozen weights say. Dropout keeps its training mode (the AlexNet-like nets' frozen fc6 and fc7 drop
+    units as Caffe's frozen layers did). Call after every .train()."""
+    for module in frozen.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
 
 
 def channel_lrn(x: torch.Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):

@@ -15,7 +15,13 @@ import re
 import string
 from dataclasses import dataclass
 
-N_LAYERS = 8  # conv1-conv5, fc6-fc8: "layer n" chops after weight layer n, n = 1..7
+from .architectures import PRESETS, transfer_units
+
+N_LAYERS = 8  # conv1-conv5, fc6-fc8 of the AlexNet-like nets: "layer n" chops after weight layer n, n = 1..7
+# The names cover every preset's n (resnet18: stem, 8 blocks, classifier, so n = 1..9); the config's layers are
+# checked against its own preset's units (the schema), a net built with too many against its net (train.py).
+MAX_N = max(transfer_units(arch) for arch in PRESETS.values()) - 1
+assert MAX_N <= 9, "the names' pattern spells n as one digit"
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class Treatment:
             text += re.escape(literal)
             if not field:
                 continue
-            values = "[1-7]" if field == "n" else "[AB]"
+            values = f"[1-{MAX_N}]" if field == "n" else "[AB]"
             if not groups:
                 text += values
             elif field in seen:
@@ -71,7 +77,7 @@ class NetSpec:
     name: str
     target: str  # the half the net is trained and validated on
     source: str = ""  # "A"/"B": base net whose layers are copied; "R": random frozen; "": from scratch
-    n: int = 0  # number of leading weight layers copied (or left random)
+    n: int = 0  # number of leading units (weight layers, residual blocks) copied (or left random)
     fine_tuned: bool = False
     images_per_class: int | None = None
     treatment: str = "base"  # the paper's name for this kind of net (the `experiment` column of its results)
@@ -106,7 +112,7 @@ def parse_net(name: str) -> NetSpec:
                            treatment=treatment)
     forms = sorted({t.name("S", "T", "n") for t in TREATMENTS.values()}, key=len)
     raise ValueError(f"bad net name {name!r}: expected baseA, baseB, baseB_k<images>, or one of {', '.join(forms)} "
-                     "(S the source half, T the target half, n = 1..7), e.g. A3B+")
+                     f"(S the source half, T the target half, n = 1..{MAX_N}), e.g. A3B+")
 
 
 def transfer_grid(direction: str, layers, treatments) -> list[str]:

@@ -53,6 +53,7 @@ PAPER_LINE = dict(alpha=0.45, linestyle="--", linewidth=1.5)
 PAPER_LABEL = "Yosinski et al. 2014 (ImageNet), relative to its base"
 BAND = dict(alpha=0.15, linewidth=0)
 JITTER = 0.04  # half-width of the horizontal jitter that separates nets with equal n
+PAPER_LAST_N = 7  # the paper's nets are chopped at n = 1..7 of their 8 layers
 XLABEL = "Layer n at which network is chopped and retrained"
 XLABEL_SHORT = "Layer n copied or frozen"  # side by side panels
 YLABEL = "Top-1 accuracy"
@@ -93,11 +94,19 @@ def titled(fig, context, units):
     fig.suptitle(subtitle(context, units, int(fig.get_figwidth() * 14)), fontsize=9, color="dimgrey")
 
 
-def _layer_axes(ax, ylabel=YLABEL, xlabel=XLABEL):
+def last_layer(nets) -> int:
+    """The x-axes' last n: the paper's 7, or the data's largest n where a deeper net's runs beyond it
+    (resnet18: n = 1..9)."""
+    largest = nets["n"].max() if "n" in nets and len(nets) else None
+    return max(PAPER_LAST_N, int(largest)) if pd.notna(largest) else PAPER_LAST_N
+
+
+def _layer_axes(ax, ylabel=YLABEL, xlabel=XLABEL, last=None):
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_xticks(range(8))
-    ax.set_xlim(-0.5, 7.5)
+    last = last or PAPER_LAST_N
+    ax.set_xticks(range(last + 1))
+    ax.set_xlim(-0.5, last + 0.5)
 
 
 def not_run(ax, what):
@@ -168,17 +177,17 @@ def figure2_top(nets, paper=None, context=None):
         axes = fig.subplots(1, len(targets), sharey=True, squeeze=False)[0]
         for ax, target in zip(axes, targets):
             half = nets[nets["target"] == target]
-            _layer_axes(ax)
+            _layer_axes(ax, last=last_layer(nets))
             if half.empty:
                 not_run(ax, "random-split nets")
                 continue
-            _net_markers(ax, half, _net_names(target), paper)
+            _net_markers(ax, half, _net_names(target), paper, last_layer(nets))
             ax.set_title(f"target half {target} of each random split" if target else "random splits")
         titled(fig, context, f"one marker per net, {cluster_count(nets)} clusters (random split x seed)")
     return fig
 
 
-def _net_markers(ax, half, names, paper):
+def _net_markers(ax, half, names, paper, last=None):
     """The nets of one target half as seaborn's dodged strip plot, its legend under the panel; the paper's
     means relative to this half's base level if given."""
     present = [t for t in FIGURE2_TREATMENTS if (half["treatment"] == t).any()]
@@ -187,7 +196,7 @@ def _net_markers(ax, half, names, paper):
     with fixed_jitter():
         sns.stripplot(data=half, x="n", y="top1", hue="net_name", hue_order=order, native_scale=True, dodge=True,
                       jitter=JITTER, size=5, palette={names[t]: STYLE[t]["color"] for t in present}, ax=ax)
-    _layer_axes(ax)  # the strip plot labels its axes with the column names
+    _layer_axes(ax, last=last)  # the strip plot labels its axes with the column names
     handles, labels = _take_legend(ax)
     bases = half.loc[half["treatment"] == "base", "top1"]
     if paper is not None and len(bases) and _paper_relative(ax, paper, bases.mean()):
@@ -272,7 +281,7 @@ def figure2_bottom(nets, findings=None, paper_effects=None, context=None):
             region_handles, region_names = _regions(ax, rows.groupby(["treatment", "n"])["diff"].mean(),
                                                     _outcomes(findings))
             handles, names = handles + region_handles, names + region_names
-        _layer_axes(ax, f"Top-1 minus its base net's ({INTERVAL})")
+        _layer_axes(ax, f"Top-1 minus its base net's ({INTERVAL})", last=last_layer(nets))
         _legend_below(ax, handles, names)
         titled(fig, context, f"{INTERVAL} over {cluster_count(rows)} clusters (random split x seed, halves averaged)")
     return fig
@@ -353,7 +362,7 @@ def _dissimilar_panel(ax, nets, context):
                       & dissimilar["treatment"].isin(["base", "transfer"])]
     targets = sorted(rows.loc[rows["treatment"] == "transfer", "target"].unique())
     rows = rows[rows["target"].isin(targets)]
-    _layer_axes(ax, xlabel=XLABEL_SHORT)
+    _layer_axes(ax, xlabel=XLABEL_SHORT, last=last_layer(nets))
     if not targets:
         not_run(ax, "a split marked dissimilar")
         ax.set_title("Dissimilar halves")
@@ -366,7 +375,7 @@ def _dissimilar_panel(ax, nets, context):
         sns.stripplot(data=rows, x="n", y="top1", hue="direction", hue_order=order, palette=palette,
                       native_scale=True, jitter=JITTER, size=4, alpha=0.6, legend=False, ax=ax)
     _means(ax, rows, "n", "top1", "direction", order, palette)
-    _layer_axes(ax, xlabel=XLABEL_SHORT)
+    _layer_axes(ax, xlabel=XLABEL_SHORT, last=last_layer(nets))
     sns.move_legend(ax, "lower left", title="its base at n = 0", fontsize=8, title_fontsize=8)
     also = f"; also {', '.join(splits[1:])} in the tables" if len(splits) > 1 else ""
     ax.set_title(f"Dissimilar halves ({splits[0]}){also}")
@@ -377,7 +386,7 @@ def _random_frozen_panel(ax, nets):
     splits or the whole task, whichever ran the controls)."""
     full = _full_data(nets)
     frozen = full[full["treatment"] == "random_frozen"]
-    _layer_axes(ax, xlabel=XLABEL_SHORT)
+    _layer_axes(ax, xlabel=XLABEL_SHORT, last=last_layer(nets))
     ax.set_title("Random frozen first n layers")
     if frozen.empty:
         not_run(ax, "random frozen layers")
@@ -392,7 +401,7 @@ def _random_frozen_panel(ax, nets):
     means = analysis.per_layer_units(rows)
     means = means[means["split_kind"].isin(["random", "unsplit"])].assign(what="mean over clusters")
     _means(ax, means, "n", "top1", "what", ["mean over clusters"], {"mean over clusters": STYLE["random_frozen"]["color"]})
-    _layer_axes(ax, xlabel=XLABEL_SHORT)
+    _layer_axes(ax, xlabel=XLABEL_SHORT, last=last_layer(nets))
     sns.move_legend(ax, "lower left", title=None)
 
 
@@ -411,7 +420,7 @@ def _differences_panel(ax, nets, findings, paper_effects):
     curves = [samples[(samples["effect"] == effect) & samples["split_kind"].isin(kinds)].assign(curve=label)
               for effect, kinds, label, _, _ in DIFFERENCE_CURVES]
     rows = pd.concat(curves, ignore_index=True)
-    _layer_axes(ax, f"Top-1 minus its base net's ({INTERVAL})")
+    _layer_axes(ax, f"Top-1 minus its base net's ({INTERVAL})", last=last_layer(nets))
     ax.axhline(0, color="black", linewidth=0.8)
     if rows.empty:
         not_run(ax, "all treatments")
@@ -419,7 +428,7 @@ def _differences_panel(ax, nets, findings, paper_effects):
         order = [c[2] for c in DIFFERENCE_CURVES if (rows["curve"] == c[2]).any()]
         _means(ax, rows, "n", "diff", "curve", order, {c[2]: c[3] for c in DIFFERENCE_CURVES},
                {c[2]: c[4] for c in DIFFERENCE_CURVES})
-        _layer_axes(ax, f"Top-1 minus its base net's ({INTERVAL})")
+        _layer_axes(ax, f"Top-1 minus its base net's ({INTERVAL})", last=last_layer(nets))
         handles, labels = _take_legend(ax)
         if paper_effects is not None and _paper_differences(
                 ax, paper_effects, {"transfer_drop": STYLE["transfer"]["color"],

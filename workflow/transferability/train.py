@@ -31,7 +31,7 @@ from .devices import pick_device, resolve_precision, usable_gpu_bytes
 from .graphs import StepGraph
 from .io import atomic_path, write_json
 from .memory import keep_freed_memory
-from .model import LAYER_NAMES, build_model
+from .model import build_model, keep_batch_norm_statistics, unit_names
 from .nets import parse_net
 from .optim import sgd, step_factor, step_schedule
 from .splits import read_split
@@ -76,6 +76,9 @@ def build_net(settings: dict, in_channels: int, n_classes: int, source_weights=N
     spec = parse_net(settings["net"])
     torch.manual_seed(derived_seed(settings["seed"], spec.name))
     model = build_model(settings["model"], in_channels, n_classes)
+    if spec.n >= len(model):
+        raise ValueError(f"net {spec.name} copies {spec.n} units, but this net has {len(model)} "
+                         f"({', '.join(unit_names(model))}): n can be 1..{len(model) - 1}")
     if spec.source_net:
         copy_layers(model, load_file(str(source_weights)), spec.n)
     frozen, trainable = model[:spec.frozen_layers], model[spec.frozen_layers:]
@@ -86,7 +89,7 @@ def build_net(settings: dict, in_channels: int, n_classes: int, source_weights=N
 def copy_layers(model: torch.nn.Sequential, source: dict, n: int) -> None:
     """Copy the first n layers from the source's weights; every tensor of them must be there, fit, and
     nothing else may be (a layer left random and frozen would pass for a transferred one)."""
-    prefixes = tuple(f"{name}." for name in LAYER_NAMES[:n])
+    prefixes = tuple(f"{name}." for name in unit_names(model)[:n])
     own = {k: v for k, v in model.state_dict().items() if k.startswith(prefixes)}
     copied = {k: v for k, v in source.items() if k.startswith(prefixes)}
     hint = "was the base net trained with another model config or data set?"
@@ -193,6 +196,7 @@ class Run:
         self.job, self.log, self.device, self.gpu_lock = job, log, device, gpu_lock
         self.cfg, self.augment = job.settings["train"], job.settings["augment"]
         self.frozen, self.trainable = (part.to(device, memory_format=torch.channels_last) for part in net)
+        self.train_mode()
         self.train_data, self.val_data = data
         self.identity, self.hash = identity, settings_hash(job.settings)
         self.size = job.settings["model"]["input_size"]
@@ -318,6 +322,12 @@ class Run:
         """Whether checkpoint_minutes have passed since the last checkpoint (0: only at the end of epochs)."""
         return 0 < 60 * self.job.checkpoint_minutes < time.perf_counter() - last_save
 
+    def train_mode(self) -> None:
+        """Training mode, except the frozen prefix's BatchNorm: it keeps normalising with the statistics it was
+        copied with and updates none (model.keep_batch_norm_statistics)."""
+        self.frozen.train(), self.trainable.train()
+        keep_batch_norm_statistics(self.frozen)
+
     def synchronize(self) -> None:
         """Wait for the device's queued work, so that wall-clock times include it."""
         if self.device.type == "cuda":
@@ -340,7 +350,7 @@ class Run:
             scores = (F.cross_entropy(logits, labels, reduction="sum"), (best[:, 0] == labels).sum(),
                       (best == labels[:, None]).any(1).sum())
             sums += torch.stack([score.double() for score in scores])
-        self.frozen.train(), self.trainable.train()
+        self.train_mode()
         loss, top1, top5 = sums.tolist()
         return {"val_loss": loss / n, "val_top1": top1 / n, "val_top5": top5 / n}
 
