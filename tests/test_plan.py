@@ -315,8 +315,8 @@ def test_an_edited_class_list_file_reruns_its_split(tmp_path):
 
 
 def test_a_commands_code_version_covers_its_cli_lines_and_the_modules_they_use(tmp_path, monkeypatch):
-    """figure's code: its function in cli.py, the cli constant it reads (FIGURE_TABLES), the modules it imports
-    (plots, tables) and theirs (plots imports analysis): an edit to any of them changes its version, an edit
+    """figure's code: its function in cli.py, the modules it imports (outputs, for FIGURE_TABLES; plots, tables)
+    and theirs (plots imports analysis): an edit to any of them changes its version, an edit
     to another command's lines or to a module it does not use does not."""
     package = tmp_path / "transferability"
     shutil.copytree(provenance.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
@@ -336,7 +336,7 @@ def test_a_commands_code_version_covers_its_cli_lines_and_the_modules_they_use(t
     assert version_after(("similarity.py", '"""', '"""Edited. ')) == before  # a module figure does not use
     assert version_after(("cli.py", "def summarize(args) -> None:", "def summarize(args) -> None:  # edited")) == before
     for edit in (("cli.py", "fig = plots.draw(args.name,", "fig = plots.draw(str(args.name),"),
-                 ("cli.py", 'FIGURE_TABLES = ("findings",', 'FIGURE_TABLES = ("findings", "x",'),
+                 ("outputs.py", 'FIGURE_TABLES = ("findings",', 'FIGURE_TABLES = ("findings", "x",'),
                  ("tables.py", '"""', '"""Edited. '), ("analysis.py", '"""', '"""Edited. ')):
         assert version_after(edit) != before, edit
         before = provenance.code_version("figure")

@@ -48,3 +48,13 @@ def test_no_code_edits_sys_modules():
                                                           ROOT / "Snakefile"]
                  if "sys.modules" in path.read_text()]
     assert offenders == []
+
+
+def test_the_names_of_tables_and_figures_are_those_the_code_writes_and_draws():
+    """outputs.py names them for the command line and the plan without importing pandas or matplotlib."""
+    from transferability import analysis, outputs, plots
+
+    assert tuple(plots.FIGURES) == outputs.FIGURES
+    assert analysis.SUMMARY_TABLES is outputs.SUMMARY_TABLES
+    empty = analysis.paper_nets().iloc[:0]
+    assert tuple(analysis.summarize(empty)) == outputs.SUMMARY_TABLES

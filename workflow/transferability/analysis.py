@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .outputs import SUMMARY_TABLES
 from .tables import ALPHA, p_rounded
 
 MARGIN = 0.01  # finding 3: BnB+ recovers if, at every n, it is not more than one point of top-1 below baseB
@@ -229,11 +230,6 @@ def _curve_epochs(epochs: pd.DataFrame) -> pd.DataFrame:
 def training_curve_units(epochs: pd.DataFrame) -> pd.DataFrame:
     """The cluster values behind each row of training_curves.csv (CURVE_KEYS, split, seed, val_top1)."""
     return cluster_values(_curve_epochs(epochs), CURVE_KEYS, "val_top1")
-
-
-# the tables the summarize command writes, in the order it writes them; figures and comparisons read
-# these written tables, never a recomputation from nets.csv
-SUMMARY_TABLES = ("per_layer", "effects", "unit_effects", "reduced_data", "findings")
 
 
 def summarize(nets: pd.DataFrame) -> dict:

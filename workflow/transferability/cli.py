@@ -13,10 +13,8 @@ from pathlib import Path
 from . import splits, warm
 from .data import DataError, build_cache
 from .io import atomic_path, read_json
+from .outputs import FIGURE_TABLES, FIGURES, SUMMARY_TABLES
 
-FIGURES = ("figure2_top", "figure2_bottom", "figure3", "reduced_data")  # plots.FIGURES, without importing it
-SUMMARY_TABLES = ("per_layer", "effects", "unit_effects", "reduced_data", "findings")  # analysis.SUMMARY_TABLES
-FIGURE_TABLES = ("findings",)  # the summary tables the figures read (they draw nets.csv's per-cluster values)
 # Commands that need torch: a local run hands them to its warm server (warm.py), saving the import.
 WARM_COMMANDS = ("train", "similarity", "probes", "filters")
 # Training jobs import only what they use: pandas, matplotlib and torch load lazily per command.
@@ -30,23 +28,9 @@ def cache_data(args) -> None:
 
 def split_classes(args) -> None:
     classes = read_json(args.meta)["classes"]
-    definition = json.loads(args.definition)
-    if definition.get("whole"):
-        half_a, half_b = list(range(len(classes))), []
-        splits.check_halves(classes, half_a, half_a)  # the whole task: one half, of every class
-    else:
-        if "random_seed" in definition:
-            half_a, half_b = splits.random_halves(len(classes), definition["random_seed"])
-        else:
-            half_a, half_b = splits.explicit_halves(classes, *(_class_list(definition[h]) for h in "AB"))
-        splits.check_halves(classes, half_a, half_b)
+    half_a, half_b = splits.halves(classes, json.loads(args.definition))
     splits.write_split(args.out, classes, half_a, half_b)
     print(f"{args.out}: {len(half_a)} classes in A, {len(half_b)} in B")
-
-
-def _class_list(entry):
-    """A list of classes, or the path of a file listing them (one a line; paper/...: shipped with the package)."""
-    return splits.read_class_list(splits.package_file(entry)) if isinstance(entry, str) else entry
 
 
 def train_net(args) -> None:
@@ -182,30 +166,19 @@ def probes(args) -> None:
 
 
 def filters(args) -> None:
-    from safetensors.torch import load_file
-
     from . import layer_figures, plots
-    from .train import build_net
 
-    state = {name: load_file(path) for name, path in zip(("baseA", "baseB"), args.weights)}
-    in_channels, n_classes = state["baseA"]["conv1.0.weight"].shape[1], state["baseA"]["fc8.0.weight"].shape[0]
-    # baseA's own starting point, built as its training job built it (the same seed and code path)
-    _, start = build_net({"net": "baseA", "seed": args.seed, "model": json.loads(args.model)}, in_channels, n_classes)
-    panels = {"baseA": state["baseA"]["conv1.0.weight"].numpy(), "baseB": state["baseB"]["conv1.0.weight"].numpy(),
-              "random init (baseA before training)": start.conv1[0].weight.detach().numpy()}
+    panels = layer_figures.first_layer_filters(args.weights, args.seed, json.loads(args.model))
     fig = layer_figures.filter_atlas(panels, subtitle=f"{args.split_name}, seed {args.seed}")
     for path in args.out:
         plots.save(fig, path, dpi=args.dpi)
 
 
 def layer_measures(args) -> None:
-    import pandas as pd
-
     from . import layer_figures, measures, plots, tables
 
     kinds = json.loads(args.split_kinds)
-    similarity = pd.concat(map(pd.read_csv, args.similarity), ignore_index=True) if args.similarity else None
-    probe = pd.concat(map(pd.read_csv, args.probes), ignore_index=True) if args.probes else None
+    similarity, probe = measures.read_units(args.similarity), measures.read_units(args.probes)
     if similarity is not None:
         tables.write_csv(measures.rounded(measures.similarity_summary(similarity, kinds)), args.similarity_out)
     if probe is not None:

@@ -35,6 +35,20 @@ def filter_mosaic(weights: np.ndarray, columns: int | None = None) -> np.ndarray
     return mosaic
 
 
+def first_layer_filters(weights: list, seed: int, model: dict) -> dict:
+    """The atlas's panels: conv1's weights of baseA and baseB (their weights files, in that order) and of
+    baseA's own starting point, built as its training job built it (the same seed and code path)."""
+    from safetensors.torch import load_file
+
+    from .train import build_net
+
+    state = {name: load_file(path) for name, path in zip(("baseA", "baseB"), weights)}
+    in_channels, n_classes = state["baseA"]["conv1.0.weight"].shape[1], state["baseA"]["fc8.0.weight"].shape[0]
+    _, start = build_net({"net": "baseA", "seed": seed, "model": model}, in_channels, n_classes)
+    return {"baseA": state["baseA"]["conv1.0.weight"].numpy(), "baseB": state["baseB"]["conv1.0.weight"].numpy(),
+            "random init (baseA before training)": start.conv1[0].weight.detach().numpy()}
+
+
 def filter_atlas(panels: dict, subtitle: str = "") -> Figure:
     """One panel per net ({title: conv1 weights}): colour for 3-channel nets, grey for 1-channel ones."""
     with matplotlib.rc_context(RC):

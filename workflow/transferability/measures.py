@@ -25,6 +25,12 @@ CHEAP_MEASURES = ["one_minus_cka", "probe_drop"]
 DECIMALS = 4
 
 
+def read_units(paths: list) -> pd.DataFrame | None:
+    """The per-unit tables of one analysis (similarity.csv or probes.csv of every split and seed) as one table;
+    None where the analysis is off (no files)."""
+    return pd.concat(map(pd.read_csv, paths), ignore_index=True) if paths else None
+
+
 def split_group(split: str, split_kind: str) -> str:
     """Random splits are repetitions of one experiment; an explicit split is an experiment of its own."""
     return "random" if split_kind == "random" else split

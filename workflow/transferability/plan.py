@@ -10,11 +10,11 @@ from pathlib import Path
 from .config import RUN_ONLY_TRAIN_KEYS
 from .architectures import architecture
 from .layout import Layout
+from .outputs import FINAL_TABLES
 from .nets import parse_net, transfer_grid
 from .splits import package_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-TABLES = ("nets", "per_layer", "effects", "findings")
 
 
 # ---- what a run has: splits, nets, settings
@@ -243,7 +243,7 @@ class Plan:
 
     def final_outputs(self) -> list[str]:
         comparison = [self.files.table("paper_comparison")] if paper_overlay(self.config) else []
-        tables = [self.files.table(name) for name in TABLES] + comparison
+        tables = [self.files.table(name) for name in FINAL_TABLES] + comparison
         figures = [path for name in [*figure_names(self.config), "training_curves"]
                    for path in self.files.figure_pair(name)]
         removed = [] if self.config["checkpoints"]["keep"] else [self.files.checkpoints_removed]

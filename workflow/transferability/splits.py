@@ -19,6 +19,26 @@ def package_file(value):
     return value
 
 
+def halves(classes: list[str], definition: dict) -> tuple[list[int], list[int]]:
+    """The class indices of halves A and B of a split's definition (plan.split_definitions): random from
+    its seed, explicit class lists (or files of them), or the whole task as one half; checked."""
+    if definition.get("whole"):
+        half_a = list(range(len(classes)))
+        check_halves(classes, half_a, half_a)  # the whole task: one half, of every class
+        return half_a, []
+    if "random_seed" in definition:
+        half_a, half_b = random_halves(len(classes), definition["random_seed"])
+    else:
+        half_a, half_b = explicit_halves(classes, *(_class_list(definition[h]) for h in "AB"))
+    check_halves(classes, half_a, half_b)
+    return half_a, half_b
+
+
+def _class_list(entry):
+    """A list of classes, or the path of a file listing them (one a line; paper/...: shipped with the package)."""
+    return read_class_list(package_file(entry)) if isinstance(entry, str) else entry
+
+
 def random_halves(n_classes: int, seed: int) -> tuple[list[int], list[int]]:
     """The authors' recipe: legacy numpy seeded with the one-element list [seed] (not the integer:
     the stream differs); A = sorted first half of a random choice, B = the rest."""
