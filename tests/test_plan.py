@@ -267,7 +267,7 @@ def test_a_base_no_config_file_names_is_refused():
         apply_base({"base": "x.yaml"}, [])
 
 
-@pytest.mark.parametrize("name", ["random0", "whole"])
+@pytest.mark.parametrize("name", ["random0", "whole", "pretrained"])
 def test_an_explicit_split_cannot_take_a_random_splits_or_the_controls_name(name):
     """An explicit `random0` replaced the random split and was pooled with the random splits' findings."""
     config = {"dataset": {"kind": "synthetic"}, "run": "x", "splits": {"explicit": {name: {"A": [0, 1], "B": [2, 3]}}}}

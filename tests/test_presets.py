@@ -61,3 +61,30 @@ def test_the_resnet18_preset_chops_at_every_unit_but_the_classifier(tmp_path):
     assert layers == set(range(1, 10))
     assert {"A9B", "B9A+", "R9B", "B1B"} <= {net for _, net in nets}
     assert len(nets) == 3 * 2 * (2 + 2 * 4 * 9 + 2 * 9)  # splits x seeds x (bases, transfer grid, random frozen)
+
+
+def test_the_pretrained_preset_plans_every_unit_from_torchvisions_cached_resnet18_file(tmp_path):
+    """config/pretrained_resnet18.yaml reads ResNet18_Weights.IMAGENET1K_V1's file from torchvision's cache
+    (here a ResNet-18 of torchvision's, ImageNet stem, saved where the weights API keeps it) and downloads
+    nothing: every class of the folder is half B, baseB and n = 1..9 of BnB, BnB+, AnB, AnB+ per seed."""
+    import os
+
+    import torch
+    import torchvision
+
+    hub = tmp_path / "torch"
+    (hub / "hub/checkpoints").mkdir(parents=True)
+    torch.save(torchvision.models.resnet18().state_dict(), hub / "hub/checkpoints/resnet18-f37072fd.pth")
+    images = tmp_path / "images"
+    for part in ("train", "val"):
+        for name in ("cat", "dog", "car", "ship"):
+            (images / part / name).mkdir(parents=True)
+            Image.new("RGB", (8, 8)).save(images / part / name / "1.png")
+    result = run_snakemake(tmp_path, "-n", "--config", f"dataset={{'root': '{images}'}}",
+                           config=ROOT / "config/pretrained_resnet18.yaml", env={**os.environ, "TORCH_HOME": str(hub)})
+    nets = planned_nets(result)
+    assert {split for split, _ in nets} == {"pretrained"}
+    names = {net for _, net in nets}
+    assert "baseA" not in names and {"baseB", "A1B", "A9B+", "B9B"} <= names
+    assert len(nets) == 4 * (1 + 4 * 9)  # seeds x (baseB, BnB, BnB+, AnB, AnB+ at n = 1..9)
+    assert "pretrained_source" in result.stdout

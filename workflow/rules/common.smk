@@ -17,7 +17,7 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
     PATH=os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])),
 )
-from transferability import plan, provenance, summary, warm
+from transferability import plan, pretrained, provenance, summary, warm
 from transferability.architectures import architecture
 from transferability.config import ConfigError
 from transferability.config import prepare as prepare_config
@@ -31,7 +31,9 @@ try:  # one clear line naming the key, before any job starts (a traceback into t
     # a config file's `base:` under it, --config's text read as numbers, checked, the schema's defaults filled in
     prepare_config(config, workflow.configfiles, dict(workflow.config_settings.config), workflow.overwrite_configfiles)
     check_class_count(config["dataset"])  # from the folder listing: too few classes stop the run before its decode
-except (ConfigError, DataError) as error:
+    if pretrained.has_source(config):  # read and fitted to the net here, so a bad file stops the run before any job
+        pretrained.check_source(config)
+except (ConfigError, DataError, pretrained.SourceError) as error:
     sys.exit(f"error: {error}")
 PLAN = plan.Plan(config)  # the files that depend on what the run trains and analyses
 LAYOUT = PLAN.files  # where each file goes

@@ -38,6 +38,30 @@ rule train_net:
         "--checkpoint-dir {params.checkpoints} --threads {threads} {resources.run_options} > {log} 2>&1"
 
 
+# A pretrained source (config key source) as half A's units, in the format of a trained baseA's weights: the AnB
+# nets read it as they read baseA. The file was checked when the workflow started; its sha256 is a param, so
+# another file reconverts it (a touched copy of the same file does not), and the AnB nets' settings hold it too.
+if pretrained.has_source(config):
+
+    rule pretrained_source:
+        input:
+            meta=LAYOUT.meta,
+        output:
+            LAYOUT.source_units,
+        log:
+            LAYOUT.log("pretrained_source"),
+        retries: 0  # a file that does not fit fails the same way every time
+        conda:
+            "../../envs/environment.yaml"
+        params:
+            weights=str(pretrained.source_path(config["source"])),
+            sha256=pretrained.source_sha256(config),
+            model=json.dumps(architecture(config["model"]), sort_keys=True),
+        shell:
+            "python -m transferability pretrained-source --weights {params.weights:q} --meta {input.meta} "
+            "--model {params.model:q} --out {output} > {log} 2>&1"
+
+
 onstart:
     start_warm_server()
 

@@ -45,6 +45,14 @@ def train_net(args) -> None:
     print(f"done: top-1 {metrics['top1']:.4f}, top-5 {metrics['top5']:.4f}, {metrics['wall_s']:.1f} s")
 
 
+def pretrained_source(args) -> None:
+    from .pretrained import write_source_units
+
+    channels = read_json(args.meta)["channels"]
+    write_source_units(Path(args.weights), json.loads(args.model), channels, Path(args.out))
+    print(f"{args.out}: half A's units from the pretrained source {args.weights} (its classifier left out)")
+
+
 def warm_up_training() -> None:
     """What the warm server does once for all its jobs: import the training code, and build an optimiser and
     its schedule (torch.optim imports torch._dynamo on first use, about a second; see optim.py)."""
@@ -304,6 +312,12 @@ def _add_job_commands(sub) -> None:
     s.add_argument("--definition", required=True, help='JSON: {"random_seed": s} or {"A": [...], "B": [...]}')
     s.add_argument("--out", required=True)
     s.set_defaults(run=split_classes)
+    p = sub.add_parser("pretrained-source", help="a torchvision weights file as half A's units, for the AnB nets")
+    p.add_argument("--weights", required=True, help="the state-dict file (config key source.weights)")
+    p.add_argument("--meta", required=True, help="the data cache's meta.json (its images' channels)")
+    p.add_argument("--model", required=True, help="the net's architecture, as JSON")
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=pretrained_source)
     t = sub.add_parser("train", help="train one net")
     t.add_argument("--settings", required=True, help="JSON of everything that decides the result")
     t.add_argument("--data", required=True)

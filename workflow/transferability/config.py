@@ -9,6 +9,7 @@ import jsonschema
 import yaml
 
 from .architectures import architecture, foreign_keys, own_keys
+from .pretrained import is_weights_name
 
 WORKFLOW_DIR = Path(__file__).resolve().parent.parent
 SCHEMA = WORKFLOW_DIR / "schemas/config.schema.yaml"
@@ -237,16 +238,17 @@ def checked(config: dict, from_command_line: dict | None = None) -> dict:
     coerce_config(config, schema, from_command_line or {})
     check_config(config, schema)
     fill_defaults(config, schema)
-    if config["splits"]["random"] is None:  # random halves only where no explicit split is asked for
-        config["splits"]["random"] = [] if config["splits"]["explicit"] else [0]
-    taken = [name for name in config["splits"]["explicit"] if re.fullmatch(r"random\d+|whole", name)]
+    _check_source(config)  # before the default random split: a source's run has its own
+    if config["splits"]["random"] is None:  # random halves only where no explicit split (or source) is asked for
+        config["splits"]["random"] = [] if config["splits"]["explicit"] or config["source"]["weights"] else [0]
+    taken = [name for name in config["splits"]["explicit"] if re.fullmatch(r"random\d+|whole|pretrained", name)]
     if taken:
-        raise ConfigError(f"config key splits.explicit.{taken[0]}: the names random<seed> and whole are the "
-                          "random splits' and the controls'; name the explicit split otherwise")
+        raise ConfigError(f"config key splits.explicit.{taken[0]}: the names random<seed> and whole are the random "
+                          "splits' and the controls' (pretrained: a pretrained source's); name the explicit split otherwise")
     if config["run"] == CACHE:
         raise ConfigError(f"config key run = {CACHE!r} is reserved for the data caches (results/{CACHE}); "
                           "choose another run name")
-    if not config["splits"]["random"] and not config["splits"]["explicit"]:
+    if not config["splits"]["random"] and not config["splits"]["explicit"] and not config["source"]["weights"]:
         raise ConfigError("config key splits: no split to run; give splits.random or splits.explicit")
     _check_runtime_cap(config)
     _check_model(config)
@@ -271,6 +273,29 @@ def _check_model(config: dict) -> None:
         raise ConfigError(f"config key analyses.run = {config['analyses']['run']}: the layer analyses read the "
                           f"AlexNet-like nets' conv1 and fc8 and do not run on model.preset {preset}; write "
                           "analyses: {run: []}")
+
+
+def _check_source(config: dict) -> None:
+    """A pretrained source stands for half A: every class of the data set is half B, so what needs classes of
+    a half A (its own splits, the direction B to A, controls on the whole task, reduced data on A) is refused."""
+    source, preset = config["source"], config["model"]["preset"]
+    if source["weights"] is None:
+        return
+    why = "with a pretrained source (source.weights) every class of the data set is half B and A is the source"
+    if "torchvision" not in architecture(config["model"]):
+        raise ConfigError(f"config key source.weights is for torchvision's nets, not model.preset {preset}; "
+                          "use model.preset resnet18")
+    if source["download"] and not is_weights_name(source["weights"]):
+        raise ConfigError(f"config key source.download is for a torchvision weights name "
+                          f"(ResNet18_Weights.IMAGENET1K_V1), not the path {source['weights']!r}")
+    refused = [("splits.random", config["splits"]["random"] is not None),
+               ("splits.explicit", bool(config["splits"]["explicit"])),
+               (f"directions = {config['directions']}", "BA" in config["directions"]),
+               ("controls_on = whole", config["controls_on"] == "whole"),
+               ("reduced_data.half = A", config["reduced_data"]["half"] == "A" and config["reduced_data"]["images_per_class"])]
+    for key, given in refused:
+        if given:
+            raise ConfigError(f"config key {key} does not apply: {why}; leave it out (reduced data: half B)")
 
 
 def _check_runtime_cap(config: dict) -> None:

@@ -69,6 +69,11 @@ class Layout:
         return f"{self.root}/nets/{split}/seed{seed}/{net}/{name}"
 
     @property
+    def source_units(self) -> str:
+        """Half A's units converted from a pretrained source (config key source), as a trained baseA's weights."""
+        return f"{self.root}/source/units.safetensors"
+
+    @property
     def checkpoints(self) -> str:
         return f"{self.root}/checkpoints"
 

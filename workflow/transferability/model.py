@@ -53,9 +53,15 @@ def build_model(arch: dict, in_channels: int, n_classes: int) -> nn.Sequential:
 
 
 def build_resnet(arch: dict, in_channels: int, n_classes: int) -> nn.Sequential:
-    """torchvision's ResNet (its own init) as units stem, block1..blockK, fc. The small stem, as usual for
-    32 px images, is a 3x3 conv at stride 1 without max pooling: the ImageNet stem's 7x7 conv at stride 2
-    and pooling would leave a 32 px image 8 px wide before the first block."""
+    """torchvision's ResNet (its own init) as units stem, block1..blockK, fc."""
+    return resnet_units(torchvision_resnet(arch, in_channels, n_classes), arch)
+
+
+def torchvision_resnet(arch: dict, in_channels: int, n_classes: int) -> nn.Module:
+    """torchvision's ResNet with the preset's stem, as torchvision builds and names it (its state dict is a
+    torchvision weights file's). The small stem, as usual for 32 px images, is a 3x3 conv at stride 1 without
+    max pooling: the ImageNet stem's 7x7 conv at stride 2 and pooling would leave a 32 px image 8 px wide
+    before the first block."""
     import torchvision.models  # here: its import costs a second that the AlexNet-like nets' jobs need not pay
 
     net = getattr(torchvision.models, arch["torchvision"])(num_classes=n_classes)
@@ -64,12 +70,18 @@ def build_resnet(arch: dict, in_channels: int, n_classes: int) -> nn.Sequential:
         kernel, stride, padding = (3, 1, 1) if small else (7, 2, 3)
         net.conv1 = nn.Conv2d(in_channels, net.conv1.out_channels, kernel, stride, padding, bias=False)
         nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")  # torchvision's init
-    stem = [net.conv1, net.bn1, net.relu] + ([] if small else [net.maxpool])
+    if small:
+        net.maxpool = nn.Identity()
+    return net
+
+
+def resnet_units(net: nn.Module, arch: dict) -> nn.Sequential:
+    """A torchvision ResNet's modules (shared, not copied) as the ordered transfer units stem, block1..blockK, fc."""
+    stem = [net.conv1, net.bn1, net.relu] + ([] if arch["stem"] == "small" else [net.maxpool])
     blocks = [block for stage in (net.layer1, net.layer2, net.layer3, net.layer4) for block in stage]
-    units = OrderedDict([("stem", nn.Sequential(*stem)),
-                         *((f"block{i}", block) for i, block in enumerate(blocks, start=1)),
-                         ("fc", nn.Sequential(net.avgpool, nn.Flatten(), net.fc))])
-    return nn.Sequential(units)
+    return nn.Sequential(OrderedDict([("stem", nn.Sequential(*stem)),
+                                      *((f"block{i}", block) for i, block in enumerate(blocks, start=1)),
+                                      ("fc", nn.Sequential(net.avgpool, nn.Flatten(), net.fc))]))
 
 
 def unit_names(model: nn.Sequential) -> list[str]:

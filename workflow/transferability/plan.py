@@ -12,6 +12,7 @@ from .architectures import architecture
 from .layout import Layout
 from .outputs import FINAL_TABLES
 from .nets import parse_net, transfer_grid
+from .pretrained import PRETRAINED_SPLIT, has_source, source_sha256
 from .splits import package_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -27,9 +28,11 @@ class UnknownSplit(dict):
 
 
 def split_definitions(config) -> dict:
-    """Every split's definition by name: random<seed> from a seed, explicit class lists, and `whole`
-    (every class as one task) when the controls run there."""
+    """Every split's definition by name: random<seed> from a seed, explicit class lists, `whole` (every class
+    as one task) when the controls run there, and `pretrained` (every class in half B) with a pretrained source."""
     splits = UnknownSplit({f"random{s}": {"random_seed": s} for s in config["splits"]["random"]})
+    if has_source(config):
+        splits[PRETRAINED_SPLIT] = {"pretrained": True}
     for name, spec in config["splits"]["explicit"].items():
         splits[name] = {half: spec[half] for half in "AB"}  # as written: a moved checkout reruns no split
     if config["controls_on"] == "whole":
@@ -38,9 +41,12 @@ def split_definitions(config) -> dict:
 
 
 def split_kind(config, split) -> str:
-    """random, explicit, dissimilar (an explicit split the config marks so: Section 4.2) or unsplit."""
+    """random, explicit, dissimilar (an explicit split the config marks so: Section 4.2), unsplit, or
+    pretrained (half A a pretrained source, half B every class)."""
     if split == "whole":
         return "unsplit"
+    if split == PRETRAINED_SPLIT and has_source(config):
+        return "pretrained"
     if split in {f"random{s}" for s in config["splits"]["random"]}:
         return "random"
     return "dissimilar" if config["splits"]["explicit"][split].get("dissimilar") else "explicit"
@@ -69,6 +75,8 @@ def nets_of_split(config, split) -> list[str]:
         names |= {"baseA", "baseB", *transfer_grid(direction, config["layers"], treatments)}
     if config["controls_on"] == "halves":
         names |= {f"base{config['reduced_data']['half']}_k{k}" for k in reduced}
+    if split == PRETRAINED_SPLIT:
+        names.discard("baseA")  # half A's units are the source's (Plan.source_weights)
     return sorted(names)
 
 
@@ -83,11 +91,14 @@ def train_settings(config, split, seed, net) -> dict:
     it affects. Threads, device, compilation and checkpointing are left out on purpose; a treatment's
     own settings (its copied layers' learning-rate factor) only where it has them."""
     train = {k: v for k, v in config["train"].items() if k not in RUN_ONLY_TRAIN_KEYS}
-    factor = parse_net(net).copied_lr_factor
-    if factor != 1.0:
-        train["copied_lr_factor"] = factor
-    return {"dataset": config["dataset"]["kind"], "split": split, "seed": int(seed), "net": net,
-            "model": architecture(config["model"]), "train": train, "augment": config["augment"]}
+    spec = parse_net(net)
+    if spec.copied_lr_factor != 1.0:
+        train["copied_lr_factor"] = spec.copied_lr_factor
+    settings = {"dataset": config["dataset"]["kind"], "split": split, "seed": int(seed), "net": net,
+                "model": architecture(config["model"]), "train": train, "augment": config["augment"]}
+    if spec.source == "A" and has_source(config):  # another source file is another net
+        settings["source_sha256"] = source_sha256(config)
+    return settings
 
 
 def train_runtime_minutes(config, meta: dict, attempt: int) -> int:
@@ -191,8 +202,11 @@ class Plan:
         return [self.files.net_file("epochs.csv", *key) for key in all_nets(self.config)]
 
     def source_weights(self, split, seed, net) -> list[str]:
-        """The base net whose first n layers this net copies (none for base and random-frozen nets)."""
+        """The base net whose first n layers this net copies (none for base and random-frozen nets); half A's
+        units converted from the pretrained source where the config has one."""
         source = parse_net(net).source_net
+        if source == "baseA" and has_source(self.config):
+            return [self.files.source_units]
         return [self.files.net_file("weights.safetensors", split, seed, source)] if source else []
 
     def dependents(self, split, net) -> int:

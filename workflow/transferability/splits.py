@@ -21,7 +21,13 @@ def package_file(value):
 
 def halves(classes: list[str], definition: dict) -> tuple[list[int], list[int]]:
     """The class indices of halves A and B of a split's definition (plan.split_definitions): random from
-    its seed, explicit class lists (or files of them), or the whole task as one half; checked."""
+    its seed, explicit class lists (or files of them), the whole task as one half, or, with a pretrained
+    source as half A, every class as half B; checked."""
+    if definition.get("pretrained"):
+        if len(classes) < MIN_CLASSES_PER_HALF:  # half B is the whole task: A has no classes of this data set
+            raise SplitError(f"half B (every class; half A is the pretrained source) has {len(classes)} class(es) "
+                             f"({', '.join(map(repr, classes)) or 'none'}); it needs at least {MIN_CLASSES_PER_HALF}")
+        return [], list(range(len(classes)))
     if definition.get("whole"):
         half_a = list(range(len(classes)))
         check_halves(classes, half_a, half_a)  # the whole task: one half, of every class

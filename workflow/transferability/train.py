@@ -533,4 +533,7 @@ def final_metrics(run: Run) -> dict:
             "settings_hash": run.hash, "device": str(run.device), "threads": run.job.threads,
             "compile_s": run.compile_s,
             "provenance": {**provenance(run.identity, run.device, run.precision, run.job.cuda_graphs),
-                           "made_by": run.made_by}}
+                           "made_by": run.made_by,
+                           # the pretrained file's own sha256 (source_sha256 is that of the units a net copies)
+                           **{"pretrained_sha256": run.job.settings[key] for key in ("source_sha256",)
+                              if key in run.job.settings}}}
