@@ -71,7 +71,7 @@ def test_as_a_module_of_another_workflow_the_dry_run_plans_the_smoke_dag(tmp_pat
                             env=bare_env(), cwd=user)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert jobs["train_net"] == "30" and jobs["draw_figure"] == "2" and jobs["all"] == "1", jobs
+    assert jobs["train_net"] == "30" and jobs["draw_figure"] == "3" and jobs["all"] == "1", jobs  # 2 + freezing
 
 
 @pytest.mark.slow

@@ -65,7 +65,7 @@ def test_the_default_plans_the_documented_grid():
     assert len(random0) == 2 + 5 * 4  # two base nets; one direction (A to B) x 5 treatments x 4 layers
     assert plan.nets_of_split(config, "garments_accessories") == sorted(
         ["baseA", "baseB", *transfer_grid("AB", [1, 3, 5, 7], ["transfer"]), *transfer_grid("BA", [1, 3, 5, 7], ["transfer"])])
-    assert plan.figure_names(config) == ["figure2_top", "figure2_bottom", "figure3"]
+    assert plan.figure_names(config) == ["figure2_top", "figure2_bottom", "figure3", "freezing"]
     assert not plan.paper_overlay(config)
 
 

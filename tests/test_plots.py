@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from conftest import ROOT
 from transferability.config import load_config
-from transferability import analysis, cli, curves, layer_figures, measures, plan, plots, tables
+from transferability import analysis, cli, curves, freezing, layer_figures, measures, plan, plots, tables
 
 CONTEXT = {"dataset": "synthetic", "model": "small", "training": "3 epochs",
            "halves": {"dissimilar": {"A": "garments", "B": "footwear and bags"}}}
@@ -374,3 +374,28 @@ def test_no_text_collides_in_the_comparison_of_two_default_runs():
     config = load_config(ROOT / "config.yaml")
     units = {f"run{seed}": analysis.unit_effects(planned_nets(config, np.random.default_rng(seed))) for seed in (1, 2)}
     assert collisions(compare.comparison_figure(compare.compare_runs(units), units)) == []
+
+
+def test_the_freezing_figure_draws_the_tables_means_and_the_answers_test(tmp_path):
+    """Left: AnB's and AnB+'s lines and bands are per_layer.csv's; right: each n's cost and upper bound are
+    those of the test behind freezing.csv, whose answer is the title and whose layers are shaded."""
+    config = load_config(ROOT / "config.yaml")
+    nets = planned_nets(config, np.random.default_rng(5))
+    written = written_tables(nets, tmp_path)
+    answer = written["freezing"].iloc[0]
+    fig = plots.draw("freezing", nets, written, plan.figure_context(config))
+    levels, costs = fig.axes
+    for treatment in ("transfer", "transfer_ft"):
+        assert_drawn(levels, plots.STYLE[treatment]["color"], layer_rows(written["per_layer"], treatment))
+    units = analysis.per_layer_units(nets)
+    _, tests = freezing.layer_tests(units[units["treatment"].isin(["transfer", "transfer_ft"])
+                                          & (units["group"] == "random")])
+    tests = tests.droplevel([name for name in tests.index.names if name != "n"])
+    bars = costs.containers[0]
+    assert bars.lines[0].get_ydata() == pytest.approx(tests["cost"].to_numpy())
+    upper = [segment[:, 1].max() for segment in bars.lines[2][0].get_segments()]
+    assert upper == pytest.approx(tests["bound"].to_numpy())
+    assert answer["answer"].split(":")[0] in fig.get_suptitle().replace("\n", " ")
+    if answer["outcome"] == "shown":
+        shaded = [p for p in costs.patches if p.get_x() == 0.5]
+        assert shaded and shaded[0].get_width() == answer["deepest_n"]

@@ -137,14 +137,14 @@ def test_report_holds_figures_and_tables(finished_run):
 
 
 @pytest.mark.parametrize("change, expected", [
-    (["plots={'dpi': 100}"], {"draw_figure": 2, "draw_training_curves": 1, "compare_layer_measures": 1,
+    (["plots={'dpi': 100}"], {"draw_figure": 3, "draw_training_curves": 1, "compare_layer_measures": 1,
                                "draw_filter_atlas": 1, "all": 1}),
     (["train={'epochs': 3, 'batch_size': 32, 'lr': 0.03, 'lr_step_epochs': 0}"],
      {"train_net": 30, "remove_finished_checkpoints": 1, "collect_results": 1, "summarize_layers": 1,
-      "draw_figure": 2, "collect_epochs": 1, "draw_training_curves": 1, "measure_similarity": 1, "train_probes": 1, "compare_layer_measures": 1,
+      "draw_figure": 3, "collect_epochs": 1, "draw_training_curves": 1, "measure_similarity": 1, "train_probes": 1, "compare_layer_measures": 1,
       "draw_filter_atlas": 1, "all": 1}),
     (["layers=[1, 2, 3]"], {"remove_finished_checkpoints": 1, "collect_results": 1, "summarize_layers": 1,
-                            "draw_figure": 2, "collect_epochs": 1, "draw_training_curves": 1,
+                            "draw_figure": 3, "collect_epochs": 1, "draw_training_curves": 1,
                             "measure_similarity": 1, "compare_layer_measures": 1, "all": 1}),
     (["checkpoints={'every_minutes': 5, 'keep': True}"], {}),
     (["resources={'nets_per_gpu': 4}"], {}),

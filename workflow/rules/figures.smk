@@ -8,6 +8,7 @@ rule draw_figure:
     input:
         nets=LAYOUT.table("nets"),
         findings=LAYOUT.table("findings"),
+        freezing=LAYOUT.table("freezing"),
     output:
         png=report(LAYOUT.figure("{figure}", "png"), category="Figures", caption="../report/figure.rst"),
         pdf=LAYOUT.figure("{figure}", "pdf"),
@@ -23,6 +24,7 @@ rule draw_figure:
         context=json.dumps(plan.figure_context(config)),
     shell:
         "python -m transferability figure {wildcards.figure} --nets {input.nets} --findings {input.findings} "
+        "--freezing {input.freezing} "
         "--context {params.context:q} {params.paper} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"
 

@@ -30,6 +30,7 @@ rule summarize_layers:
         unit_effects=report(LAYOUT.table("unit_effects"), category="Tables", caption="../report/unit_effects.rst"),
         reduced_data=report(LAYOUT.table("reduced_data"), category="Tables", caption="../report/reduced_data.rst"),
         findings=report(LAYOUT.table("findings"), category="Tables", caption="../report/findings.rst"),
+        freezing=report(LAYOUT.table("freezing"), category="Tables", caption="../report/freezing.rst"),
     log:
         LAYOUT.log("summarize_layers"),
     localrule: True
@@ -40,7 +41,7 @@ rule summarize_layers:
     shell:
         "python -m transferability summarize --nets {input} --per-layer {output.per_layer} "
         "--effects {output.effects} --unit-effects {output.unit_effects} --reduced-data {output.reduced_data} "
-        "--findings {output.findings} > {log} 2>&1"
+        "--findings {output.findings} --freezing {output.freezing} > {log} 2>&1"
 
 
 rule compare_with_paper:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .freezing import freezing_table
 from .outputs import SUMMARY_TABLES
 from .tables import ALPHA, p_rounded
 
@@ -237,7 +238,7 @@ def summarize(nets: pd.DataFrame) -> dict:
     units = unit_effects(nets)
     return {"per_layer": per_layer_table(nets), "effects": effects_table(units),
             "unit_effects": units, "reduced_data": reduced_data_table(nets),
-            "findings": findings(nets, units)}
+            "findings": findings(nets, units), "freezing": freezing_table(per_layer_units(nets))}
 
 
 # ---- the findings: each a stated test at ALPHA over units ------------------------------------------

@@ -109,6 +109,8 @@ def summarize(args) -> None:
         tables.write_csv(table, getattr(args, name), decimals=6 if name == "unit_effects" else 4)
     for row in summary["findings"].itertuples():
         print(f"finding {row.finding}: {row.outcome} ({row.why})")
+    for row in summary["freezing"].itertuples():
+        print(f"units of A to freeze ({row.group}{' ' + row.target if row.target else ''}): {row.answer}")
 
 
 def paper_comparison(args) -> None:
@@ -227,7 +229,8 @@ class RuleCommands:
         return self.sub.add_parser(name, description=help)
 
     def listing(self) -> str:
-        names = textwrap.fill(", ".join(self.names), 100, initial_indent="  ", subsequent_indent="  ")
+        names = textwrap.fill(", ".join(self.names), 100, initial_indent="  ", subsequent_indent="  ",
+                              break_on_hyphens=False)
         return f"The workflow's rules run the other commands, one per job (each has its own --help):\n{names}"
 
 

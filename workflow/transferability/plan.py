@@ -126,11 +126,13 @@ def run_options(config) -> str:
 
 
 def figure_names(config) -> list[str]:
-    """Figure 2 always; Figure 3 when a dissimilar split or random-frozen nets are run; the
-    reduced-data curve when reduced-data nets are."""
+    """Figure 2 always; Figure 3 when a dissimilar split or random-frozen nets are run; how many units to freeze
+    when both AnB and AnB+ are; the reduced-data curve when reduced-data nets are."""
     names = ["figure2_top", "figure2_bottom"]
     if config["splits"]["explicit"] or "random_frozen" in config["treatments"]:
         names.append("figure3")
+    if {"transfer", "transfer_ft"} <= set(config["treatments"]):
+        names.append("freezing")
     if config["reduced_data"]["images_per_class"]:
         names.append("reduced_data")
     return names

@@ -25,6 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from . import analysis
+from .freezing import layer_tests
 from .io import atomic_path
 
 # treatment -> how it looks everywhere (the paper's Figure 2 colours): colour, marker, label, and for
@@ -487,6 +488,74 @@ def _reduced_means(ax, units, nets):
                        label="base, full training set" + (f", {group['group']}" if several else ""))
 
 
+# ---- how many units of A to freeze --------------------------------------------------------------------
+
+
+def freezing_figure(nets, answers, context=None):
+    """Left: AnB (first n units of A frozen) and AnB+ (fine-tuned) per n with their 95% t intervals over
+    clusters; right: the cost of freezing units 1..n, each cluster's AnB+ at the best n minus its AnB at n, with
+    the one-sided 95% upper bound its test used (freezing.layer_tests) and the margin. For the first answer of
+    freezing.csv (the random splits pooled, else the first split group); the layers shown to be within the
+    margin shaded, the answer as the title."""
+    with style():
+        fig = Figure(figsize=(12, 5.4), layout="constrained")
+        ax, cost_ax = fig.subplots(1, 2)
+        answer = answers.iloc[0] if answers is not None and len(answers) else None
+        units = analysis.per_layer_units(nets)
+        if answer is not None:
+            units = units[(units["group"] == answer["group"]) & (units["target"] == _text(answer["target"]))]
+        rows = units[units["treatment"].isin(["transfer", "transfer_ft"])]
+        _layer_axes(ax, f"{YLABEL} ({INTERVAL})", last=last_layer(nets))
+        _layer_axes(cost_ax, "Cost: best AnB$^+$ - AnB (95% upper bound)", last=last_layer(nets))
+        if answer is None or rows.empty:
+            not_run(ax, "transfer nets, frozen and fine-tuned")
+        else:
+            _freezing_lines(ax, rows, answer)
+            _freezing_costs(cost_ax, rows, answer)
+            fig.suptitle("\n".join(textwrap.wrap(f"{answer['outcome']}: {answer['answer']}", 100)), fontsize=10)
+        titled_below(fig, context, f"{INTERVAL} over {cluster_count(rows)} clusters (split x seed)")
+    return fig
+
+
+def titled_below(fig, context, units):
+    """The subtitle at the foot of the figure (its title is taken by the answer)."""
+    fig.supxlabel(subtitle(context, units, int(fig.get_figwidth() * 14)), fontsize=9, color="dimgrey")
+
+
+def _freezing_costs(ax, rows, answer):
+    """Each n's mean cost and the upper end of its one-sided 95% interval, the margin, the layers shown."""
+    _, tests = layer_tests(rows)
+    tests = tests.droplevel([level for level in tests.index.names if level != "n"])
+    ax.errorbar(tests.index, tests["cost"], yerr=[np.zeros(len(tests)), (tests["bound"] - tests["cost"]).fillna(0)],
+                color=STYLE["transfer"]["color"], marker="D", capsize=4, linewidth=1.5, label="mean cost, 95% upper bound")
+    margin = ax.axhline(answer["margin"], color="black", linestyle="--", linewidth=1)
+    ax.axhline(0, color="grey", linewidth=0.6)
+    handles, names = [*ax.get_legend_handles_labels()[0], margin], ["mean cost, 95% upper bound",
+                                                                    f"margin: {answer['margin'] * 100:g} point"]
+    if pd.notna(answer.get("deepest_n")):
+        handles.append(ax.axvspan(0.5, answer["deepest_n"] + 0.5, color="#2b8a3e", alpha=0.08, linewidth=0))
+        names.append("can be frozen: bound below the margin")
+    _legend_below(ax, handles, names, columns=1)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _freezing_lines(ax, rows, answer):
+    labels = {"transfer": "AnB: units 1..n of A frozen", "transfer_ft": "AnB$^+$: units 1..n of A fine-tuned"}
+    rows = rows.assign(label=rows["treatment"].map(labels))
+    _means(ax, rows, "n", "top1", "label", list(labels.values()),
+           {labels[t]: STYLE[t]["color"] for t in labels}, {labels[t]: STYLE[t]["marker"] for t in labels})
+    _layer_axes(ax, f"{YLABEL} ({INTERVAL})", last=int(ax.get_xlim()[1] - 0.5))
+    handles, names = _take_legend(ax)
+    best = ax.axhline(answer["best_top1"] - answer["margin"], color=STYLE["transfer_ft"]["color"], linestyle=":",
+                      linewidth=1)
+    handles, names = [*handles, best], [*names, f"best AnB$^+$ (n = {int(answer['best_n'])}) minus "
+                                                f"{answer['margin'] * 100:g} point"]
+    _legend_below(ax, handles, names, columns=1)
+
+
 def paper_effects() -> pd.DataFrame:
     """The paper's effects in effects.csv's format (paired within its units)."""
     return analysis.effects_table(analysis.unit_effects(analysis.paper_nets()))
@@ -501,6 +570,7 @@ FIGURES = {
         nets, tables["findings"], paper_effects() if paper else None, context),
     "figure3": lambda nets, tables, paper, context: figure3(
         nets, tables["findings"], paper_effects() if paper else None, context),
+    "freezing": lambda nets, tables, paper, context: freezing_figure(nets, tables["freezing"], context),
     "reduced_data": lambda nets, tables, paper, context: reduced_data_curve(
         nets, analysis.paper_nets() if paper else None, context),
 }

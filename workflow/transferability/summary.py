@@ -51,6 +51,20 @@ def finding_line(row, dataset_named=False) -> str:
     return f"{where}finding {row.finding} ({title}): {row.outcome.upper()}; {value}{interval}; {units}; {row.why}"
 
 
+def freezing_lines(path: Path) -> list[str]:
+    """How many of A's units to freeze for B (freezing.csv: one answer per data set, split group and target)."""
+    if not path.is_file():
+        return []
+    answers = tables.read_table(path)
+    lines = wrapped(f"Units of A to freeze for B ({path}: within 1 point of the best AnB+, see docs/statistics.md):",
+                    indent="") if len(answers) else []
+    for row in answers.itertuples():
+        where = f"[{row.dataset}] " if answers["dataset"].nunique() > 1 else ""
+        group = row.group + (f" half {row.target}" if isinstance(row.target, str) and row.target else "")
+        lines += wrapped(f"{where}{group}: {row.outcome.upper()}; {row.answer}; {int(row.units)} units; {row.why}")
+    return lines
+
+
 def _listing(folder: Path, pattern: str, outputs=None) -> list[Path]:
     paths = sorted(folder.glob(pattern))
     if outputs is not None:
@@ -151,6 +165,7 @@ def summary_lines(results_dir, report_command=None, outputs=None) -> list[str]:
              "  rows and 'not shown' ones (too little power at the paper's effect) decide nothing."]
     for row in findings.itertuples():
         lines += wrapped(finding_line(row, several))
+    lines += freezing_lines(results_dir / "tables" / "freezing.csv")
     lines += ["Figures:", *(_figure_lines(results_dir / "figures", outputs) or ["  none yet"])]
     table_paths = _listing(results_dir / "tables", "*.csv", outputs)
     lines += ["Tables:", *([f"  {path}" for path in table_paths] or ["  none yet"])]
