@@ -512,7 +512,9 @@ def freezing_figure(nets, answers, context=None):
         else:
             _freezing_lines(ax, rows, answer)
             _freezing_costs(cost_ax, rows, answer)
-            fig.suptitle("\n".join(textwrap.wrap(f"{answer['outcome']}: {answer['answer']}", 100)), fontsize=10)
+            said = answer["answer"] if answer["answer"].startswith(answer["outcome"]) else \
+                f"{answer['outcome']}: {answer['answer']}"  # "not shown that ...", "undetermined: ..." say it already
+            fig.suptitle("\n".join(textwrap.wrap(said, 100)), fontsize=10)
         titled_below(fig, context, f"{INTERVAL} over {cluster_count(rows)} clusters (split x seed)")
     return fig
 

@@ -57,7 +57,7 @@ def freezing_lines(path: Path) -> list[str]:
         return []
     answers = tables.read_table(path)
     lines = wrapped(f"Units of A to freeze for B ({path}: within 1 point of the best AnB+, see docs/statistics.md):",
-                    indent="") if len(answers) else []
+                    indent="", more="  ") if len(answers) else []
     for row in answers.itertuples():
         where = f"[{row.dataset}] " if answers["dataset"].nunique() > 1 else ""
         group = row.group + (f" half {row.target}" if isinstance(row.target, str) and row.target else "")
