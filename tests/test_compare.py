@@ -92,12 +92,15 @@ def test_the_figure_draws_each_run_and_each_difference(runs):
     rows = table[(table["effect"] == "co_adaptation") & (table["target"] == "")]
     for run, colour in zip(["lr0.01", "lr0.02"], compare.RUN_COLOURS):
         mine = rows[rows["run"] == run].sort_values("n")
-        lines = [line for line in top.lines if to_hex(line.get_color()) == to_hex(colour)]
-        means = [line for line in lines if len(line.get_xdata()) == len(mine)][0]
+        means = [line for line in top.lines if to_hex(line.get_color()) == to_hex(colour)
+                 and len(line.get_xdata()) == len(mine)][0]
         assert means.get_ydata() == pytest.approx(mine["mean"].to_numpy(), abs=6e-5)
-        bars = [line.get_ydata() for line in lines if np.isnan(line.get_xdata()).any()]  # a bar and its caps
-        assert [np.nanmin(b) for b in bars] == pytest.approx(mine["ci95_low"].to_numpy(), abs=6e-5)
-        assert [np.nanmax(b) for b in bars] == pytest.approx(mine["ci95_high"].to_numpy(), abs=6e-5)
+        bars = [c for c in top.containers if to_hex(c.lines[2][0].get_color()[0]) == to_hex(colour)][0]
+        segments = bars.lines[2][0].get_segments()  # one vertical bar per n
+        assert [s[:, 1].min() for s in segments] == pytest.approx(mine["ci95_low"].to_numpy(), abs=6e-5)
+        assert [s[:, 1].max() for s in segments] == pytest.approx(mine["ci95_high"].to_numpy(), abs=6e-5)
+    second = [line for line in top.lines if to_hex(line.get_color()) == to_hex(compare.RUN_COLOURS[1])][0]
+    assert bottom.containers[0].lines[0].get_xdata() == pytest.approx(second.get_xdata())  # the same x in both rows
     assert len(bottom.containers) == 1  # one difference: the second run's
 
 

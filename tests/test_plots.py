@@ -399,3 +399,16 @@ def test_the_freezing_figure_draws_the_tables_means_and_the_answers_test(tmp_pat
     if answer["outcome"] == "shown":
         shaded = [p for p in costs.patches if p.get_x() == 0.5]
         assert shaded and shaded[0].get_width() == answer["deepest_n"]
+
+
+def test_the_freezing_figure_draws_the_random_splits_answer_where_there_are_several(tmp_path):
+    """cifar10's dissimilar split also runs AnB+: freezing.csv answers for it first (its rows sort first), and
+    the figure still draws the random splits' answer, named in its subtitle."""
+    config = load_config(ROOT / "config/cifar10.yaml")
+    nets = planned_nets(config, np.random.default_rng(6))
+    written = written_tables(nets, tmp_path)
+    assert written["freezing"]["group"].tolist()[-1] == "random" and len(written["freezing"]) > 1
+    fig = plots.draw("freezing", nets, written, plan.figure_context(config))
+    assert "random splits: mean, 95% t interval over 4 clusters" in fig._supxlabel.get_text()
+    random = written["freezing"].query("group == 'random'").iloc[0]
+    assert random["answer"].split(":")[0][:40] in fig.get_suptitle().replace("\n", " ")

@@ -89,12 +89,21 @@ def _truncated(path: Path) -> Path:
     return path
 
 
+def _data_parallel(path: Path) -> Path:
+    """A file saved from nn.DataParallel: every key behind 'module.'."""
+    state = torchvision_resnet(stem="small").state_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({f"module.{key}": tensor for key, tensor in state.items()}, path)
+    return path
+
+
 BAD_FILES = [
     ("missing", lambda path: path, ["cannot read", "no such file"]),
     ("resnet34", lambda path: save_source(path, torchvision_resnet("resnet34", "small")),
      ["layer1.2.conv1.weight", "resnet18"]),
     ("alexnet", lambda path: save_source(path, torchvision.models.alexnet()), ["features.0.weight", "resnet18"]),
     ("truncated", _truncated, ["cannot read", "corrupt"]),
+    ("data-parallel", lambda path: _data_parallel(path), ["module.conv1.weight", "DataParallel", "'module.' prefix"]),
     ("imagenet-stem-for-a-small-stem-net", lambda path: save_source(path, torchvision_resnet()),
      ["conv1.weight", "(64, 3, 7, 7)", "(64, 3, 3, 3)", "model.stem: imagenet"]),
 ]
@@ -176,6 +185,7 @@ REFUSED = [
     ("reduced-data-on-a", {"reduced_data": {"images_per_class": [5], "half": "A"}}, ["reduced_data.half", "B"]),
     ("download-of-a-path", {"source": {"weights": "r18.pth", "download": True}},
      ["source.download", "torchvision weights name"]),
+    ("download-of-nothing", {"source": {"weights": None, "download": True}}, ["source.download", "source.weights"]),
 ]
 
 

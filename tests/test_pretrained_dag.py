@@ -99,3 +99,18 @@ def test_the_transfer_nets_record_the_source_files_sha256(pretrained_run):
     assert file_sha256(source) in json.dumps(metrics)
     base = json.loads((run / "nets/pretrained/seed0/baseB/metrics.json").read_text())
     assert file_sha256(source) not in json.dumps(base)
+
+
+def test_a_moved_source_file_retrains_nothing(pretrained_run):
+    """What the file holds (its sha256) decides the nets, not where it lies: the same file elsewhere leaves
+    nothing to do."""
+    run, source = pretrained_run
+    workdir = run.parent.parent
+    moved = source.parent / "moved" / source.name
+    moved.parent.mkdir()
+    moved.write_bytes(source.read_bytes())
+    config = yaml.safe_load((workdir / "pretrained_smoke.yaml").read_text())
+    config["source"]["weights"] = str(moved)
+    path = workdir / "pretrained_smoke_moved.yaml"
+    path.write_text(yaml.safe_dump({**config, "run": "pretrained_smoke"}))
+    assert "Nothing to be done" in run_snakemake(workdir, "-n", config=path).stdout

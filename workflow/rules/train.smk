@@ -53,12 +53,15 @@ if pretrained.has_source(config):
         retries: 0  # a file that does not fit fails the same way every time
         conda:
             "../../envs/environment.yaml"
-        params:
+        resources:
+            # Where the file lies, not what it holds: a resource, not a param (params are a rerun trigger), so a
+            # moved file or another TORCH_HOME retrains nothing; its sha256 (a param) says what it holds.
             weights=str(pretrained.source_path(config["source"])),
+        params:
             sha256=pretrained.source_sha256(config),
             model=json.dumps(architecture(config["model"]), sort_keys=True),
         shell:
-            "python -m transferability pretrained-source --weights {params.weights:q} --meta {input.meta} "
+            "python -m transferability pretrained-source --weights {resources.weights:q} --meta {input.meta} "
             "--model {params.model:q} --out {output} > {log} 2>&1"
 
 

@@ -122,18 +122,21 @@ def comparison_figure(table: pd.DataFrame, units_by_run: dict) -> Figure:
     95% interval (no bar where a side has one unit). One column per effect."""
     runs = list(dict.fromkeys(table["run"]))
     palette = {run: RUN_COLOURS[i % len(RUN_COLOURS)] for i, run in enumerate(runs)}
+    offset = {run: 0.1 * (i - (len(runs) - 1) / 2) for i, run in enumerate(runs)}  # each run's x beside n, both rows
     effects = [e for e in analysis.EFFECTS if len(_panel_rows(table, e))]
     with plots.style():
         fig = Figure(figsize=(3.6 * max(1, len(effects)) + 2.5, 6.8), layout="constrained")
         axes = fig.subplots(2, max(1, len(effects)), sharex=True, squeeze=False)
         for column, effect in enumerate(effects):
-            sns.pointplot(data=_run_samples(units_by_run, effect), x="n", y="diff", hue="run", hue_order=runs,
-                          palette=palette, native_scale=True, dodge=0.1 * len(runs), errorbar=analysis.t_interval,
-                          capsize=0.05, markersize=4, linewidth=1.2, legend=False, ax=axes[0, column])
+            samples = _run_samples(units_by_run, effect)
+            sns.lineplot(data=samples.assign(x=samples["n"] + samples["run"].map(offset)), x="x", y="diff",
+                         hue="run", hue_order=runs, palette=palette, marker="o", markersize=5, linewidth=1.2,
+                         errorbar=analysis.t_interval, err_style="bars", err_kws={"capsize": 3}, legend=False,
+                         ax=axes[0, column])
             rows = _panel_rows(table, effect)
-            for i, run in enumerate(runs[1:], start=1):
+            for run in runs[1:]:
                 _welch_bars(axes[1, column], rows[(rows["run"] == run)].dropna(subset=["difference"]),
-                            0.1 * (i - (len(runs) - 1) / 2), palette[run], f"{run} - {runs[0]}")
+                            offset[run], palette[run], f"{run} - {runs[0]}")
             axes[0, column].set_title(effect.replace("_", " "))
             for ax in axes[:, column]:
                 ax.axhline(0, color="grey", linewidth=0.8)

@@ -280,6 +280,9 @@ def _check_source(config: dict) -> None:
     a half A (its own splits, the direction B to A, controls on the whole task, reduced data on A) is refused."""
     source, preset = config["source"], config["model"]["preset"]
     if source["weights"] is None:
+        if source["download"]:
+            raise ConfigError("config key source.download = true without source.weights: name the weights to "
+                              "download (e.g. ResNet18_Weights.IMAGENET1K_V1) or leave download out")
         return
     why = "with a pretrained source (source.weights) every class of the data set is half B and A is the source"
     if "torchvision" not in architecture(config["model"]):

@@ -494,13 +494,13 @@ def _reduced_means(ax, units, nets):
 def freezing_figure(nets, answers, context=None):
     """Left: AnB (first n units of A frozen) and AnB+ (fine-tuned) per n with their 95% t intervals over
     clusters; right: the cost of freezing units 1..n, each cluster's AnB+ at the best n minus its AnB at n, with
-    the one-sided 95% upper bound its test used (freezing.layer_tests) and the margin. For the first answer of
-    freezing.csv (the random splits pooled, else the first split group); the layers shown to be within the
-    margin shaded, the answer as the title."""
+    the one-sided 95% upper bound its test used (freezing.layer_tests) and the margin. For the random splits'
+    answer in freezing.csv (pooled) where the run has them, else the first split group's, named in the subtitle;
+    the layers shown within the margin shaded, the answer as the title."""
     with style():
         fig = Figure(figsize=(12, 5.4), layout="constrained")
         ax, cost_ax = fig.subplots(1, 2)
-        answer = answers.iloc[0] if answers is not None and len(answers) else None
+        answer = shown_answer(answers)
         units = analysis.per_layer_units(nets)
         if answer is not None:
             units = units[(units["group"] == answer["group"]) & (units["target"] == _text(answer["target"]))]
@@ -515,8 +515,25 @@ def freezing_figure(nets, answers, context=None):
             said = answer["answer"] if answer["answer"].startswith(answer["outcome"]) else \
                 f"{answer['outcome']}: {answer['answer']}"  # "not shown that ...", "undetermined: ..." say it already
             fig.suptitle("\n".join(textwrap.wrap(said, 100)), fontsize=10)
-        titled_below(fig, context, f"{INTERVAL} over {cluster_count(rows)} clusters (split x seed)")
+        titled_below(fig, context, f"{_answer_group(answer)}: {INTERVAL} over {cluster_count(rows)} clusters "
+                                   "(split x seed)")
     return fig
+
+
+def _answer_group(answer) -> str:
+    if answer is None:
+        return "no answer"
+    if answer["group"] == "random":
+        return "random splits"
+    return f"split {answer['group']}" + (f", half {answer['target']}" if _text(answer["target"]) else "")
+
+
+def shown_answer(answers):
+    """The answer the figure draws: the random splits' (pooled) where the run has them, else the first."""
+    if answers is None or answers.empty:
+        return None
+    random = answers[answers["group"] == "random"]
+    return (random if len(random) else answers).iloc[0]
 
 
 def titled_below(fig, context, units):
@@ -536,7 +553,7 @@ def _freezing_costs(ax, rows, answer):
                                                                     f"margin: {answer['margin'] * 100:g} point"]
     if pd.notna(answer.get("deepest_n")):
         handles.append(ax.axvspan(0.5, answer["deepest_n"] + 0.5, color="#2b8a3e", alpha=0.08, linewidth=0))
-        names.append("can be frozen: bound below the margin")
+        names.append("shown within the margin (tests stop at the first n not shown)")
     _legend_below(ax, handles, names, columns=1)
 
 

@@ -132,8 +132,10 @@ def fit_source(path, state: dict, arch: dict, channels: int) -> None:
     where = f"pretrained source {path} does not fit {net}"
     for key, tensor in state.items():
         if key not in expected:
+            hint = ("a file saved from nn.DataParallel: remove the 'module.' prefix of its keys"
+                    if key.startswith("module.") else "a file of another architecture?")
             raise SourceError(f"{where}: the file has {key} {tuple(tensor.shape)}, which {arch['torchvision']} "
-                              "lacks (a file of another architecture?)")
+                              f"lacks ({hint})")
         if tensor.shape != expected[key].shape:
             raise SourceError(f"{where}: {key} is {tuple(tensor.shape)} in the file, {tuple(expected[key].shape)} "
                               f"in this net{_shape_hint(key, tensor.shape, expected[key].shape, arch)}")
