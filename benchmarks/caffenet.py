@@ -8,6 +8,7 @@ from transferability import plan
 from transferability.batches import HalfData
 from transferability.config import check_config, load_schema
 from transferability.model import architecture, forward_flops
+from transferability.run_options import RunOptions
 
 
 # Dense bf16 tensor-core peaks (TFLOP/s, fp32 accumulation) from the vendors' data sheets; the first name
@@ -39,7 +40,7 @@ def caffenet_run(device, batch: int, compile_net: bool, lrn_fused: bool = False,
     data = HalfData(images, torch.randint(0, 1000, (n,), device=device), 1000)
     net = T.build_net(settings, 3, 1000)
     job = T.Job(settings=settings, data_dir=None, split_file=None, out_dir=None, checkpoint_dir=None,
-                device=str(device), compile=compile_net)
+                options=RunOptions(device=device.type, compile=compile_net))
     meta = {"mean": [120.0] * 3, "std": [60.0] * 3, "classes": [f"class{i}" for i in range(1000)],
             "fingerprint": "random images of the benchmark"}
     identity = T.net_identity(settings, meta, list(range(1000)), None)  # what its checkpoints would record

@@ -2,6 +2,7 @@
 steady-state images/s of Run.train_step on the default config, rounds alternating eager and graphed (a
 shared machine's speed drifts), and whether a graphed net has the eager net's bits (one epoch each)."""
 
+import dataclasses
 import statistics
 
 import torch
@@ -12,7 +13,7 @@ from harness import Setup, T, build_run, note, record, steady_rate
 
 def graphed_run(setup: Setup, graphs: bool, tag: str) -> T.Run:
     job = setup.job("baseB", tag=tag)
-    job.cuda_graphs = graphs
+    job.options = dataclasses.replace(job.options, cuda_graphs=graphs)
     return build_run(job)
 
 
@@ -40,7 +41,7 @@ def same_bits(setup: Setup) -> bool:
     weights = []
     for graphs in (False, True):
         job = setup.job("baseB", tag=f"-bits{graphs}", epochs=1)
-        job.cuda_graphs = graphs
+        job.options = dataclasses.replace(job.options, cuda_graphs=graphs)
         T.train(job, log=lambda line: None)
         weights.append(load_file(str(job.out_dir / "weights.safetensors")))
     return all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

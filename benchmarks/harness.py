@@ -19,6 +19,7 @@ from transferability import train as T  # noqa: E402
 from transferability.config import check_config, load_schema  # noqa: E402
 from transferability.data import build_cache  # noqa: E402
 from transferability.devices import pick_device  # noqa: E402
+from transferability.run_options import RunOptions  # noqa: E402
 from transferability.splits import explicit_halves, random_halves, read_class_list, write_split  # noqa: E402
 
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
@@ -92,7 +93,7 @@ class Setup:
         shutil.rmtree(out, ignore_errors=True)
         return T.Job(settings=self.settings(net, **train), data_dir=self.dir / "data", split_file=self.split_file,
                      out_dir=out, checkpoint_dir=out / "checkpoints", source_weights=source,
-                     threads=self.threads, device=str(self.device))
+                     threads=self.threads, options=RunOptions(device=self.device.type))
 
 
 def build_run(job: T.Job) -> T.Run:

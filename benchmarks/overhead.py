@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from harness import ROOT, Setup, note
+from transferability.run_options import RunOptions
 from transferability.config import run_name
 from transferability import plan, warm
 from transferability.splits import read_split
@@ -86,7 +87,7 @@ def job_startup(setup: Setup, net: str, env: dict, repeats: int, tag: str) -> di
         cmd = [sys.executable, "-m", "transferability", "train", "--settings", json.dumps(setup.settings(net, epochs=1)),
                "--data", str(setup.dir / "data"), "--split", str(setup.split_file), "--out-dir", str(out),
                "--checkpoint-dir", str(out / "checkpoints"), "--threads", str(setup.threads),
-               "--device", str(setup.device.type)]
+               "--run-options", RunOptions(device=setup.device.type).to_json()]
         walls += timed(cmd, env, setup.dir, 1)
         inside.append(json.loads((out / "metrics.json").read_text())["wall_s"])
     med = statistics.median

@@ -453,8 +453,7 @@ def test_summarize_command_writes_rounded_tables_with_empty_spreads(tmp_path):
     nets = simulate(grid([0], ["AB"], [1, 2], dissimilar_directions=[]), 1, seed=9, sd=0.00123)
     tables.write_csv(nets, tmp_path / "nets.csv")
     paths = {name: tmp_path / f"{name}.csv" for name in analysis.SUMMARY_TABLES}
-    options = [arg for name, path in paths.items() for arg in (f"--{name.replace('_', '-')}", str(path))]
-    assert cli.main(["summarize", "--nets", str(tmp_path / "nets.csv"), *options]) == 0
+    assert cli.main(["summarize", "--nets", str(tmp_path / "nets.csv"), "--out-dir", str(tmp_path)]) == 0
     effects = pd.read_csv(paths["effects"])
     assert effects["mean"].map(lambda v: round(v, 4) == v).all()
     assert effects["sem"].isna().all(), "one unit: the spread is empty in the file"

@@ -420,7 +420,7 @@ def test_bad_training_input_gives_one_line_and_no_net(tmp_path, net, damage, exp
     out, checkpoints = tmp_path / f"results/nets/random0/seed0/{net}", tmp_path / f"results/checkpoints/random0/seed0/{net}"
     result = transferability("train", "--settings", json.dumps(settings(net)), "--data", data,
                              "--split", tmp_path / "results/splits/random0.tsv", "--out-dir", out,
-                             "--checkpoint-dir", checkpoints, "--device", "cpu")
+                             "--checkpoint-dir", checkpoints, "--run-options", '{"device": "cpu"}')
     assert result.returncode == 1, result.stderr
     assert_names(one_error_line(result.stderr), [part.format(file=damaged) for part in expected])
     assert files_under(out) == [] and files_under(checkpoints) == []

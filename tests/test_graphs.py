@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from test_train import base_a, job_for  # noqa: F401 (base_a: a fixture)
 from transferability.graphs import StepGraph
 from transferability.train import EPOCH_COLUMNS, prepare, train
+from transferability.run_options import RunOptions
 
 DEVICES = [pytest.param("cpu", id="cpu-uncaptured"),
            pytest.param("cuda", id="cuda-captured", marks=pytest.mark.skipif(
@@ -75,7 +76,7 @@ def test_a_net_trained_through_stepgraphs_has_the_plain_nets_bits(workdir, tmp_p
     for graphs in (False, True):
         job = job_for(workdir, net, tmp_path / str(graphs), epochs=2, source=source, eval_batch_size=30)
         job.settings["model"].update(model)
-        job.device, job.cuda_graphs = device, graphs
+        job.options = RunOptions(device=device, cuda_graphs=graphs)
         run = prepare(job, log=lambda _: None)
         metrics = run.fit()
         if graphs:
@@ -111,6 +112,6 @@ def test_a_gradient_replaced_outside_a_captured_step_stops_the_run(workdir, tmp_
 
 def test_cuda_graphs_with_compiled_kernels_are_refused_by_the_job_itself(workdir, tmp_path):
     job = job_for(workdir, "baseB", tmp_path)
-    job.cuda_graphs, job.compile = True, True
+    job.options = RunOptions(cuda_graphs=True, compile=True)
     with pytest.raises(ValueError, match="train.cuda_graphs cannot be used with train.compile or model.lrn_fused"):
         train(job, log=lambda _: None)

@@ -1,6 +1,8 @@
 """The plan of a run (transferability/plan.py) on the presets, and the open sets' tables against the
 schema: what each config trains, where its files go, and how a config file combines with another."""
 
+import functools
+import json
 import re
 import shutil
 import subprocess
@@ -16,6 +18,7 @@ from transferability.config import SCHEMA as SCHEMA_FILE, apply_base, checked, l
 from transferability import analysis, datasets, model, plan, provenance, plots
 from transferability.config import ConfigError, load_schema
 from transferability.nets import TREATMENTS, parse_net, transfer_grid
+from transferability.run_options import RunOptions
 
 PRESETS = {"default": ROOT / "config.yaml", "cifar10": ROOT / "config/cifar10.yaml",
            "cifar100": ROOT / "config/cifar100.yaml", "imagenet": ROOT / "config/imagenet.yaml", "smoke": SMOKE}
@@ -166,8 +169,8 @@ def test_cuda_graphs_with_compiled_kernels_are_refused(compiled):
 
 def test_cuda_graphs_is_a_run_option_passed_to_the_training_command():
     on = load_config(SMOKE, {"train": {"cuda_graphs": True}})
-    assert "--cuda-graphs" in plan.run_options(on)
-    assert "--cuda-graphs" not in plan.run_options(load_config(SMOKE))
+    assert json.loads(RunOptions.from_config(on).to_json())["cuda_graphs"] is True
+    assert RunOptions.from_config(load_config(SMOKE)).cuda_graphs is False
     assert plan.train_settings(on, "random0", 0, "A3B") == plan.train_settings(load_config(SMOKE), "random0", 0, "A3B")
 
 
@@ -293,9 +296,9 @@ def test_the_runtime_cap_is_whole_minutes():
 def test_an_analysis_reruns_on_no_thread_count():
     """Params are a rerun trigger: the per-unit analyses' threads belong in their command, not their params."""
     run = plan.Plan(load_config(SMOKE))
-    assert "--threads" not in run.unit_options("random0", 0)
+    assert "threads" not in json.loads(run.analysis_unit("random0", 0))
     text = (ROOT / "workflow/rules/analyses.smk").read_text()
-    assert text.count("{params.unit} --threads {threads}") == 2
+    assert text.count("--unit {params.unit:q} --threads {threads}") == 2
 
 
 @pytest.mark.slow
@@ -314,33 +317,32 @@ def test_an_edited_class_list_file_reruns_its_split(tmp_path):
     assert "split_classes" in planned and "a.txt" in planned
 
 
-def test_a_commands_code_version_covers_its_cli_lines_and_the_modules_they_use(tmp_path, monkeypatch):
-    """figure's code: its function in cli.py, the modules it imports (outputs, for FIGURE_TABLES; plots, tables)
-    and theirs (plots imports analysis): an edit to any of them changes its version, an edit
-    to another command's lines or to a module it does not use does not."""
-    package = tmp_path / "transferability"
-    shutil.copytree(provenance.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(provenance, "PACKAGE_DIR", package)
-
-    def version_after(edit):
-        provenance.code_version.cache_clear()
-        if edit:
-            path, old, new = edit
-            text = (package / path).read_text()
-            assert old in text
-            (package / path).write_text(text.replace(old, new, 1))
-        return provenance.code_version("figure")
-
-    before = version_after(None)
+def test_a_commands_code_version_covers_its_module_and_the_modules_it_uses(tmp_path, monkeypatch):
+    """figure's code: commands/figure.py, the module that builds its command line (commands/__init__.py), the
+    modules it imports (outputs, for FIGURE_TABLES; plots, tables) and theirs (plots imports analysis): an edit
+    to any of them changes its version; an edit to another command or to a module it does not use does not."""
+    edit = _edited_package(tmp_path, monkeypatch)
+    before = provenance.code_version("figure")
     assert provenance.code_version("training-curves") == provenance.code_version("training_curves") != before
-    assert version_after(("similarity.py", '"""', '"""Edited. ')) == before  # a module figure does not use
-    assert version_after(("cli.py", "def summarize(args) -> None:", "def summarize(args) -> None:  # edited")) == before
-    for edit in (("cli.py", "fig = plots.draw(args.name,", "fig = plots.draw(str(args.name),"),
-                 ("outputs.py", 'FIGURE_TABLES = ("findings",', 'FIGURE_TABLES = ("findings", "x",'),
-                 ("tables.py", '"""', '"""Edited. '), ("analysis.py", '"""', '"""Edited. ')):
-        assert version_after(edit) != before, edit
+    edit("similarity.py", '"""', '"""Edited. ')  # a module figure does not use
+    edit("commands/summarize.py", "def run(", "def run(  # edited\n")
+    edit("cli.py", '"""', '"""Edited. ')  # the help and the dispatch: no command's result
+    assert provenance.code_version("figure") == before
+    for path, old, new in (("commands/figure.py", "fig = plots.draw(name,", "fig = plots.draw(str(name),"),
+                           ("commands/__init__.py", 'options["nargs"] = "?"', 'options["nargs"] = "?"  # edited'),
+                           ("outputs.py", 'FIGURE_TABLES = ("findings",', 'FIGURE_TABLES = ("findings", "x",'),
+                           ("tables.py", '"""', '"""Edited. '), ("analysis.py", '"""', '"""Edited. ')):
+        edit(path, old, new)
+        assert provenance.code_version("figure") != before, path
         before = provenance.code_version("figure")
-    provenance.code_version.cache_clear()
+
+
+def test_a_commands_imports_are_read_relative_to_its_module():
+    """`from .. import a` in commands/x.py is the package's a.py; `from . import b` in c.py is b.py."""
+    import ast
+    assert provenance.package_imports("commands/x.py", ast.parse("from .. import a\nfrom ..b import c")) == ["a.py", "b.py"]
+    assert provenance.package_imports("c.py", ast.parse("def f():\n    from . import b, d")) == ["b.py", "d.py"]
+    assert provenance.package_imports("cli.py", ast.parse("from . import commands")) == ["commands/__init__.py"]
 
 
 def test_reading_the_workflow_imports_no_torch():
@@ -360,6 +362,8 @@ def _edited_package(tmp_path, monkeypatch):
     package = tmp_path / "transferability"
     shutil.copytree(provenance.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(provenance, "PACKAGE_DIR", package)
+    # the copy's versions in a cache of their own, gone with the test
+    monkeypatch.setattr(provenance, "code_version", functools.cache(provenance.code_version.__wrapped__))
 
     def edit(path, old, new):
         text = (package / path).read_text()
@@ -382,35 +386,6 @@ def test_a_commands_code_version_covers_the_package_data_its_modules_read(tmp_pa
     assert after["paper_comparison"] != before["paper_comparison"]
     assert after["figure"] != before["figure"]  # its --paper overlay draws them
     assert after["collect"] == before["collect"]
-
-
-def test_a_local_name_of_a_command_is_not_the_cli_function_of_that_name(tmp_path, monkeypatch):
-    """summarize keeps its result in a variable named `summary` (also the summary command's function) and
-    layer_measures one named `similarity`: neither command runs those functions or their modules, so an
-    edit to summary.py or to the similarity command reruns neither."""
-    edit = _edited_package(tmp_path, monkeypatch)
-    provenance.code_version.cache_clear()
-    before = {command: provenance.code_version(command) for command in ("summarize", "layer_measures", "similarity")}
-    edit("summary.py", '"""', '"""Edited. ')
-    edit("cli.py", "rows = similarity_rows(_unit(args), args.fine_tuned, args.images)",
-         "rows = similarity_rows(_unit(args), list(args.fine_tuned), args.images)")
-    after = {command: provenance.code_version(command) for command in before}
-    provenance.code_version.cache_clear()
-    assert after["summarize"] == before["summarize"]
-    assert after["layer_measures"] == before["layer_measures"]
-    assert after["similarity"] != before["similarity"]
-
-
-def test_a_commands_code_version_covers_its_decorators(tmp_path, monkeypatch):
-    """A decorator's arguments are part of the command's lines (the source of a decorated function starts
-    at `def`): a changed one reruns the command's rule."""
-    edit = _edited_package(tmp_path, monkeypatch)
-    edit("cli.py", "def summarize(args) -> None:", "@functools.lru_cache(maxsize=1)\ndef summarize(args) -> None:")
-    before = provenance.code_version("summarize")
-    edit("cli.py", "@functools.lru_cache(maxsize=1)", "@functools.lru_cache(maxsize=2)")
-    after = provenance.code_version("summarize")
-    provenance.code_version.cache_clear()
-    assert after != before
 
 
 # Params Snakemake computes from a job's input or output files: each only says where a file is (what that file

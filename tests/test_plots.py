@@ -60,9 +60,7 @@ def legend_texts(ax):
 def written_tables(nets, folder):
     """nets.csv and the summary tables as the summarize command writes them, read back as draw reads them."""
     tables.write_csv(nets, folder / "nets.csv")
-    options = [arg for name in analysis.SUMMARY_TABLES
-               for arg in (f"--{name.replace('_', '-')}", str(folder / f"{name}.csv"))]
-    assert cli.main(["summarize", "--nets", str(folder / "nets.csv"), *options]) == 0
+    assert cli.main(["summarize", "--nets", str(folder / "nets.csv"), "--out-dir", str(folder)]) == 0
     return {name: tables.read_table(folder / f"{name}.csv") for name in analysis.SUMMARY_TABLES}
 
 

@@ -355,8 +355,15 @@ def wait_for_running_job(run_id: str, seed: int, net: str, timeout: float = 120)
             time.sleep(1)
 
 
-def slurm_end_time(job_id: str) -> float:
-    """When a job ended, from the accounting record (seconds since the epoch)."""
-    shown = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "End", f"--jobs={job_id}"], capture_output=True,
-                           text=True, check=True).stdout.split()
-    return time.mktime(time.strptime(shown[-1], "%Y-%m-%dT%H:%M:%S"))
+def slurm_end_time(job_id: str, timeout: float = 60) -> float:
+    """When a job ended, from the accounting record (seconds since the epoch), once slurmdbd answers with it
+    (sacct can fail while slurmdbd is busy, and the record of a job that just ended can lag)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "End", f"--jobs={job_id}"], capture_output=True,
+                               text=True)
+        ends = shown.stdout.split() if shown.returncode == 0 else []
+        if ends and ends[-1] != "Unknown":
+            return time.mktime(time.strptime(ends[-1], "%Y-%m-%dT%H:%M:%S"))
+        assert time.monotonic() < deadline, f"no end time of job {job_id} from sacct: {shown.stderr or shown.stdout}"
+        time.sleep(1)

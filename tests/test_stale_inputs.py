@@ -21,6 +21,7 @@ from transferability.data import build_cache
 from transferability.devices import resolve_precision
 from transferability.io import read_json
 from transferability.train import Job, train
+from transferability.run_options import RunOptions
 
 
 class Interrupted(Exception):
@@ -55,7 +56,7 @@ def bases(workdir, tmp_path_factory):
 def job(workdir, net, out, epochs=3, data=None, split=None, source=None):
     return Job(settings=settings(net, epochs), data_dir=data or workdir / "results/data",
                split_file=split or workdir / "results/splits/random0.tsv", out_dir=out,
-               checkpoint_dir=out / "ckpt", source_weights=source, device="cpu")
+               checkpoint_dir=out / "ckpt", source_weights=source, options=RunOptions(device="cpu"))
 
 
 def other_split(workdir):

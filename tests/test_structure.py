@@ -3,18 +3,9 @@
 import ast
 
 from conftest import ROOT
+from transferability import provenance
 
 PACKAGE = ROOT / "workflow/transferability"
-
-
-def package_imports(source: str) -> set[str]:
-    """The package modules a module imports, at its top or inside a function (a lazy import is still a
-    dependency): `from . import a`, `from .b import c`."""
-    found = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            found |= {node.module.split(".")[0]} if node.module else {alias.name for alias in node.names}
-    return found
 
 
 def import_circles(graph: dict) -> list[list[str]]:
@@ -34,7 +25,11 @@ def import_circles(graph: dict) -> list[list[str]]:
 
 
 def test_the_package_has_no_import_circle():
-    graph = {path.stem: package_imports(path.read_text()) for path in PACKAGE.glob("*.py")}
+    """Lazy imports inside functions count: they are dependencies too (commands/ imports its modules lazily)."""
+    modules = [path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")]
+    graph = {module: set(provenance.package_imports(module, ast.parse((PACKAGE / module).read_text())))
+             for module in modules}
+    assert "commands/figure.py" in graph and "plots.py" in graph["commands/figure.py"]
     assert import_circles(graph) == []
 
 
@@ -58,3 +53,33 @@ def test_the_names_of_tables_and_figures_are_those_the_code_writes_and_draws():
     assert analysis.SUMMARY_TABLES is outputs.SUMMARY_TABLES
     empty = analysis.paper_nets().iloc[:0]
     assert tuple(analysis.summarize(empty)) == outputs.SUMMARY_TABLES
+
+
+def long_functions(source: str, limit: int) -> list[str]:
+    """The functions of a module's source longer than `limit` lines, with their lengths."""
+    return [f"{node.name}: {node.end_lineno - node.lineno + 1} lines" for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= limit]
+
+
+def test_no_function_of_the_package_is_over_50_lines():
+    found = {path.relative_to(PACKAGE).as_posix(): long for path in sorted(PACKAGE.rglob("*.py"))
+             if (long := long_functions(path.read_text(), 50))}
+    assert found == {}
+
+
+def test_the_length_check_sees_a_long_function():
+    assert long_functions("def f():\n" + "    x = 1\n" * 50, 50) == ["f: 51 lines"]
+    assert long_functions("def f():\n" + "    x = 1\n" * 49, 50) == []
+
+
+def test_a_command_is_one_module_with_one_run_function_and_a_help_line():
+    """Adding a command is one module of commands/ (and its rule): cli.py names none of them."""
+    from transferability import cli, commands
+
+    assert "figure" in commands.names() and "warm-server" in commands.names()
+    for name in commands.names():
+        module = commands.load(name)
+        assert callable(module.run) and module.__doc__.splitlines()[0], name
+        assert f'"{name}"' not in (PACKAGE / "cli.py").read_text(), name  # cli.py does not list it
+    assert cli.parser().parse_args(["figure", "figure3", "--nets", "n.csv", "--tables", "f.csv", "--out", "x.png"]).run \
+        is commands.load("figure").run

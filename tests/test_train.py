@@ -18,6 +18,7 @@ from transferability.batches import normalise
 from transferability.io import read_json
 from transferability.model import LAYER_NAMES, build_model
 from transferability import train as train_module
+from transferability.run_options import RunOptions
 from transferability.train import Job, derived_seed, prepare, settings_hash, train
 
 
@@ -109,7 +110,7 @@ def test_a_half_too_big_for_memory_is_read_ahead_from_the_cache_with_the_same_re
 def test_a_compiled_net_reports_its_compile_time_and_keeps_its_weight_names(workdir, tmp_path):
     plain = train(job_for(workdir, "baseB", tmp_path / "plain", epochs=1), log=lambda _: None)
     job = job_for(workdir, "baseB", tmp_path / "compiled", epochs=1)
-    job.compile = True
+    job.options = RunOptions(compile=True)
     compiled = train(job, log=lambda _: None)
     assert plain["compile_s"] is None and compiled["compile_s"] > 0
     assert compiled["settings_hash"] == plain["settings_hash"]  # a run option, not a setting
@@ -167,10 +168,11 @@ def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path):
         assert checkpoint.load(tmp_path, {"settings": "h"})["epoch"] == 1
 
 
-def _train_command(workdir, out, settings_json, minutes):
+def _train_command(workdir, out, settings_json, minutes, graphs=False):
     return [sys.executable, "-m", "transferability", "train", "--settings", settings_json,
             "--data", str(workdir / "results/data"), "--split", str(workdir / "results/splits/random0.tsv"),
-            "--out-dir", str(out), "--checkpoint-dir", str(out / "ckpt"), "--checkpoint-minutes", str(minutes)]
+            "--out-dir", str(out), "--checkpoint-dir", str(out / "ckpt"),
+            "--run-options", RunOptions(checkpoint_minutes=minutes, cuda_graphs=graphs).to_json()]
 
 
 # The train command, stopping itself (SIGSTOP) once its first checkpoint is written: the test kills it there,
@@ -197,13 +199,13 @@ def _stopped_at_its_first_checkpoint(command):
     job.wait()
 
 
-GRAPHED = pytest.param(["--cuda-graphs"], id="cuda-graphs",
+GRAPHED = pytest.param(True, id="cuda-graphs",
                        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))
 
 
-@pytest.mark.parametrize("options", [[], GRAPHED])
+@pytest.mark.parametrize("graphs", [False, GRAPHED])
 @pytest.mark.parametrize("minutes", [0, 1e-9], ids=["epoch-checkpoints", "mid-epoch-checkpoints"])
-def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes, options):
+def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes, graphs):
     """SIGKILL a job once its first checkpoint exists (at the end of its first epoch, or, checkpointing
     after every step, after its first step), rerun it: same weights and scores as a run that was never
     interrupted. With CUDA graphs (on a GPU) the killed and resumed job replays its steps
@@ -214,11 +216,11 @@ def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes, options)
                            capture_output=True, text=True)
     assert whole.returncode == 0, whole.stderr
     out = tmp_path / "killed"
-    _stopped_at_its_first_checkpoint(_train_command(workdir, out, settings_json, minutes) + options)
+    _stopped_at_its_first_checkpoint(_train_command(workdir, out, settings_json, minutes, graphs))
     assert not (out / "metrics.json").exists(), "the job finished before it could be killed"
     state = torch.load(out / "ckpt" / checkpoint.LAST, weights_only=True)
     assert (state["epoch"], state["step"]) == ((0, 1) if minutes else (1, 0)), "not the kill point of this case"
-    resumed = subprocess.run(_train_command(workdir, out, settings_json, minutes) + options, env=package_env(),
+    resumed = subprocess.run(_train_command(workdir, out, settings_json, minutes, graphs), env=package_env(),
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming from checkpoint: epoch {state['epoch']}, step {state['step']}" in resumed.stdout
@@ -226,9 +228,9 @@ def test_killed_job_resumes_bit_identically(workdir, tmp_path, minutes, options)
     assert whole.keys() == killed.keys() and all(torch.equal(whole[k], killed[k]) for k in whole)
     timing = {"wall_s", "images_per_s"}
     a, b = read_json(tmp_path / "whole/metrics.json"), read_json(out / "metrics.json")
-    assert b["provenance"].pop("cuda_graphs") == bool(options) and a["provenance"].pop("cuda_graphs") is False
+    assert b["provenance"].pop("cuda_graphs") == graphs and a["provenance"].pop("cuda_graphs") is False
     whole_parts, killed_parts = a["provenance"].pop("made_by"), b["provenance"].pop("made_by")
-    assert len(whole_parts) == 1 and killed_parts == [{**whole_parts[0], "cuda_graphs": bool(options)}]  # one part
+    assert len(whole_parts) == 1 and killed_parts == [{**whole_parts[0], "cuda_graphs": graphs}]  # one part
     assert {k: v for k, v in a.items() if k not in timing} == {k: v for k, v in b.items() if k not in timing}
 
 

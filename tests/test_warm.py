@@ -171,8 +171,8 @@ def rss_mb(pid: int) -> float:
 
 FORKED_JOB_MAY_USE_CUDA = """
 import os, torch
-from transferability import cli
-cli.warm_up_training()  # what the server does before it forks its jobs
+from transferability.commands.warm_server import warm_up_training
+warm_up_training()  # what the server does before it forks its jobs
 pid = os.fork()
 if pid == 0:
     os._exit(3 if torch._C._cuda_isInBadFork() else 0)

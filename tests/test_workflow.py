@@ -341,13 +341,13 @@ def test_edited_analysis_code_reruns_its_tables_and_figures_and_no_net(finished_
 
 
 def test_an_edited_command_reruns_its_rule_and_no_other(finished_run, tmp_path):
-    """The command's own lines in cli.py are part of its code too (here: the decimals summarize writes)."""
+    """A command's own module is part of its code too (here: the decimals summarize writes), and no other's."""
     copy = _checkout_copy(tmp_path)
-    cli = copy / "workflow/transferability/cli.py"
-    source = cli.read_text()
+    command = copy / "workflow/transferability/commands/summarize.py"
+    source = command.read_text()
     edited = source.replace('decimals=6 if name == "unit_effects" else 4', 'decimals=6 if name == "unit_effects" else 5')
     assert edited != source
-    cli.write_text(edited)
+    command.write_text(edited)
     assert set(_planned_from(copy, finished_run)) == {"summarize_layers", "draw_figure", "all"}
 
 

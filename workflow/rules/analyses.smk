@@ -1,8 +1,8 @@
 # Beyond the paper: what the layers learned (CKA similarity, linear probes, the conv1 filter atlas) and
 # whether these cheap measures rank the layers as the transfer drop does. See the README's section
 # "What the layers learned" and transferability/similarity.py, measures.py, layer_figures.py.
-# Each rule's params.code hashes the code of the command it runs (provenance.code_version: its function in cli.py
-# and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
+# Each rule's params.code hashes the code of the command it runs (provenance.code_version: its module in
+# commands/ and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
 # The settings are params of wildcards alone: Snakemake leaves a param computed from input or output out of its
 # rerun trigger (analyses.max_features in `unit` reran nothing when it changed).
 
@@ -24,11 +24,11 @@ rule measure_similarity:
     threads: config["train"]["threads"]
     params:
         code=provenance.code_version("similarity"),
-        unit=lambda wildcards: PLAN.unit_options(wildcards.split, wildcards.seed),
+        unit=lambda wildcards: PLAN.analysis_unit(wildcards.split, wildcards.seed),
         images=config["analyses"]["similarity_images"],
         fine_tuned=lambda wildcards: " ".join(plan.fine_tuned_nets(config, wildcards.split)),
     shell:
-        "python -m transferability similarity {params.unit} --threads {threads} --images {params.images} "
+        "python -m transferability similarity --unit {params.unit:q} --threads {threads} --images {params.images} "
         "--out {output} {params.fine_tuned} > {log} 2>&1"
 
 
@@ -49,11 +49,11 @@ rule train_probes:
     threads: config["train"]["threads"]
     params:
         code=provenance.code_version("probes"),
-        unit=lambda wildcards: PLAN.unit_options(wildcards.split, wildcards.seed),
+        unit=lambda wildcards: PLAN.analysis_unit(wildcards.split, wildcards.seed),
         images_per_class=config["analyses"]["probe_images_per_class"],
         targets=lambda wildcards: plan.probe_targets(config, wildcards.split),
     shell:
-        "python -m transferability probes {params.unit} --threads {threads} --images-per-class {params.images_per_class} "
+        "python -m transferability probes --unit {params.unit:q} --threads {threads} --images-per-class {params.images_per_class} "
         "--targets {params.targets} --out {output} > {log} 2>&1"
 
 

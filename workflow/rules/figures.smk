@@ -1,14 +1,13 @@
 # The paper's figures, drawn from nets.csv's per-cluster values and findings.csv, as PNG (for the report) and PDF
 # (for papers): each mean and interval is the one the tables report.
-# Each rule's params.code hashes the code of the command it runs (provenance.code_version: its function in cli.py
-# and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
+# Each rule's params.code hashes the code of the command it runs (provenance.code_version: its module in
+# commands/ and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
 
 
 rule draw_figure:
     input:
         nets=LAYOUT.table("nets"),
-        findings=LAYOUT.table("findings"),
-        freezing=LAYOUT.table("freezing"),
+        tables=[LAYOUT.table(name) for name in FIGURE_TABLES],
     output:
         png=report(LAYOUT.figure("{figure}", "png"), category="Figures", caption="../report/figure.rst"),
         pdf=LAYOUT.figure("{figure}", "pdf"),
@@ -23,8 +22,7 @@ rule draw_figure:
         dpi=config["plots"]["dpi"],
         context=json.dumps(plan.figure_context(config)),
     shell:
-        "python -m transferability figure {wildcards.figure} --nets {input.nets} --findings {input.findings} "
-        "--freezing {input.freezing} "
+        "python -m transferability figure {wildcards.figure} --nets {input.nets} --tables {input.tables} "
         "--context {params.context:q} {params.paper} "
         "--dpi {params.dpi} --out {output.png} {output.pdf} > {log} 2>&1"
 

@@ -1,6 +1,6 @@
 # The tidy table of every trained net, and what the paper reads off it.
-# Each rule's params.code hashes the code of the command it runs (provenance.code_version: its function in cli.py
-# and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
+# Each rule's params.code hashes the code of the command it runs (provenance.code_version: its module in
+# commands/ and the package modules it uses): an edited or upgraded command or module reruns what it computes, never a net.
 
 
 rule collect_results:
@@ -39,9 +39,7 @@ rule summarize_layers:
     params:
         code=provenance.code_version("summarize"),
     shell:
-        "python -m transferability summarize --nets {input} --per-layer {output.per_layer} "
-        "--effects {output.effects} --unit-effects {output.unit_effects} --reduced-data {output.reduced_data} "
-        "--findings {output.findings} --freezing {output.freezing} > {log} 2>&1"
+        "python -m transferability summarize --nets {input} --out-dir $(dirname {output.per_layer}) > {log} 2>&1"
 
 
 rule compare_with_paper:

@@ -25,7 +25,7 @@ rule train_net:
         mem_mb=lambda wildcards, attempt: config["resources"]["mem_mb"] * attempt,
         # How a job runs, not what it computes (device, checkpoint interval, GPU sharing, compilation): a
         # resource, not a param, because params are a rerun trigger and changing these must rerun no net.
-        run_options=plan.run_options(config),
+        run_options=RunOptions.from_config(config).to_json(),
     params:
         settings=lambda wildcards: json.dumps(
             plan.train_settings(config, wildcards.split, wildcards.seed, wildcards.net), sort_keys=True
@@ -35,7 +35,7 @@ rule train_net:
     shell:
         "python -m transferability train --settings {params.settings:q} --data {params.data} "
         "--split {input.split} --source '{input.source}' --out-dir $(dirname {output.metrics}) "
-        "--checkpoint-dir {params.checkpoints} --threads {threads} {resources.run_options} > {log} 2>&1"
+        "--checkpoint-dir {params.checkpoints} --threads {threads} --run-options {resources.run_options:q} > {log} 2>&1"
 
 
 # A pretrained source (config key source) as half A's units, in the format of a trained baseA's weights: the AnB

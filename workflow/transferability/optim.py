@@ -5,7 +5,7 @@ torch's, not a hand-written SGD (this package had one until benchmarks/library_c
 run: the same bits after 300 steps; torch's step 1.49x the hand-written one's, 0.25 ms against a 165 ms
 forward + backward of the default net, 0.15 %). Its cost is at start-up: the first optimiser imports
 torch._dynamo, about as long again as `import torch` (+5.7 s after 6.3 s on the loaded 2-core machine). The
-warm server pays it once for all local jobs (cli.warm_up_training); a job in its own Python (Slurm,
+warm server pays it once for all local jobs (commands/warm_server.py); a job in its own Python (Slurm,
 train.warm_start: false) pays it once."""
 
 import torch

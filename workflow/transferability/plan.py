@@ -3,11 +3,13 @@ its tables and figures (functions of the config), and Plan, the files of the rul
 rules call it in one line each; the tests and the benchmarks use the same functions, so a training job's
 settings are built in one place. Where each file goes is layout.py's."""
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 from .config import RUN_ONLY_TRAIN_KEYS
+from .analysis_unit import AnalysisUnit
 from .architectures import architecture
 from .layout import Layout
 from .outputs import FINAL_TABLES
@@ -112,14 +114,6 @@ def train_runtime_minutes(config, meta: dict, attempt: int) -> int:
     minutes = int(10 + 1.5 * attempt * seconds / 60)
     cap = config["resources"]["max_runtime_minutes"]
     return minutes if cap is None else min(minutes, int(cap))
-
-
-def run_options(config) -> str:
-    """How a training job runs, not what it computes: kept out of its settings, so changing them reruns no net."""
-    flags = "".join(f" --{flag}" for flag, on in (("compile", config["train"]["compile"]),
-                                                  ("cuda-graphs", config["train"]["cuda_graphs"])) if on)
-    return (f"--device {config['train']['device']} --checkpoint-minutes {config['checkpoints']['every_minutes']}"
-            f" --nets-per-gpu {config['resources']['nets_per_gpu']}{flags}")
 
 
 # ---- tables and figures
@@ -232,12 +226,12 @@ class Plan:
     def atlas_weights(self) -> list[str]:
         return self.unit_weights(*atlas_unit(self.config)) if analysis_splits(self.config) else []
 
-    def unit_options(self, split, seed) -> str:
-        """The options every per-unit analysis command takes: its data, split, nets and model."""
-        model = json.dumps(architecture(self.config["model"]), sort_keys=True)
-        return (f"--data {self.files.data} --split {self.files.split_file(split)} --split-name {split} --seed {seed} "
-                f"--nets-dir {self.files.nets_dir(split, seed)} --model '{model}' "
-                f"--max-features {self.config['analyses']['max_features']}")
+    def analysis_unit(self, split, seed) -> str:
+        """What the similarity and probes commands take of one split and seed (--unit, JSON)."""
+        unit = AnalysisUnit(split=split, seed=int(seed), data=self.files.data, split_file=self.files.split_file(split),
+                            nets_dir=self.files.nets_dir(split, seed), model=architecture(self.config["model"]),
+                            max_features=self.config["analyses"]["max_features"])
+        return json.dumps(dataclasses.asdict(unit), sort_keys=True)
 
     def layer_measure_outputs(self) -> dict:
         """Everything the layer-measures job writes; the tables of a disabled analysis are left out."""

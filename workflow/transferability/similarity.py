@@ -14,6 +14,7 @@ the map average-pooled to the largest square grid that fits, the same grid for e
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,10 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from .batches import centre_crop, normalise, select_half
+from .data import load_cache
 from .model import LAYER_NAMES, build_model
 from .nets import N_LAYERS, parse_net
+from .splits import read_split
 
 FEATURE_BATCH = 500  # images per forward pass: bounds the memory of conv1's maps
 PROBE_L2 = 1e-3  # ridge penalty on standardised features: the data are separable at wide layers
@@ -134,6 +137,13 @@ class Unit:
         meta = self.cache.meta
         return layer_features(model, images, layers, self.arch["input_size"], meta["mean"], meta["std"],
                               self.max_features)
+
+
+def open_unit(unit, threads: int) -> Unit:
+    """The split and seed a layer-analysis command names (an analysis_unit.AnalysisUnit), with its data and halves loaded."""
+    torch.set_num_threads(threads)
+    return Unit(split=unit.split, seed=unit.seed, cache=load_cache(unit.data), halves=read_split(unit.split_file),
+                nets_dir=Path(unit.nets_dir), arch=unit.model, max_features=unit.max_features)
 
 
 def similarity_rows(unit: Unit, fine_tuned: list[str], images: int) -> pd.DataFrame:

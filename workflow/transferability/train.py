@@ -17,7 +17,7 @@ import json
 import platform
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -34,6 +34,7 @@ from .memory import keep_freed_memory
 from .model import build_model, keep_batch_norm_statistics, unit_names
 from .nets import parse_net
 from .optim import sgd, step_factor, step_schedule
+from .run_options import RunOptions
 from .splits import read_split
 from .usage import hms, write_usage
 
@@ -52,11 +53,7 @@ class Job:
     checkpoint_dir: Path
     source_weights: Path | None = None
     threads: int = 1
-    device: str = "auto"
-    checkpoint_minutes: float = 0.0  # 0: checkpoint at the end of each epoch only
-    compile: bool = False  # torch.compile the net; the first step's extra time is reported as compile_s
-    cuda_graphs: bool = False  # replay each step's kernels as a CUDA graph (graphs.py); eager on the CPU
-    nets_per_gpu: int = 1  # jobs sharing one GPU (resources.nets_per_gpu); this one gets its share of the memory
+    options: RunOptions = field(default_factory=RunOptions)  # how it runs: device, checkpoints, compilation
     progress_seconds: float = 30.0  # within an epoch, a progress line this often
 
 
@@ -174,7 +171,7 @@ def prepare(job: Job, log=print) -> "Run":
     torch.set_num_threads(job.threads)
     keep_freed_memory()
     spec = parse_net(job.settings["net"])
-    device, gpu_lock = pick_device(job.device, log=log, nets_per_gpu=job.nets_per_gpu)
+    device, gpu_lock = pick_device(job.options.device, log=log, nets_per_gpu=job.options.nets_per_gpu)
     cache = load_cache(job.data_dir)
     classes = read_split(job.split_file)[spec.target]
     budget = data_budget(device)
@@ -222,10 +219,10 @@ class Run:
                              cache_enabled=False)
         # What the steps call; the modules themselves keep the plain net's parameters and state_dict keys.
         self.frozen_forward, self.trainable_forward = (
-            torch.compile(part) if job.compile and len(part) else part for part in (self.frozen, self.trainable))
+            torch.compile(part) if job.options.compile and len(part) else part for part in (self.frozen, self.trainable))
         self.forward_backward, self.eval_logits = self._forward_backward, self._eval_logits
         self.graph_grads = None  # the gradients a captured step writes: checked before each optimiser step
-        if job.cuda_graphs:  # fixed shapes: every training batch is full; the last evaluation batch runs eagerly
+        if job.options.cuda_graphs:  # fixed shapes: every training batch is full; the last evaluation batch runs eagerly
             refuse_with_graphs(job)
             capture = device.type == "cuda"
             self.forward_backward = StepGraph(self._forward_backward, capture)
@@ -269,7 +266,7 @@ class Run:
 
     def train_step(self, index: torch.Tensor, images: torch.Tensor) -> None:
         """One SGD step: augment the batch, forward, backward (a CUDA graph's part, with cuda_graphs), update."""
-        compiling, start = self.job.compile and self.compile_s is None, time.perf_counter()
+        compiling, start = self.job.options.compile and self.compile_s is None, time.perf_counter()
         images = crop_and_mirror(images, self.size, self.augment["crop_padding"], self.augment["mirror"], self.generator)
         labels = self.train_data.labels[index]
         loss, logits = self.forward_backward(images, labels)
@@ -320,7 +317,7 @@ class Run:
 
     def checkpoint_due(self, last_save: float) -> bool:
         """Whether checkpoint_minutes have passed since the last checkpoint (0: only at the end of epochs)."""
-        return 0 < 60 * self.job.checkpoint_minutes < time.perf_counter() - last_save
+        return 0 < 60 * self.job.options.checkpoint_minutes < time.perf_counter() - last_save
 
     def train_mode(self) -> None:
         """Training mode, except the frozen prefix's BatchNorm: it keeps normalising with the statistics it was
@@ -395,7 +392,7 @@ class Run:
         setting, so a checkpoint made under others is resumed all the same."""
         return {"device": device_model(self.device), "threads": self.job.threads, "precision": self.precision,
                 "torch": str(torch.__version__),  # a plain str: checkpoints' weights_only load refuses TorchVersion
-                "compile": self.job.compile, "cuda_graphs": self.job.cuda_graphs and self.device.type == "cuda"}
+                "compile": self.job.options.compile, "cuda_graphs": self.job.options.cuda_graphs and self.device.type == "cuda"}
 
     def continue_record(self, made_by: list[dict]) -> None:
         """Continue the checkpoint's record of the conditions its steps were made under: a resume under the
@@ -414,7 +411,7 @@ class Run:
 
 def refuse_with_graphs(job: Job) -> None:
     """What cuda_graphs is not tested with: torch.compile inside a capture (train.compile, model.lrn_fused)."""
-    if job.compile or job.settings["model"].get("lrn_fused"):
+    if job.options.compile or job.settings["model"].get("lrn_fused"):
         raise ValueError("train.cuda_graphs cannot be used with train.compile or model.lrn_fused (compiled "
                          "kernels inside a captured step are not tested here); choose one")
 
@@ -532,7 +529,7 @@ def final_metrics(run: Run) -> dict:
             "n_train": len(run.train_data), "n_val": len(run.val_data), "n_classes": run.train_data.n_classes,
             "settings_hash": run.hash, "device": str(run.device), "threads": run.job.threads,
             "compile_s": run.compile_s,
-            "provenance": {**provenance(run.identity, run.device, run.precision, run.job.cuda_graphs),
+            "provenance": {**provenance(run.identity, run.device, run.precision, run.job.options.cuda_graphs),
                            "made_by": run.made_by,
                            # the pretrained file's own sha256 (source_sha256 is that of the units a net copies)
                            **{"pretrained_sha256": run.job.settings[key] for key in ("source_sha256",)
