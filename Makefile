@@ -10,11 +10,14 @@ FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 run: setup data  ## set up, then run the default experiment (Fashion-MNIST)
 	$(BIN)/snakemake --cores all
 
+# Both on every core (pytest-xdist); the Slurm tests on one of them, one after another (tests/conftest.py).
+PYTEST := $(BIN)/pytest -q -n auto --dist loadgroup
+
 test: setup data slurm  ## set up, then run every test
-	$(BIN)/pytest -q
+	$(PYTEST)
 
 test-fast: setup  ## the tests not marked slow or slurm: no full DAG run, no Slurm; real Snakemake dry runs, lint, refusals and one-rule runs
-	$(BIN)/pytest -q -m "not slow and not slurm"
+	$(PYTEST) -m "not slow and not slurm"
 
 lint: setup  ## snakemake --lint and snakefmt --check of the Snakefile and rules (make test runs both too)
 	$(BIN)/snakemake --lint

@@ -25,6 +25,15 @@ def package_env(**extra) -> dict:
     return {**os.environ, "PYTHONPATH": WORKFLOW, **extra}
 
 
+def pytest_collection_modifyitems(items):
+    """`make test` runs the tests on every core (pytest-xdist, --dist loadgroup). The Slurm tests share one
+    local cluster and switch it between its modes, so they go to one worker, one after another. (Each worker
+    that runs a test of the finished smoke run makes that run once.)"""
+    for item in items:
+        if item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def own_gpu_locks(tmp_path_factory):
     """The GPU slots of the nets this process trains are claimed in a folder of its own. On a GPU machine a
