@@ -10,8 +10,8 @@ FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 run: setup data  ## set up, then run the default experiment (Fashion-MNIST)
 	$(BIN)/snakemake --cores all
 
-# Both on every core (pytest-xdist); the Slurm tests on one of them, one after another (tests/conftest.py).
-PYTEST := $(BIN)/pytest -q -n auto --dist loadgroup
+# Both on every core (pytest-xdist), each test file on one worker (tests/conftest.py).
+PYTEST := $(BIN)/pytest -q -n auto --dist loadfile
 
 test: setup data slurm  ## set up, then run every test
 	$(PYTEST)

@@ -16,8 +16,7 @@ from conftest import run_dir, run_snakemake
 from transferability.data import build_cache, load_cache
 from transferability.splits import read_split
 
-# One worker of `make test` runs them all (pytest-xdist): the module's DAG, a minute, is made once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pretrained-dag")]
+pytestmark = pytest.mark.slow
 SOURCE_DATA = {"kind": "synthetic", "synthetic": {"classes": 6, "train_per_class": 32, "val_per_class": 4,
                                                   "image_size": 16, "channels": 3, "seed": 7}}
 

@@ -8,8 +8,7 @@ from safetensors.torch import load_file
 
 from conftest import ROOT, run_dir, run_snakemake
 
-# One worker of `make test` runs them all (pytest-xdist): the module's DAG, a minute, is made once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("residual-dag")]
+pytestmark = pytest.mark.slow
 UNITS = ["stem", *(f"block{i}" for i in range(1, 9)), "fc"]
 
 
