@@ -11,7 +11,7 @@ run: setup data  ## set up, then run the default experiment (Fashion-MNIST)
 	$(BIN)/snakemake --cores all
 
 # Both on every core (pytest-xdist), each test file on one worker (tests/conftest.py).
-PYTEST := $(BIN)/pytest -q -n auto --dist loadfile
+PYTEST := $(BIN)/pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 test: setup data slurm  ## set up, then run every test
 	$(PYTEST)

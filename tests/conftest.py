@@ -28,7 +28,8 @@ def package_env(**extra) -> dict:
 def pytest_collection_modifyitems(items):
     """`make test` runs the test files on every core, each file on one worker (pytest-xdist, --dist loadfile:
     the Slurm tests share one local cluster and switch its modes; a DAG module's fixture is made once). The
-    files with slow tests go first, so that the longest work starts first and no core idles at the end.
+    files with slow tests go first (kept in this order: --no-loadscope-reorder), so that the longest work
+    starts first and no core idles at the end.
     (Not --dist loadgroup: pytest-xdist 3.8.0 cannot group with pytest 9.2, pytest-xdist issue 1386.)"""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # a stable sort: files keep their order
     # a file's place is its first test's: each file with a slow test comes before every file without one

@@ -1,6 +1,7 @@
 """One locked environment: what is installed is envs/lock.txt, and every file that installs packages uses it."""
 
 import platform
+from pathlib import Path
 import sys
 
 import pytest
@@ -66,3 +67,13 @@ def test_a_nets_provenance_records_the_lock_and_how_the_environment_differs(monk
     assert len(record["lock_sha256"]) == 64 and record["unlocked"] == []
     monkeypatch.setattr(environment, "installed", lambda: {**installed(), "torch": "0.0.1"})
     assert environment.lock_record()["unlocked"] == [f"torch 0.0.1 installed, {read_lock(LOCK)['torch']} locked"]
+
+
+def test_packages_vendored_inside_setuptools_are_not_installed_packages(monkeypatch):
+    """Importing setuptools (torch's cpp_extension does) puts its _vendor folder on sys.path, and importlib
+    then sees the copies of autocommand, jaraco.* and others it carries: a net trained in such a process
+    recorded them as unlocked packages, and this file's tests failed after another test imported it."""
+    import setuptools
+
+    monkeypatch.syspath_prepend(str(Path(setuptools.__file__).parent / "_vendor"))
+    assert differences(read_lock(LOCK), installed()) == []

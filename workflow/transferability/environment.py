@@ -3,6 +3,7 @@
 import hashlib
 import importlib.metadata
 import re
+import sys
 from pathlib import Path
 
 LOCK = Path(__file__).resolve().parents[2] / "envs/lock.txt"
@@ -21,8 +22,10 @@ def read_lock(path: Path = LOCK) -> dict[str, str]:
 
 
 def installed() -> dict[str, str]:
-    """name -> version of every distribution this interpreter sees, but the venv's tools and this package."""
-    found = {normalised(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    """name -> version of every distribution this interpreter sees, but the venv's tools and this package, and
+    the copies a package carries inside itself (setuptools puts its _vendor folder on sys.path when imported)."""
+    paths = [path for path in sys.path if "_vendor" not in Path(path).parts]
+    found = {normalised(d.metadata["Name"]): d.version for d in importlib.metadata.distributions(path=paths)}
     return {name: version for name, version in found.items() if name not in NOT_LOCKED}
 
 
