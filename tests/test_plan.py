@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+import typing
 
 import pytest
 import yaml
@@ -187,6 +188,9 @@ def test_schema_enums_are_the_tables():
     assert all(enum == list(TREATMENTS) for enum in schema_treatment_enums())
     assert SCHEMA["properties"]["dataset"]["properties"]["kind"]["enum"] == list(datasets.KINDS)
     assert SCHEMA["properties"]["model"]["properties"]["preset"]["enum"] == list(model.PRESETS)
+    device = SCHEMA["properties"]["train"]["properties"]["device"]
+    assert list(typing.get_args(typing.get_type_hints(RunOptions)["device"])) == device["enum"]
+    assert RunOptions().device == device["default"]
 
 
 def test_every_treatment_has_names_styles_and_effects():

@@ -18,15 +18,18 @@ class RunOptions:
     cuda_graphs: bool = False  # train.cuda_graphs: replay each step's kernels as a CUDA graph; eager on the CPU
     nets_per_gpu: int = 1  # resources.nets_per_gpu: jobs sharing one GPU, each with its share of the memory
 
-    def __post_init__(self):  # the config's schema checks a run's; this, a command line's (--run-options)
+    def __post_init__(self):
+        """A command line's values (--run-options), checked as the config's schema checks a run's."""
         for field in dataclasses.fields(self):
-            value, kind = getattr(self, field.name), field.type
-            if typing.get_origin(kind) is typing.Literal:
-                if value not in typing.get_args(kind):
-                    raise ValueError(f"run option {field.name} = {value!r}: must be one of {typing.get_args(kind)}")
-            elif not (isinstance(value, kind) or (kind is float and type(value) is int)) or \
-                    (kind is not bool and isinstance(value, bool)):
-                raise ValueError(f"run option {field.name} = {value!r}: must be a {kind.__name__}")
+            value = getattr(self, field.name)
+            if typing.get_origin(field.type) is typing.Literal:
+                allowed = typing.get_args(field.type)
+                ok, wanted = value in allowed, f"one of {allowed}"
+            else:  # exact types: True is an int to isinstance; a whole number in JSON may stand for a float
+                ok = type(value) is field.type or (field.type is float and type(value) is int)
+                wanted = f"a {field.type.__name__}"
+            if not ok:
+                raise ValueError(f"run option {field.name} = {value!r}: must be {wanted}")
 
     @classmethod
     def from_config(cls, config: dict) -> "RunOptions":

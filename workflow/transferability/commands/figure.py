@@ -12,11 +12,11 @@ def run(name: Literal[FIGURES], *, nets: Annotated[Path, "nets.csv of the collec
         paper: Annotated[bool, "draw the paper's values faintly beside ours"] = False,
         dpi: int = 200, out: list[Path]) -> None:
     from .. import plots
-    from .. import tables as read
+    from ..tables import read_nets, read_table
 
-    written = {path.stem: read.read_table(path) for path in tables}
+    written = {path.stem: read_table(path) for path in tables}
     if missing := [table for table in FIGURE_TABLES if table not in written]:
         raise ValueError(f"figure {name} draws {', '.join(FIGURE_TABLES)}: --tables lacks {', '.join(missing)}.csv")
-    fig = plots.draw(name, read.read_nets(nets), written, context=context, paper=paper)
+    fig = plots.draw(name, read_nets(nets), written, context=context, paper=paper)
     for path in out:
         plots.save(fig, path, dpi=dpi)
