@@ -30,11 +30,15 @@ def wait_for(condition, seconds=60.0):
         time.sleep(0.02)
 
 
+# A process reaped between opening its /proc file and reading it fails the read with ESRCH.
+PROCESS_GONE = (FileNotFoundError, ProcessLookupError)
+
+
 def gone(pid: int) -> bool:
     """Ended: no such process, or a zombie its (new) parent has not reaped yet."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
+    except PROCESS_GONE:
         return True
 
 
@@ -156,7 +160,7 @@ def cpu_s(pid: int) -> float:
     """A process's CPU time so far (user + system, /proc/<pid>/stat), 0 once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
+    except PROCESS_GONE:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # fields 14 and 15: utime, stime
 
@@ -164,7 +168,7 @@ def cpu_s(pid: int) -> float:
 def rss_mb(pid: int) -> float:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
+    except PROCESS_GONE:
         return 0.0
     return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
 
