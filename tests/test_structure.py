@@ -83,3 +83,12 @@ def test_a_command_is_one_module_with_one_run_function_and_a_help_line():
         assert f'"{name}"' not in (PACKAGE / "cli.py").read_text(), name  # cli.py does not list it
     assert cli.parser().parse_args(["figure", "figure3", "--nets", "n.csv", "--tables", "f.csv", "--out", "x.png"]).run \
         is commands.load("figure").run
+
+
+def test_every_module_opens_with_the_one_job_it_does():
+    """Every module's first line is a docstring saying its job (the executor plugin's modules too)."""
+    modules = [*PACKAGE.rglob("*.py"), *(ROOT / "workflow/snakemake_executor_plugin_slurm_watched").rglob("*.py")]
+    undocumented = [str(path.relative_to(ROOT)) for path in sorted(modules)
+                    if not (ast.get_docstring(ast.parse(path.read_text())) or "").strip()
+                    or not path.read_text().startswith('"""')]
+    assert undocumented == []

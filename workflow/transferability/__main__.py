@@ -1,3 +1,5 @@
+"""`python -m transferability`: runs the command line of cli.py and exits with its status."""
+
 import sys
 
 from .cli import main
