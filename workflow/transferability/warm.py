@@ -64,8 +64,8 @@ def stop_server(server: subprocess.Popen, path: str) -> None:
 
 
 def serve(path: str, parent_pid: int, entry, warm_up=lambda: None) -> None:
-    """Accept jobs until the parent process is gone or SIGTERM; each runs `entry(argv)` (the CLI's main, whose
-    return is its exit status) in a forked child. `warm_up()` runs once first: what it imports or builds,
+    """Accept jobs until the parent process is gone or SIGTERM; each runs `entry(argv)` (the command line,
+    which exits with its status, or returns it) in a forked child. `warm_up()` runs once first: what it imports or builds,
     every job inherits (the point of the server)."""
     warm_up()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished jobs
@@ -121,10 +121,10 @@ def _run_job(conn: socket.socket, entry) -> None:
             os._exit(status)
 
 
-def _exit_status(main, argv) -> int:
+def _exit_status(entry, argv) -> int:
     try:
-        return main(argv)
-    except SystemExit as exit:  # argparse's errors and --help
+        return entry(argv) or 0
+    except SystemExit as exit:  # the entry point's exit with the command's status, argparse's errors, --help
         return exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
 
 
