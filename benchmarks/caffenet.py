@@ -7,7 +7,7 @@ from harness import SCHEMA, T, fill_defaults, note, record, steady_rate
 from transferability import plan
 from transferability.batches import HalfData
 from transferability.config import check_config, load_schema
-from transferability.model import architecture, forward_flops
+from transferability.model import forward_flops
 from transferability.run_options import RunOptions
 
 

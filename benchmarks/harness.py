@@ -97,8 +97,8 @@ class Setup:
 
 
 def build_run(job: T.Job) -> T.Run:
-    """The Run exactly as train() builds it (train.prepare), before its loop."""
-    return T.prepare(job, log=lambda line: None)
+    """The Run exactly as train() builds it (train.prepare_run), before its loop."""
+    return T.prepare_run(job, log=lambda line: None)
 
 
 def sync(device):

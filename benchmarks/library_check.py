@@ -33,7 +33,8 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from transferability.datasets import load_cifar_pickle  # noqa: E402
-from transferability.model import architecture, build_model  # noqa: E402
+from transferability.architectures import architecture  # noqa: E402
+from transferability.model import build_model  # noqa: E402
 from transferability.optim import sgd, step_schedule  # noqa: E402
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from harness import ROOT, Setup, note
 from transferability.run_options import RunOptions
 from transferability.config import run_name
-from transferability import plan, warm
+from transferability import warm
 from transferability.splits import read_split
 
 

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from harness import Setup, sync
 from transferability.data import load_cache
-from transferability.model import architecture, build_model
+from transferability.architectures import architecture
+from transferability.model import build_model
 from transferability.splits import read_split
 
 

@@ -7,7 +7,7 @@ preset's whole grid, on the CPU's own ISA and as an AVX2 CPU without bf16 units.
 
 Each ISA runs in a fresh process (ONEDNN_MAX_CPU_ISA and ATEN_CPU_CAPABILITY are read when torch starts), on
 generated CIFAR-shaped data (32 px, 3 channels, 10 classes) through the workflow's own training code
-(train.prepare, Run.train_step, Run.evaluate), in the precision train.precision: auto picks there. A baseB
+(train.prepare_run, Run.train_step, Run.evaluate), in the precision train.precision: auto picks there. A baseB
 net trains every unit; A5B (the stem and 4 blocks frozen) shows what a frozen prefix saves.
 """
 
@@ -67,7 +67,7 @@ def measure(steps: int, threads: int) -> dict:
                         out_dir=scratch / net, checkpoint_dir=scratch / net / "ckpt", threads=threads)
         if net == "A5B":  # any weights of the right shapes: the cost does not depend on their values
             job.source_weights = scratch / "baseB.safetensors"
-        run = train.prepare(job, log=lambda _: None)
+        run = train.prepare_run(job, log=lambda _: None)
         timings[net] = step_seconds(run, steps)
         if net == "baseB":
             start = time.perf_counter()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from transferability import analysis, cli, summary, tables
+from transferability import analysis, cli, outputs, summary, tables
 
 
 def net(treatment, n, top1, split_kind="random", target="B", images_per_class=np.nan, top5=np.nan,
@@ -452,7 +452,7 @@ def test_the_reported_base_level_has_an_interval_within_0_and_1():
 def test_summarize_command_writes_rounded_tables_with_empty_spreads(tmp_path):
     nets = simulate(grid([0], ["AB"], [1, 2], dissimilar_directions=[]), 1, seed=9, sd=0.00123)
     tables.write_csv(nets, tmp_path / "nets.csv")
-    paths = {name: tmp_path / f"{name}.csv" for name in analysis.SUMMARY_TABLES}
+    paths = {name: tmp_path / f"{name}.csv" for name in outputs.SUMMARY_TABLES}
     assert cli.main(["summarize", "--nets", str(tmp_path / "nets.csv"), "--out-dir", str(tmp_path)]) == 0
     effects = pd.read_csv(paths["effects"])
     assert effects["mean"].map(lambda v: round(v, 4) == v).all()
@@ -526,7 +526,7 @@ DEFAULT_SPREAD = [("2", 0.0, 0.0022, "less"), ("2", 0.0, 0.0013, "less"), ("3", 
 
 def test_the_documented_power_of_the_default_design_is_computed_from_its_inputs():
     doc = (Path(__file__).resolve().parents[1] / "docs/statistics.md").read_text().replace("\u2212", "-")
-    effects = analysis.paper_effects()
+    effects = analysis.paper_finding_values()
     for finding, null, sd, alternative in DEFAULT_SPREAD:
         power = analysis.design_power(effects[finding], null, sd, 4, alternative)
         needed = analysis.clusters_for_power(effects[finding], null, sd, alternative)

@@ -13,7 +13,9 @@ import yaml
 
 from conftest import ROOT, run_snakemake
 from test_presets import planned_nets
+from transferability.architectures import architecture
 from transferability.config import check_config, load_schema
+from transferability.model import forward_flops
 from transferability.nets import parse_net
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -51,7 +53,7 @@ def test_an_unknown_gpu_has_no_peak(caffenet):
 def test_caffenet_section_times_our_real_step_and_counts_its_flops(caffenet):
     torch.set_num_threads(1)
     result = caffenet.measure_caffenet(torch.device("cpu"), batch=2, seconds=0.1, peak=100.0, compile_net=False)
-    flops = 3 * caffenet.forward_flops(caffenet.architecture({"preset": "caffenet"}), 3, 1000)
+    flops = 3 * forward_flops(architecture({"preset": "caffenet"}), 3, 1000)
     assert result["images_per_s"] > 0
     assert result["tflops"] == pytest.approx(result["images_per_s"] * flops / 1e12)
     assert result["peak_fraction"] == pytest.approx(result["tflops"] / 100.0)
@@ -238,5 +240,5 @@ def test_precision_section_measures_both_precisions_on_both_isas_and_names_autos
             assert rows[f"{isa}: ours {p} (step loop, steady)"]["value"] > 0
             assert rows[f"{isa}: plain PyTorch {p}, num_workers=1"]["value"] > 0
     assert "capability AVX2" in rows["avx2: ours fp32 (step loop, steady)"]["detail"]
-    auto_ratio = rows[f"avx2: ours in auto's fp32 / best plain fp32"]["value"]
+    auto_ratio = rows["avx2: ours in auto's fp32 / best plain fp32"]["value"]
     assert auto_ratio == summary["speedup_vs_plain_avx2"]

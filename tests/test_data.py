@@ -1,6 +1,7 @@
 """Tests of the data readers and the uint8 cache (transferability.data / .datasets)."""
 
 import gzip
+import hashlib
 import json
 import os
 import pickle
@@ -539,10 +540,8 @@ def test_non_square_images_are_squashed_by_default_or_resized_and_centre_cropped
 
 def test_the_resize_mode_is_part_of_the_cache_identity_and_squash_keeps_existing_caches(tmp_path):
     """A cache of another resize mode is another cache; the default leaves the folder of existing caches as it was."""
-    from transferability import plan
-
     dataset = {"kind": "imagefolder", "root": "data/pets", "image_size": 64}
-    before = "imagefolder-" + __import__("hashlib").sha256(json.dumps(
+    before = "imagefolder-" + hashlib.sha256(json.dumps(
         {"kind": "imagefolder", "root": "data/pets", "image_size": 64}, sort_keys=True).encode()).hexdigest()[:10]
     assert layout.dataset_key(dataset) == layout.dataset_key({**dataset, "resize": "squash"}) == before
     assert layout.dataset_key({**dataset, "resize": "center_crop"}) != before

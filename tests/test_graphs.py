@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from test_train import base_a, job_for  # noqa: F401 (base_a: a fixture)
 from transferability.graphs import StepGraph
-from transferability.train import EPOCH_COLUMNS, prepare, train
+from transferability.train import EPOCH_COLUMNS, prepare_run, train
 from transferability.run_options import RunOptions
 
 DEVICES = [pytest.param("cpu", id="cpu-uncaptured"),
@@ -77,7 +77,7 @@ def test_a_net_trained_through_stepgraphs_has_the_plain_nets_bits(workdir, tmp_p
         job = job_for(workdir, net, tmp_path / str(graphs), epochs=2, source=source, eval_batch_size=30)
         job.settings["model"].update(model)
         job.options = RunOptions(device=device, cuda_graphs=graphs)
-        run = prepare(job, log=lambda _: None)
+        run = prepare_run(job, log=lambda _: None)
         metrics = run.fit()
         if graphs:
             assert isinstance(run.forward_backward, StepGraph) and run.forward_backward.calls == 2 * run.steps
@@ -100,7 +100,7 @@ def test_a_net_trained_through_stepgraphs_has_the_plain_nets_bits(workdir, tmp_p
 def test_a_gradient_replaced_outside_a_captured_step_stops_the_run(workdir, tmp_path):
     """After a capture, SGD must read the gradient tensors the replays write (it skips a parameter whose
     .grad is None): a zero_grad() outside the graph is caught before the optimiser step."""
-    run = prepare(job_for(workdir, "baseB", tmp_path), log=lambda _: None)
+    run = prepare_run(job_for(workdir, "baseB", tmp_path), log=lambda _: None)
     run.forward_backward = SimpleNamespace(graph="captured")  # as a StepGraph after its capture
     for p in run.trainable.parameters():
         p.grad = torch.zeros_like(p)

@@ -16,7 +16,8 @@ STEPS = textwrap.dedent("""
     import json, resource, sys, torch, torch.nn.functional as F
     from transferability.devices import resolve_precision
     from transferability.memory import keep_freed_memory
-    from transferability.model import architecture, build_model
+    from transferability.architectures import architecture
+    from transferability.model import build_model
     if sys.argv[1] == "tuned":
         assert keep_freed_memory()
     torch.set_num_threads(1)

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from transferability.model import (LAYER_NAMES, FusedLRN, architecture, build_model, channel_lrn, forward_flops,
+from transferability.architectures import architecture
+from transferability.model import (LAYER_NAMES, FusedLRN, build_model, channel_lrn, forward_flops,
                                    weight_layers)
 from transferability.nets import parse_net, transfer_grid
 

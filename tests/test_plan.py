@@ -16,7 +16,7 @@ import yaml
 from conftest import ROOT, SMOKE, SNAKEMAKE, package_env, run_snakemake
 from transferability.layout import dataset_key
 from transferability.config import SCHEMA as SCHEMA_FILE, apply_base, checked, load_config, merge
-from transferability import analysis, datasets, model, plan, provenance, plots
+from transferability import analysis, architectures, datasets, plan, provenance, plots
 from transferability.config import ConfigError, load_schema
 from transferability.nets import TREATMENTS, parse_net, transfer_grid
 from transferability.run_options import RunOptions
@@ -187,7 +187,7 @@ def test_schema_enums_are_the_tables():
     """Adding a treatment, a data set reader or a model preset is one table entry, and the schema's list."""
     assert all(enum == list(TREATMENTS) for enum in schema_treatment_enums())
     assert SCHEMA["properties"]["dataset"]["properties"]["kind"]["enum"] == list(datasets.KINDS)
-    assert SCHEMA["properties"]["model"]["properties"]["preset"]["enum"] == list(model.PRESETS)
+    assert SCHEMA["properties"]["model"]["properties"]["preset"]["enum"] == list(architectures.PRESETS)
     device = SCHEMA["properties"]["train"]["properties"]["device"]
     assert list(typing.get_args(typing.get_type_hints(RunOptions)["device"])) == device["enum"]
     assert RunOptions().device == device["default"]
@@ -395,7 +395,8 @@ def test_a_commands_code_version_covers_the_package_data_its_modules_read(tmp_pa
 # Params Snakemake computes from a job's input or output files: each only says where a file is (what that file
 # holds is the trigger), never a setting.
 PATH_PARAMS = {("cache_dataset", "out"), ("train_net", "data"), ("compare_layer_measures", "tables"),
-               ("remove_finished_checkpoints", "nets"), ("remove_finished_checkpoints", "root")}
+               ("summarize_layers", "tables"), ("remove_finished_checkpoints", "nets"),
+               ("remove_finished_checkpoints", "root")}
 
 
 def test_no_setting_is_a_param_snakemake_leaves_out_of_its_rerun_trigger():

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from conftest import ROOT
 from transferability.config import load_config
-from transferability import analysis, cli, curves, freezing, layer_figures, measures, plan, plots, tables
+from transferability import analysis, cli, curves, freezing, layer_figures, measures, outputs, plan, plots, tables
 
 CONTEXT = {"dataset": "synthetic", "model": "small", "training": "3 epochs",
            "halves": {"dissimilar": {"A": "garments", "B": "footwear and bags"}}}
@@ -49,19 +49,19 @@ def points(collection):
     return len(collection.get_offsets())
 
 
+def legend_texts(legend):
+    return [t.get_text() for t in legend.get_texts()]
+
+
 def texts(fig):
     return [t.get_text() for ax in fig.axes for t in ax.texts]
-
-
-def legend_texts(ax):
-    return [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def written_tables(nets, folder):
     """nets.csv and the summary tables as the summarize command writes them, read back as draw reads them."""
     tables.write_csv(nets, folder / "nets.csv")
     assert cli.main(["summarize", "--nets", str(folder / "nets.csv"), "--out-dir", str(folder)]) == 0
-    return {name: tables.read_table(folder / f"{name}.csv") for name in analysis.SUMMARY_TABLES}
+    return {name: tables.read_table(folder / f"{name}.csv") for name in outputs.SUMMARY_TABLES}
 
 
 
@@ -110,14 +110,6 @@ def effect_rows(effects, effect, split_kind="random", target=""):
 def layer_rows(per_layer, treatment, split_kind="random", target=""):
     return per_layer[(per_layer["treatment"] == treatment) & (per_layer["split_kind"] == split_kind)
                      & (per_layer["target"] == target)]
-
-
-def legend_texts(legend):
-    return [t.get_text() for t in legend.get_texts()]
-
-
-def texts(fig):
-    return [t.get_text() for ax in fig.axes for t in ax.texts]
 
 
 def test_figure2_bottom_draws_each_difference_from_base_with_its_interval(nets, written):

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from conftest import ROOT, SNAKEMAKE
-from transferability import plan, pretrained, splits
+from transferability import io, plan, pretrained, splits
 from transferability.architectures import architecture
 from transferability.config import ConfigError, load_config
 from transferability.train import build_net
@@ -168,7 +168,7 @@ def test_the_source_files_sha256_is_in_the_settings_of_every_net_that_copies_it(
     split = pretrained.PRETRAINED_SPLIT
     for net in ("A3B", "A3B+", "A9B"):
         settings = [plan.train_settings(config, split, 0, net) for config in runs]
-        assert settings[0]["source_sha256"] == pretrained.file_sha256(first)
+        assert settings[0]["source_sha256"] == io.file_sha256(first)
         assert settings[0] != settings[1]
     for net in ("baseB", "B3B", "B9B+"):
         settings = [plan.train_settings(config, split, 0, net) for config in runs]

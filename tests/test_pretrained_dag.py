@@ -93,7 +93,7 @@ def test_a9b_freezes_the_source_files_units_bit_for_bit(pretrained_run):
 
 def test_the_transfer_nets_record_the_source_files_sha256(pretrained_run):
     run, source = pretrained_run
-    from transferability.pretrained import file_sha256
+    from transferability.io import file_sha256
 
     metrics = json.loads((run / "nets/pretrained/seed0/A3B+/metrics.json").read_text())
     assert file_sha256(source) in json.dumps(metrics)

@@ -15,7 +15,7 @@ from transferability.config import ConfigError, load_config
 from transferability.data import build_cache
 from transferability.model import build_model, unit_names
 from transferability.nets import parse_net
-from transferability.train import Job, prepare, train
+from transferability.train import Job, prepare_run, train
 
 SMALL_STEM = {"preset": "resnet18", "stem": "small", "input_size": 16}
 UNITS = ["stem", *(f"block{i}" for i in range(1, 9)), "fc"]
@@ -137,7 +137,7 @@ def test_frozen_units_keep_their_batchnorm_statistics_and_outputs_through_traini
     """A4B freezes the stem and three blocks of baseA: in every training step their BatchNorms normalise with
     baseA's running statistics (eval mode) and update none, so after two epochs (an evaluation between) the
     frozen prefix's weights, buffers and outputs are baseA's, bit for bit."""
-    run = prepare(resnet_job(colour_data, "A4B", tmp_path, source=resnet_base_a), log=lambda _: None)
+    run = prepare_run(resnet_job(colour_data, "A4B", tmp_path, source=resnet_base_a), log=lambda _: None)
     modes = []
     run.frozen.register_forward_pre_hook(lambda *_: modes.append({m.training for m in batch_norms(run.frozen)}))
     probe = torch.randn(8, 3, 16, 16)
@@ -157,7 +157,7 @@ def test_frozen_units_keep_their_batchnorm_statistics_and_outputs_through_traini
 
 def test_fine_tuned_units_train_their_batchnorm_statistics_too(colour_data, resnet_base_a, tmp_path):
     """A4B+ starts from the same copy and trains everything: its copied units' running statistics move."""
-    run = prepare(resnet_job(colour_data, "A4B+", tmp_path, source=resnet_base_a), log=lambda _: None)
+    run = prepare_run(resnet_job(colour_data, "A4B+", tmp_path, source=resnet_base_a), log=lambda _: None)
     assert len(run.frozen) == 0
     run.fit()
     saved, source = load_file(str(tmp_path / "weights.safetensors")), load_file(str(resnet_base_a))

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from transferability.model import architecture, build_model
+from transferability.architectures import architecture
+from transferability.model import build_model
 from transferability.similarity import bounded, fit_probe, layer_features, linear_cka, probe_top1
 
 

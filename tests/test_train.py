@@ -19,7 +19,7 @@ from transferability.io import read_json
 from transferability.model import LAYER_NAMES, build_model
 from transferability import train as train_module
 from transferability.run_options import RunOptions
-from transferability.train import Job, derived_seed, prepare, settings_hash, train
+from transferability.train import Job, derived_seed, prepare_run, settings_hash, train
 
 
 def job_for(workdir, net, out, epochs=2, source=None, **train_settings):
@@ -49,7 +49,7 @@ def layer_keys(weights, names):
 
 
 def test_frozen_layers_stay_bit_equal_and_get_no_gradient(workdir, base_a, tmp_path):
-    run = prepare(job_for(workdir, "A3B", tmp_path, source=base_a), log=lambda _: None)
+    run = prepare_run(job_for(workdir, "A3B", tmp_path, source=base_a), log=lambda _: None)
     grad_enabled = []
     run.frozen.register_forward_pre_hook(lambda *_: grad_enabled.append(torch.is_grad_enabled()))
     for step in range(3):
@@ -66,7 +66,7 @@ def test_frozen_layers_stay_bit_equal_and_get_no_gradient(workdir, base_a, tmp_p
 
 
 def test_fine_tuned_net_starts_from_the_copy_and_changes_every_layer(workdir, base_a, tmp_path):
-    run = prepare(job_for(workdir, "A3B+", tmp_path, source=base_a), log=lambda _: None)
+    run = prepare_run(job_for(workdir, "A3B+", tmp_path, source=base_a), log=lambda _: None)
     source = load_file(str(base_a))
     start = cpu_state(run.trainable)
     for key in layer_keys(source, {"conv1", "conv2", "conv3"}):
@@ -80,7 +80,7 @@ def test_fine_tuned_net_starts_from_the_copy_and_changes_every_layer(workdir, ba
 
 
 def test_random_frozen_layers_keep_their_initial_weights(workdir, tmp_path):
-    run = prepare(job_for(workdir, "R2B", tmp_path), log=lambda _: None)
+    run = prepare_run(job_for(workdir, "R2B", tmp_path), log=lambda _: None)
     before = {k: v.clone() for k, v in run.frozen.state_dict().items()}
     train_step(run, torch.arange(32))
     assert before and all(torch.equal(v, run.frozen.state_dict()[k]) for k, v in before.items())
@@ -97,7 +97,7 @@ def test_same_settings_give_bit_identical_nets(workdir, tmp_path):
 def test_a_half_too_big_for_memory_is_read_ahead_from_the_cache_with_the_same_result(workdir, tmp_path, monkeypatch):
     resident = train(job_for(workdir, "baseB", tmp_path / "resident", epochs=2), log=lambda _: None)
     monkeypatch.setattr(train_module, "data_budget", lambda device: 0)  # on a GPU: pinned read-ahead
-    run = prepare(job_for(workdir, "baseB", tmp_path / "mapped", epochs=2), log=lambda _: None)
+    run = prepare_run(job_for(workdir, "baseB", tmp_path / "mapped", epochs=2), log=lambda _: None)
     assert run.train_data.resident_bytes == run.val_data.resident_bytes == 0
     mapped = run.fit()
     one, two = (load_file(str(tmp_path / d / "weights.safetensors")) for d in ("resident", "mapped"))
@@ -256,7 +256,7 @@ def test_epochs_csv_gives_the_copied_layers_rate_of_a_low_rate_net(workdir, base
         factor = job.settings["train"].get("copied_lr_factor")
         if factor:
             assert [float(r["copied_lr"]) for r in rows] == pytest.approx([0.02 * factor, 0.002 * factor])
-            run = prepare(job, log=lambda _: None)  # the optimiser's own first-step rates agree
+            run = prepare_run(job, log=lambda _: None)  # the optimiser's own first-step rates agree
             assert [g["lr"] for g in run.optimizer.param_groups] == pytest.approx([0.02 * factor, 0.02])
         else:
             assert [r["copied_lr"] for r in rows] == ["", ""]
@@ -273,7 +273,7 @@ def test_a_source_that_does_not_fit_is_refused(workdir, base_a, tmp_path, damage
     damage(weights)
     save_file(weights, str(tmp_path / "source.safetensors"))
     with pytest.raises(ValueError, match=re.escape(expected)):
-        prepare(job_for(workdir, "A3B", tmp_path, source=tmp_path / "source.safetensors"), log=lambda _: None)
+        prepare_run(job_for(workdir, "A3B", tmp_path, source=tmp_path / "source.safetensors"), log=lambda _: None)
 
 
 @pytest.mark.parametrize("net", ["A3B", "A3B+", "B5A"])
@@ -281,7 +281,7 @@ def test_layers_above_n_start_fresh_and_the_first_n_are_the_source(workdir, base
     """At step 0, layers 1..n are the source's and layers n+1..8 are the net's own fresh initialisation
     (what a net built from its seed without copying has), not the source's."""
     n = int(net[1])
-    run = prepare(job_for(workdir, net, tmp_path, source=base_a), log=lambda _: None)
+    run = prepare_run(job_for(workdir, net, tmp_path, source=base_a), log=lambda _: None)
     start, source = cpu_state(run.frozen, run.trainable), load_file(str(base_a))
     torch.manual_seed(derived_seed(0, net))
     fresh = build_model(settings(net)["model"], 1, 5).state_dict()
@@ -347,7 +347,7 @@ def test_inputs_are_normalised_into_the_dtype_conv1_computes_in_with_autocasts_r
 
 def _stopped_after_two_steps(job) -> None:
     """A checkpoint of the job's net as a kill after its second step would leave it."""
-    run = prepare(job, log=lambda _: None)
+    run = prepare_run(job, log=lambda _: None)
     for step in range(2):
         train_step(run, torch.arange(step * 32, (step + 1) * 32))
         run.step += 1
@@ -366,7 +366,7 @@ def test_a_resume_records_the_conditions_of_each_part_of_the_run(workdir, tmp_pa
     try:
         made_by = train(job, log=lines.append)["provenance"]["made_by"]
     finally:
-        torch.set_num_threads(threads_before)  # prepare() set this process's threads
+        torch.set_num_threads(threads_before)  # prepare_run() set this process's threads
     assert [(p["from_epoch"], p["from_step"], p["threads"]) for p in made_by] == [(0, 0, 1), (0, 2, 2)][:parts]
     assert made_by[0]["device"] == train_module.device_model(torch.device("cpu")) != "cpu"
     other = [line for line in lines if line.startswith("resuming under other conditions")]

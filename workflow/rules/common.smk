@@ -26,7 +26,7 @@ from transferability.datasets import DataError, check_class_count
 from transferability.io import read_json
 from transferability.layout import data_identity
 from transferability.nets import NET_PATTERN
-from transferability.outputs import FIGURE_TABLES
+from transferability.outputs import FIGURE_TABLES, SUMMARY_TABLES
 from transferability.run_options import RunOptions
 
 try:  # one clear line naming the key, before any job starts (a traceback into this file would only distract)

@@ -25,12 +25,10 @@ rule summarize_layers:
     input:
         LAYOUT.table("nets"),
     output:
-        per_layer=report(LAYOUT.table("per_layer"), category="Tables", caption="../report/per_layer.rst"),
-        effects=report(LAYOUT.table("effects"), category="Tables", caption="../report/effects.rst"),
-        unit_effects=report(LAYOUT.table("unit_effects"), category="Tables", caption="../report/unit_effects.rst"),
-        reduced_data=report(LAYOUT.table("reduced_data"), category="Tables", caption="../report/reduced_data.rst"),
-        findings=report(LAYOUT.table("findings"), category="Tables", caption="../report/findings.rst"),
-        freezing=report(LAYOUT.table("freezing"), category="Tables", caption="../report/freezing.rst"),
+        **{
+            name: report(LAYOUT.table(name), category="Tables", caption=f"../report/{name}.rst")
+            for name in SUMMARY_TABLES
+        },
     log:
         LAYOUT.log("summarize_layers"),
     localrule: True
@@ -38,8 +36,9 @@ rule summarize_layers:
         "../../envs/environment.yaml"
     params:
         code=provenance.code_version("summarize"),
+        tables=lambda wildcards, output: os.path.dirname(output[0]),  # where summarize writes them all
     shell:
-        "python -m transferability summarize --nets {input} --out-dir $(dirname {output.per_layer}) > {log} 2>&1"
+        "python -m transferability summarize --nets {input} --out-dir {params.tables} > {log} 2>&1"
 
 
 rule compare_with_paper:

@@ -31,7 +31,6 @@ import pandas as pd
 from scipy import stats
 
 from .freezing import freezing_table
-from .outputs import SUMMARY_TABLES
 from .tables import ALPHA, p_rounded
 
 MARGIN = 0.01  # finding 3: BnB+ recovers if, at every n, it is not more than one point of top-1 below baseB
@@ -451,14 +450,14 @@ def _random_frozen(full, units):
 
 
 @functools.cache
-def _paper_effects() -> tuple:
+def _paper_finding_values() -> tuple:
     found = findings(paper_nets(), power_at={})
     return tuple(found.loc[found["finding"] != "1", ["finding", "value"]].itertuples(index=False, name=None))
 
 
-def paper_effects() -> dict:
+def paper_finding_values() -> dict:
     """Each tested finding's value on the paper's own table (paper_nets): the effect at which power is computed."""
-    return dict(_paper_effects())
+    return dict(_paper_finding_values())
 
 
 def training_bias(full: pd.DataFrame) -> pd.Series:
@@ -483,11 +482,11 @@ def findings(nets: pd.DataFrame, units: pd.DataFrame | None = None, power_at: di
     """The paper's five findings plus Sections 4.2 and 4.3 per data set, each a test stated in its row
     (`test`) with outcome reproduced, not reproduced, not shown (too little power to see the paper's effect)
     or undetermined (and why: too few clusters, not run, or base nets that had not finished training).
-    `power_at`: the effect per finding at which power is computed (default: the paper's own, paper_effects)."""
+    `power_at`: the effect per finding at which power is computed (default: the paper's own, paper_finding_values)."""
     full = _full_training(nets)
     units = unit_effects(nets) if units is None else units
     datasets = sorted(set(_text(nets["dataset"])) if "dataset" in nets and len(nets) else {""})
-    power_at = paper_effects() if power_at is None else power_at
+    power_at = paper_finding_values() if power_at is None else power_at
     bias = training_bias(full)
     rows = []
     for finding, test in FINDINGS.items():

@@ -1,7 +1,11 @@
-"""Atomic file writes: a killed job leaves either the old files, the new files, or nothing — never a
-half-written file that a later run would take for finished. The one helper behind the data cache
-(data.build_cache), the checkpoints (checkpoint.save) and every output (atomic_path, write_json)."""
+"""Files on disk: written atomically, read back as JSON, hashed.
 
+A killed job leaves either the old files, the new files, or nothing — never a half-written file that a later
+run would take for finished. The one helper behind the data cache (data.build_cache), the checkpoints
+(checkpoint.save) and every output (atomic_path, write_json)."""
+
+import functools
+import hashlib
 import json
 import os
 import tempfile
@@ -80,3 +84,19 @@ def write_json(path, data) -> None:
 
 def read_json(path):
     return json.loads(Path(path).read_text())
+
+
+def file_sha256(path) -> str:
+    """The file's sha256, read once per process while its size and modification time stay the same (the
+    Snakefile asks for a pretrained source's once per net)."""
+    stat = os.stat(path)
+    return _sha256(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architectures import PRESETS, architecture  # noqa: F401 (model.architecture, model.PRESETS: as before)
 from .nets import N_LAYERS
 
 LAYER_NAMES = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]

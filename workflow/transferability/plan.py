@@ -6,7 +6,6 @@ settings are built in one place. Where each file goes is layout.py's."""
 import dataclasses
 import json
 import os
-from pathlib import Path
 
 from .config import RUN_ONLY_TRAIN_KEYS
 from .analysis_unit import AnalysisUnit
@@ -16,8 +15,6 @@ from .outputs import FINAL_TABLES
 from .nets import parse_net, transfer_grid
 from .pretrained import PRETRAINED_SPLIT, has_source, source_sha256
 from .splits import package_file
-
-PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 # ---- what a run has: splits, nets, settings

@@ -581,7 +581,7 @@ def paper_effects() -> pd.DataFrame:
 
 
 # figure name -> how to draw it from nets.csv, the tables the summarize command wrote (name -> table, see
-# analysis.SUMMARY_TABLES: the figures read findings.csv), the paper's values (paper=True) and the context
+# outputs.SUMMARY_TABLES: the figures read findings.csv), the paper's values (paper=True) and the context
 FIGURES = {
     "figure2_top": lambda nets, tables, paper, context: figure2_top(
         nets, analysis.paper_per_layer() if paper else None, context),

@@ -11,11 +11,11 @@ Torch and torchvision are imported inside the functions that need them: plan.py 
 Snakemake starts, and a config without a source must not pay for them.
 """
 
-import functools
-import hashlib
 import os
 import re
 from pathlib import Path
+
+from .io import file_sha256
 
 PRETRAINED_SPLIT = "pretrained"  # the one split of a run with a source: every class of the data set is half B
 WEIGHTS_NAME = re.compile(r"[A-Za-z0-9_]+_Weights\.[A-Za-z0-9_]+")  # torchvision's, e.g. ResNet18_Weights.IMAGENET1K_V1
@@ -56,21 +56,6 @@ def source_path(source: dict, fetch: bool = False) -> Path:
                               f"{named.url}) or set source.download: true where a network is available")
         named.get_state_dict(progress=False)  # torchvision's weights API: downloads into torch.hub's cache
     return path
-
-
-@functools.cache
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 24):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def file_sha256(path) -> str:
-    """The file's sha256, read once per Snakemake start (the rules ask for it once per net)."""
-    stat = os.stat(path)
-    return _sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def source_sha256(config: dict) -> str:

@@ -1,6 +1,6 @@
 """Train one net of the experiment: build it, copy (and maybe freeze) its first n layers, train on its half.
 
-`train(job)` = `prepare(job).fit()`: prepare picks the device (claiming a GPU slot), selects the data and
+`train(job)` = `prepare_run(job).fit()`: prepare_run picks the device (claiming a GPU slot), selects the data and
 builds the net into a Run; Run.fit is the whole loop (epochs of Run.train_step, an evaluation and a
 checkpoint after each). Around it, apart: the checkpoint state (Run.state_dict), the log (Progress), the
 final files and metrics (write_outputs, final_metrics).
@@ -29,7 +29,7 @@ from .batches import centre_crop, crop_and_mirror, normalise, select_half
 from .data import load_cache
 from .devices import pick_device, resolve_precision, usable_gpu_bytes
 from .graphs import StepGraph
-from .io import atomic_path, write_json
+from .io import atomic_path, file_sha256, write_json
 from .memory import keep_freed_memory
 from .model import build_model, keep_batch_norm_statistics, unit_names
 from .nets import parse_net
@@ -101,14 +101,6 @@ def copy_layers(model: torch.nn.Sequential, source: dict, n: int) -> None:
     model.load_state_dict(copied, strict=False)
 
 
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 24):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def net_identity(settings: dict, meta: dict, classes: list[int], source_weights) -> dict:
     """Everything that decides a net's bits: a checkpoint is resumed only if its identity is this one."""
     return {"settings": settings_hash(settings), "data_fingerprint": meta["fingerprint"],
@@ -155,7 +147,7 @@ def _git_commit() -> str | None:
 
 def train(job: Job, log=print) -> dict:
     """Train the job's net (resuming from its checkpoint if any) and write its final files."""
-    return prepare(job, log).fit()
+    return prepare_run(job, log).fit()
 
 
 def data_budget(device: torch.device) -> float:
@@ -166,7 +158,7 @@ def data_budget(device: torch.device) -> float:
     return GPU_DATA_FRACTION * usable_gpu_bytes(device)
 
 
-def prepare(job: Job, log=print) -> "Run":
+def prepare_run(job: Job, log=print) -> "Run":
     """The job's Run, ready to fit(): its device (holding a GPU slot), its data halves and its net."""
     torch.set_num_threads(job.threads)
     keep_freed_memory()

@@ -1,6 +1,5 @@
 """decode a data set once into uint8 arrays"""
 
-import json
 from pathlib import Path
 from typing import Annotated
 
