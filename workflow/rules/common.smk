@@ -25,7 +25,7 @@ from transferability.data import source_param
 from transferability.datasets import DataError, check_class_count
 from transferability.io import read_json
 from transferability.layout import data_identity
-from transferability.nets import NET_PATTERN
+from transferability.nets import EPOCHS_FILE, METRICS_FILE, NET_PATTERN, WEIGHTS_FILE
 from transferability.outputs import FIGURE_TABLES, SUMMARY_TABLES
 from transferability.run_options import RunOptions
 

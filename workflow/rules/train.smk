@@ -8,9 +8,9 @@ rule train_net:
         split=LAYOUT.split_file(),
         source=lambda wildcards: PLAN.source_weights(wildcards.split, wildcards.seed, wildcards.net),
     output:
-        weights=LAYOUT.net_file("weights.safetensors"),
-        epochs=LAYOUT.net_file("epochs.csv"),
-        metrics=LAYOUT.net_file("metrics.json"),
+        weights=LAYOUT.net_file(WEIGHTS_FILE),
+        epochs=LAYOUT.net_file(EPOCHS_FILE),
+        metrics=LAYOUT.net_file(METRICS_FILE),
     log:
         LAYOUT.log("train_net", "{split}/seed{seed}/{net}"),
     benchmark:

@@ -22,6 +22,9 @@ N_LAYERS = 8  # conv1-conv5, fc6-fc8 of the AlexNet-like nets: "layer n" chops a
 # checked against its own preset's units (the schema), a net built with too many against its net (train.py).
 MAX_N = max(transfer_units(arch) for arch in PRESETS.values()) - 1
 assert MAX_N <= 9, "the names' pattern spells n as one digit"
+# The files of a trained net's folder: train.py writes them (metrics.json last: its presence means the net is
+# finished), the train rule declares them, the tables and analyses read them.
+WEIGHTS_FILE, EPOCHS_FILE, METRICS_FILE = "weights.safetensors", "epochs.csv", "metrics.json"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from .analysis_unit import AnalysisUnit
 from .architectures import architecture
 from .layout import Layout
 from .outputs import FINAL_TABLES
-from .nets import parse_net, transfer_grid
+from .nets import EPOCHS_FILE, METRICS_FILE, WEIGHTS_FILE, parse_net, transfer_grid
 from .pretrained import PRETRAINED_SPLIT, has_source, source_sha256
 from .splits import package_file
 
@@ -189,10 +189,10 @@ class Plan:
         return [package_file(definition[half]) for half in "AB" if isinstance(definition.get(half), str)]
 
     def all_metrics(self) -> list[str]:
-        return [self.files.net_file("metrics.json", *key) for key in all_nets(self.config)]
+        return [self.files.net_file(METRICS_FILE, *key) for key in all_nets(self.config)]
 
     def all_epochs(self) -> list[str]:
-        return [self.files.net_file("epochs.csv", *key) for key in all_nets(self.config)]
+        return [self.files.net_file(EPOCHS_FILE, *key) for key in all_nets(self.config)]
 
     def source_weights(self, split, seed, net) -> list[str]:
         """The base net whose first n layers this net copies (none for base and random-frozen nets); half A's
@@ -200,7 +200,7 @@ class Plan:
         source = parse_net(net).source_net
         if source == "baseA" and has_source(self.config):
             return [self.files.source_units]
-        return [self.files.net_file("weights.safetensors", split, seed, source)] if source else []
+        return [self.files.net_file(WEIGHTS_FILE, split, seed, source)] if source else []
 
     def dependents(self, split, net) -> int:
         """How many nets of the split copy this net's layers: the train_net rule's priority, so that the base
@@ -218,7 +218,7 @@ class Plan:
     def unit_weights(self, split, seed, fine_tuned=False) -> list[str]:
         """The weights of one unit's base nets (and, if asked, its fine-tuned nets)."""
         names = ["baseA", "baseB"] + (fine_tuned_nets(self.config, split) if fine_tuned else [])
-        return [self.files.net_file("weights.safetensors", split, seed, net) for net in names]
+        return [self.files.net_file(WEIGHTS_FILE, split, seed, net) for net in names]
 
     def atlas_weights(self) -> list[str]:
         return self.unit_weights(*atlas_unit(self.config)) if analysis_splits(self.config) else []

@@ -25,7 +25,7 @@ from safetensors.torch import load_file
 from .batches import centre_crop, normalise, select_half
 from .data import load_cache
 from .model import LAYER_NAMES, build_model
-from .nets import N_LAYERS, parse_net
+from .nets import N_LAYERS, WEIGHTS_FILE, parse_net
 from .splits import read_split
 
 FEATURE_BATCH = 500  # images per forward pass: bounds the memory of conv1's maps
@@ -131,7 +131,7 @@ class Unit:
     max_features: int
 
     def net(self, name):
-        return load_net(self.nets_dir / name / "weights.safetensors", self.arch)
+        return load_net(self.nets_dir / name / WEIGHTS_FILE, self.arch)
 
     def features(self, model, images, layers):
         meta = self.cache.meta

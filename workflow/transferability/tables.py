@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_path, read_json
+from .nets import EPOCHS_FILE
 
 COLUMNS = ["dataset", "split", "split_kind", "seed", "net", "treatment", "source", "target", "n", "fine_tuned",
            "images_per_class", "top1", "top5", "loss", "top1_best", "epochs", "wall_s", "images_per_s",
@@ -20,7 +21,7 @@ def collect_metrics(paths, split_kinds: dict) -> pd.DataFrame:
     table = pd.DataFrame([read_json(p) for p in paths])
     table["split_kind"] = table["split"].map(split_kinds)
     table["images_per_class"] = table["images_per_class"].astype("Int64")
-    table["last_epoch_gain"] = [last_epoch_gain(Path(p).with_name("epochs.csv")) for p in paths]
+    table["last_epoch_gain"] = [last_epoch_gain(Path(p).with_name(EPOCHS_FILE)) for p in paths]
     return table[COLUMNS].sort_values(["split", "seed", "treatment", "n", "net"], ignore_index=True)
 
 
@@ -34,7 +35,7 @@ def collect_epochs(paths, split_kinds: dict) -> pd.DataFrame:
     frames = []
     for path in paths:
         net = {k: v for k, v in read_json(path).items() if k in NET_COLUMNS}
-        frames.append(pd.read_csv(Path(path).with_name("epochs.csv")).assign(**net))
+        frames.append(pd.read_csv(Path(path).with_name(EPOCHS_FILE)).assign(**net))
     table = pd.concat(frames, ignore_index=True)
     table["split_kind"] = table["split"].map(split_kinds)
     table["images_per_class"] = table["images_per_class"].astype("Int64")

@@ -32,7 +32,7 @@ from .graphs import StepGraph
 from .io import atomic_path, file_sha256, write_json
 from .memory import keep_freed_memory
 from .model import build_model, keep_batch_norm_statistics, unit_names
-from .nets import parse_net
+from .nets import EPOCHS_FILE, METRICS_FILE, WEIGHTS_FILE, parse_net
 from .optim import sgd, step_factor, step_schedule
 from .run_options import RunOptions
 from .splits import read_split
@@ -493,9 +493,9 @@ def write_outputs(run: Run) -> dict:
     # Slices of a named Sequential keep the full net's keys (conv1.0.weight, ...).
     weights = {k: v.detach().contiguous().cpu()
                for part in (run.frozen, run.trainable) for k, v in part.state_dict().items()}
-    with atomic_path(out / "weights.safetensors") as tmp:
+    with atomic_path(out / WEIGHTS_FILE) as tmp:
         save_file(weights, str(tmp))
-    with atomic_path(out / "epochs.csv") as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(out / EPOCHS_FILE) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, EPOCH_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(run.rows)
@@ -503,7 +503,7 @@ def write_outputs(run: Run) -> dict:
     metrics = final_metrics(run)
     # Last: its presence means the net is finished. The final checkpoint stays: if Snakemake dies
     # before it records this job as done, the rerun rewrites these files from it, without training.
-    write_json(out / "metrics.json", metrics)
+    write_json(out / METRICS_FILE, metrics)
     return metrics
 
 
