@@ -286,6 +286,8 @@ def test_a_finished_run_ends_with_its_summary(finished_run):
     for finding in findings["finding"].astype(str):
         assert f"finding {finding} (" in summary
     assert "results/smoke/figures/figure2_top.{png,pdf}" in summary
+    listed = set(re.findall(r"results/smoke/tables/(\w+)\.csv", summary[summary.index("Tables:"):]))
+    assert listed == {path.stem for path in (run_dir(finished_run) / "tables").glob("*.csv")}, "every table, once"
     assert "--report results/smoke/report.html" in summary
     # and the summary command, later, prints the report command the run recorded, with its config file
     again = subprocess.run([sys.executable, "-m", "transferability", "summary", "results/smoke"], cwd=finished_run,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import tables
+from .outputs import SUMMARY_TABLES
 
 # On 2,000 tables of noise at every finding's null, the share in which at least one finding said reproduced
 # (the largest over the designs and noise models of tests/test_analysis.py; docs/statistics.md).
@@ -176,8 +177,8 @@ def summary_lines(results_dir, report_command=None, outputs=None) -> list[str]:
     return lines
 
 
-# Tables every finished run writes beside those `all` asks for (summarize's and the training curves' own).
-SIDE_TABLES = ("unit_effects", "reduced_data", "epochs", "training_curves")
+# Tables every finished run writes beside those `all` asks for: summarize's, and the training curves' own.
+SIDE_TABLES = (*SUMMARY_TABLES, "epochs", "training_curves")
 
 
 def end_of_run_lines(plan, configfiles) -> list[str]:
